@@ -1,0 +1,101 @@
+"""Settings from environment variables and an optional `.env` file (DESIGN.md §10)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./customer-center.db"
+DEFAULT_ATOMIC_TOKEN_URL = "https://master-atomic-io.auth.us-east-1.amazoncognito.com/oauth2/token"
+EMULATOR_ENVIRONMENT_ID = "demo"
+EMULATOR_WEBHOOK_TOKEN = "emulator-webhook-token"  # noqa: S105 - the embedded emulator's own secret
+
+
+class Settings(BaseSettings):
+    """Every setting the app reads. Tokens are SecretStr so they never print."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    host: str = "0.0.0.0"  # noqa: S104 - a server listens on every interface by default
+    port: int = 3000
+
+    database_url: str = DEFAULT_DATABASE_URL
+
+    atomic_api_base_url: str | None = None
+    atomic_environment_id: str | None = None
+    atomic_client_id: str | None = None
+    atomic_client_secret: SecretStr | None = None
+    atomic_token_url: str = DEFAULT_ATOMIC_TOKEN_URL
+    atomic_webhook_token: SecretStr | None = None
+    atomic_timeout_seconds: float = 10.0
+
+    emulator_customers: int = Field(default=200, ge=1)
+    emulator_seed: int = 7
+
+    support_channel_id: str | None = None
+    customer_center_admins: str = ""
+    slack_admins_are_admins: bool = False
+
+    log_level: str = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    # True only in tests: Bolt then answers HTTP after the listener finishes.
+    process_before_response: bool = False
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], *, env_file: str | None = None) -> Settings:
+        """Settings from a mapping (tests) instead of os.environ; `.env` only when named."""
+        values = {k.lower(): v for k, v in environ.items() if k.lower() in cls.model_fields}
+        return cls(_env_file=env_file, **values)  # type: ignore[call-arg]
+
+    @property
+    def uses_emulator(self) -> bool:
+        return not self.atomic_api_base_url
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def admin_ids(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.customer_center_admins.split(",") if p.strip())
+
+    @property
+    def environment_id(self) -> str:
+        if self.uses_emulator:
+            return self.atomic_environment_id or EMULATOR_ENVIRONMENT_ID
+        return self.atomic_environment_id or ""
+
+    @property
+    def webhook_token(self) -> str:
+        """The shared secret webhooks must carry; the emulator's own when it is in use."""
+        if self.atomic_webhook_token is not None:
+            return self.atomic_webhook_token.get_secret_value()
+        return EMULATOR_WEBHOOK_TOKEN if self.uses_emulator else ""
+
+    def missing_for_serve(self) -> list[str]:
+        """Names of the variables `serve` still needs, in the order a reader sets them."""
+        missing: list[str] = []
+        if self.slack_bot_token is None:
+            missing.append("SLACK_BOT_TOKEN")
+        if self.slack_app_token is None and self.slack_signing_secret is None:
+            missing.append("SLACK_SIGNING_SECRET")
+        if not self.uses_emulator:
+            for name in ("ATOMIC_ENVIRONMENT_ID", "ATOMIC_CLIENT_ID", "ATOMIC_CLIENT_SECRET",
+                         "ATOMIC_WEBHOOK_TOKEN"):
+                if getattr(self, name.lower()) is None:
+                    missing.append(name)
+        return missing

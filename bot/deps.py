@@ -1,0 +1,32 @@
+"""Deps: everything a service needs, built once per process and injected through Bolt's context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+
+if TYPE_CHECKING:
+    from bot.atomic.client import AtomicClient
+    from bot.atomic.emulator.app import Emulator
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]  # a factory: services open the transactions
+    atomic: AtomicClient
+    clock: Clock = field(default=utcnow)
+    emulator: Emulator | None = None  # the embedded Atomic emulator, when no real Atomic is set

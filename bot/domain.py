@@ -1,0 +1,246 @@
+"""Pydantic domain types shared by services, blocks, store and the Atomic client."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CardStatus(StrEnum):
+    ACTIVE = "active"
+    EMBARGOED = "embargoed"
+    SNOOZED = "snoozed"
+    COMPLETED = "completed"
+    DISMISSED = "dismissed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_closed(self) -> bool:
+        return self in CLOSED_STATUSES
+
+
+CLOSED_STATUSES = frozenset({CardStatus.COMPLETED, CardStatus.DISMISSED, CardStatus.EXPIRED,
+                             CardStatus.CANCELLED})
+
+
+class InputKind(StrEnum):
+    TEXT = "text"
+    NUMBER = "number"
+    DATE = "date"
+    DROPDOWN = "dropdown"
+    CHECKBOX_GROUP = "checkbox_group"
+    SWITCH = "switch"
+    STEPPER = "stepper"
+    RADIO = "radio"
+    FILE = "file"
+
+
+class VariableType(StrEnum):
+    STRING = "string"
+    NUMBER = "number"
+    DATE = "date"
+    BOOLEAN = "boolean"
+    LIST = "list"
+
+
+class Role(StrEnum):
+    VIEW = "view"
+    EDIT = "edit"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return {"view": 1, "edit": 2, "admin": 3}[self.value]
+
+
+class Customer(Model):
+    """A customer (Atomic user) as the read model knows it."""
+
+    id: str
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+    external_id: str = ""
+    profile: dict[str, str] = Field(default_factory=dict)  # custom profile fields, flat
+    created_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email or self.id
+
+
+class InputOption(Model):
+    key: str
+    label: str
+
+
+class InputSpec(Model):
+    """One input element of a card definition."""
+
+    name: str
+    kind: InputKind
+    label: str = ""
+    options: list[InputOption] = Field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        """The label, or the input's name (e.g. `textInput_z3jr7`) when it has none."""
+        return self.label or self.name
+
+
+class CardInput(Model):
+    """An input of a card with what the customer submitted (value None: not submitted)."""
+
+    name: str
+    kind: InputKind
+    label: str = ""
+    options: list[InputOption] = Field(default_factory=list)
+    value: Any = None
+    submitted_at: datetime | None = None
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
+
+
+class Card(Model):
+    """A card instance a customer received."""
+
+    card_instance_id: str
+    customer_id: str
+    status: CardStatus = CardStatus.ACTIVE
+    template_id: str = ""
+    template_name: str = ""
+    flow_id: str = ""
+    flow_invocation_id: str = ""
+    priority: int = 5
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    expires_at: datetime | None = None
+    platforms: list[str] = Field(default_factory=list)  # empty: all platforms
+    stream_ids: list[str] = Field(default_factory=list)  # empty: the default "All cards" stream
+    definition: dict[str, Any] = Field(default_factory=dict)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    last_seen_at: datetime | None = None
+    last_interacted_at: datetime | None = None
+    last_interaction: str = ""  # event name of the newest interaction, e.g. "card-completed"
+    sent_by_send_id: str = ""
+    inputs: list[CardInput] = Field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return self.template_name or self.template_id or self.card_instance_id
+
+
+class FlowVariable(Model):
+    name: str
+    type: VariableType
+    required: bool = False
+    default: Any = None
+    description: str = ""
+    label: str = ""
+
+
+class ActionFlow(Model):
+    id: str
+    name: str
+    status: str = "published"
+    description: str = ""
+    variables: list[FlowVariable] = Field(default_factory=list)
+    enabled_for_cc: bool = False
+    updated_at: datetime | None = None
+
+
+class Theme(Model):
+    name: str = ""
+    colors: dict[str, str] = Field(default_factory=dict)
+
+
+class StreamContainer(Model):
+    id: str
+    name: str
+    stream_id: str
+    is_default: bool = False
+    card_limit: int | None = None
+    light_theme: Theme | None = None
+    dark_theme: Theme | None = None
+
+
+class FlowStart(Model):
+    """What Atomic answered to a flow start."""
+
+    flow_invocation_id: str
+
+
+class CustomerMatch(Model):
+    """One search hit and the field that matched it."""
+
+    customer: Customer
+    matched_field: str  # id, email, phone, external_id, name, or a custom profile field name
+    exact: bool = False
+
+
+class CustomerSummary(Model):
+    """What the lookup answer shows about one customer."""
+
+    customer: Customer
+    counts_by_status: dict[CardStatus, int] = Field(default_factory=dict)
+    total_cards: int = 0
+    recent_cards: list[Card] = Field(default_factory=list)  # newest first, with inputs
+    refreshed_at: datetime | None = None  # when this customer's cards were last read from Atomic
+    stale: bool = False  # Atomic could not be reached to refresh
+
+
+class LookupResult(Model):
+    query: str
+    matches: list[CustomerMatch] = Field(default_factory=list)  # up to the page size
+    total: int = 0
+    summary: CustomerSummary | None = None  # set when exactly one customer matched
+
+
+class SlackIdentity(Model):
+    team_id: str
+    user_id: str
+    enterprise_id: str = ""
+
+
+class Actor(Model):
+    identity: SlackIdentity
+    role: Role | None = None
+
+    @property
+    def user_id(self) -> str:
+        return self.identity.user_id
+
+    def has(self, role: Role) -> bool:
+        return self.role is not None and self.role.rank >= role.rank
+
+
+class RejectedEvent(Model):
+    index: int
+    identifier: str = ""
+    reason: str
+
+
+class IngestResult(Model):
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[RejectedEvent] = Field(default_factory=list)
+
+
+class SyncReport(Model):
+    customers: int = 0
+    cards: int = 0
+    flows: int = 0
+    containers: int = 0

@@ -1,0 +1,171 @@
+"""SQLAlchemy models of the read model (DESIGN.md §5). Alembic migrations mirror this file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from store.types import JSONType, SearchTerm, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType,
+                           list[Any]: JSONType}
+
+
+class Customer(Base):
+    """An Atomic user. Rows may be placeholders (only id) until a sync fills them in."""
+
+    __tablename__ = "customers"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500), default="")
+    email: Mapped[str] = mapped_column(String(320), default="")
+    phone: Mapped[str] = mapped_column(String(64), default="")
+    external_id: Mapped[str] = mapped_column(String(200), default="")
+    profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    cards_refreshed_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CustomerSearch(Base):
+    """Normalised search terms (casefolded, accents stripped), one row per (customer, field, term)."""
+
+    __tablename__ = "customer_search"
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(100), primary_key=True)
+    term: Mapped[str] = mapped_column(SearchTerm, primary_key=True)
+    exact: Mapped[bool] = mapped_column(default=False)  # whole-value term of an exact-match field
+    __table_args__ = (Index("ix_customer_search_term", "term", "customer_id"),)
+
+
+class Card(Base):
+    __tablename__ = "cards"
+    card_instance_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(200))
+    flow_id: Mapped[str] = mapped_column(String(200), default="")
+    template_id: Mapped[str] = mapped_column(String(200), default="")
+    template_name: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    # When the status was set, by event time: an older event never overwrites a newer state.
+    status_at: Mapped[datetime | None] = mapped_column(default=None)
+    priority: Mapped[int] = mapped_column(Integer, default=5)
+    created_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    platforms: Mapped[list[Any]] = mapped_column(default=list)
+    stream_ids: Mapped[list[Any]] = mapped_column(default=list)
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    card_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    flow_invocation_id: Mapped[str] = mapped_column(String(200), default="")
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_interacted_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_interaction: Mapped[str] = mapped_column(String(50), default="")
+    sent_by_send_id: Mapped[str] = mapped_column(String(200), default="")
+    __table_args__ = (
+        Index("ix_cards_customer_status_created", "customer_id", "status", "created_at"),
+        Index("ix_cards_customer_created", "customer_id", "created_at"),
+        Index("ix_cards_flow_invocation_id", "flow_invocation_id"),
+    )
+
+
+class CardInput(Base):
+    __tablename__ = "card_inputs"
+    card_instance_id: Mapped[str] = mapped_column(
+        ForeignKey("cards.card_instance_id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(String(500), default="")
+    options: Mapped[list[Any]] = mapped_column(default=list)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
+    submitted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CardEvent(Base):
+    __tablename__ = "card_events"
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    card_instance_id: Mapped[str] = mapped_column(String(200), default="")
+    customer_id: Mapped[str] = mapped_column(String(200), default="")
+    name: Mapped[str] = mapped_column(String(50))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    platform: Mapped[str] = mapped_column(String(50), default="")
+    sdk_version: Mapped[str] = mapped_column(String(50), default="")
+    flow_invocation_id: Mapped[str] = mapped_column(String(200), default="")
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    __table_args__ = (
+        Index("ix_card_events_customer_occurred", "customer_id", "occurred_at"),
+        Index("ix_card_events_card", "card_instance_id", "occurred_at"),
+        Index("ix_card_events_occurred", "occurred_at"),
+    )
+
+
+class ActionFlow(Base):
+    __tablename__ = "action_flows"
+    flow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(30), default="")
+    variables: Mapped[list[Any]] = mapped_column(default=list)
+    enabled_for_cc: Mapped[bool] = mapped_column(default=False)
+    enabled_by: Mapped[str] = mapped_column(String(50), default="")
+    enabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+    synced_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class StreamContainer(Base):
+    __tablename__ = "stream_containers"
+    container_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500), default="")
+    stream_id: Mapped[str] = mapped_column(String(200), default="")
+    is_default: Mapped[bool] = mapped_column(default=False)
+    card_limit: Mapped[int | None] = mapped_column(Integer, default=None)
+    light_theme: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    dark_theme: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+
+
+class SyncState(Base):
+    __tablename__ = "sync_state"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    cursor: Mapped[str] = mapped_column(Text, default="")
+    last_run_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_ok_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    enterprise_id: Mapped[str] = mapped_column(String(32), default="")
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    actor_id: Mapped[str] = mapped_column(String(32), default="")
+    action: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str] = mapped_column(String(500), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_actor_at", "team_id", "actor_id", "at"),
+        Index("ix_audit_log_target_at", "target", "at"),
+    )
+
+
+__all__ = ["ActionFlow", "AuditLog", "Base", "Card", "CardEvent", "CardInput", "Customer",
+           "CustomerSearch", "StreamContainer", "SyncState", "UniqueConstraint"]
