@@ -38,6 +38,8 @@ def _reset_postgres() -> None:
 def postgres_ready() -> Iterator[str]:
     """Tables created once per run on the PostgreSQL test database."""
     if not TEST_DATABASE_URL:
+        if os.environ.get("CUSTOMER_CENTER_REQUIRE_POSTGRES"):
+            pytest.fail("CUSTOMER_CENTER_REQUIRE_POSTGRES is set but TEST_DATABASE_URL is not")
         pytest.skip("TEST_DATABASE_URL is not set")
     _reset_postgres()
     yield TEST_DATABASE_URL
