@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 
 if TYPE_CHECKING:
+    import httpx
+
     from bot.atomic.client import AtomicClient
     from bot.atomic.emulator.app import Emulator
 
@@ -30,3 +32,4 @@ class Deps:
     atomic: AtomicClient
     clock: Clock = field(default=utcnow)
     emulator: Emulator | None = None  # the embedded Atomic emulator, when no real Atomic is set
+    http: httpx.AsyncClient | None = None  # the Atomic client's transport; closed by close_deps
