@@ -1,0 +1,207 @@
+"""The customer summary message: profile, card counts, and the newest cards with their inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from blocks.format import (
+    STATUS_EMOJI,
+    STATUS_ORDER,
+    absolute_time,
+    format_input_value,
+    humanise_event,
+    input_icon,
+    relative_time,
+    status_label,
+    when,
+)
+from blocks.ids import BlockId
+from blocks.text import safe_mrkdwn, safe_plain
+from bot.domain import Card, CardInput, Customer, CustomerSummary
+
+MAX_BLOCKS = 50
+MAX_CARDS = 10
+MAX_PROFILE_FIELDS = 10
+# Cumulative text of all blocks. Slack rejects long messages below the documented limits
+# (msg_blocks_too_long), so cards stop being added once this budget is spent.
+TEXT_BUDGET = 12_000
+SECTION_TEXT_LIMIT = 3_000
+HEADER_LIMIT = 150
+FIELD_LABEL_LIMIT = 80
+FIELD_VALUE_LIMIT = 300
+INPUT_LABEL_LIMIT = 100
+INPUT_VALUE_LIMIT = 500
+CARD_TITLE_LIMIT = 150
+EVENT_LIMIT = 60
+SUMMARY_TEXT_LIMIT = 300
+
+_BUILT_IN_FIELDS: tuple[tuple[str, str], ...] = (
+    ("Email", "email"),
+    ("Phone", "phone"),
+    ("Customer ID", "id"),
+    ("External ID", "external_id"),
+)
+
+
+def mrkdwn(text: str) -> MarkdownTextObject:
+    """A verbatim mrkdwn object (no auto-linking of URLs, channels or mentions)."""
+    return MarkdownTextObject(text=text, verbatim=True)
+
+
+def customer_message(summary: CustomerSummary, *, now: datetime) -> dict[str, Any]:
+    """The lookup answer for one customer: `{"text", "blocks"}` within Slack's message limits."""
+    customer = summary.customer
+    head: list[Block] = [
+        HeaderBlock(block_id=BlockId.CUSTOMER_HEADER,
+                    text=safe_plain(customer.display_name, HEADER_LIMIT)),
+        _profile_section(customer),
+        ContextBlock(elements=[mrkdwn(text) for text in _profile_notes(customer, now)]),
+        _counts_section(summary),
+        ContextBlock(elements=[mrkdwn(_freshness(summary, now))]),
+        DividerBlock(),
+    ]
+    blocks = [block.to_dict() for block in head]
+    blocks.extend(_card_blocks(summary, now, used=blocks))
+    total = _total(summary)
+    name = safe_mrkdwn(customer.display_name, SUMMARY_TEXT_LIMIT)
+    text = f"Customer {name}: {total} card{'' if total == 1 else 's'}"
+    return {"text": text, "blocks": blocks}
+
+
+def _profile_section(customer: Customer) -> SectionBlock:
+    fields = [
+        mrkdwn(f"*{label}*\n{safe_mrkdwn(getattr(customer, attr), FIELD_VALUE_LIMIT)}")
+        for label, attr in _BUILT_IN_FIELDS
+    ]
+    room = MAX_PROFILE_FIELDS - len(fields)
+    for key, value in list(customer.profile.items())[:room]:
+        label = safe_mrkdwn(key, FIELD_LABEL_LIMIT)
+        fields.append(mrkdwn(f"*{label}*\n{safe_mrkdwn(value, FIELD_VALUE_LIMIT)}"))
+    return SectionBlock(block_id=BlockId.CUSTOMER_PROFILE, fields=fields)
+
+
+def _profile_notes(customer: Customer, now: datetime) -> list[str]:
+    notes = [f":eyes: Last seen {when(customer.last_seen_at, now)}"]
+    hidden = len(customer.profile) - (MAX_PROFILE_FIELDS - len(_BUILT_IN_FIELDS))
+    if hidden > 0:
+        notes.append(f"+{hidden} more profile field{'' if hidden == 1 else 's'} not shown")
+    return notes
+
+
+def _total(summary: CustomerSummary) -> int:
+    return max(summary.total_cards, sum(summary.counts_by_status.values()),
+               len(summary.recent_cards))
+
+
+def _counts_section(summary: CustomerSummary) -> SectionBlock:
+    total = _total(summary)
+    counts = "   ".join(
+        f"{STATUS_EMOJI[s]} {s.value.capitalize()} *{summary.counts_by_status.get(s, 0):,}*"
+        for s in STATUS_ORDER
+    )
+    return SectionBlock(block_id=BlockId.CUSTOMER_COUNTS,
+                        text=mrkdwn(f"*Cards: {total} total*\n{counts}"))
+
+
+def _freshness(summary: CustomerSummary, now: datetime) -> str:
+    if summary.stale:
+        refreshed = when(summary.refreshed_at, now)
+        return (":warning: Atomic could not be reached, so this data may be stale "
+                f"(last refreshed {refreshed}).")
+    if summary.refreshed_at is None:
+        return ":information_source: Not refreshed from Atomic yet."
+    return (f":arrows_counterclockwise: Data refreshed {relative_time(summary.refreshed_at, now)} "
+            f"({absolute_time(summary.refreshed_at)}).")
+
+
+def _text_size(node: Any) -> int:
+    """Characters of every text object in a block dict."""
+    if isinstance(node, dict):
+        own = len(node["text"]) if isinstance(node.get("text"), str) else 0
+        return own + sum(_text_size(value) for value in node.values())
+    if isinstance(node, list):
+        return sum(_text_size(item) for item in node)
+    return 0
+
+
+def _card_blocks(summary: CustomerSummary, now: datetime,
+                 used: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    total = _total(summary)
+    if total == 0:
+        none = ":inbox_tray: No cards yet: this customer has not received any action cards."
+        yield SectionBlock(text=mrkdwn(none)).to_dict()
+        return
+    blocks_left = MAX_BLOCKS - len(used) - 1  # one block stays free for the "and N more" note
+    text_left = TEXT_BUDGET - _text_size(used)
+    shown = 0
+    for card in summary.recent_cards[:MAX_CARDS]:
+        card_blocks = [block.to_dict() for block in _card(card, now)]
+        if shown:
+            card_blocks.insert(0, DividerBlock().to_dict())
+        size = _text_size(card_blocks)
+        if len(card_blocks) > blocks_left or size > text_left:
+            break
+        yield from card_blocks
+        blocks_left -= len(card_blocks)
+        text_left -= size
+        shown += 1
+    hidden = total - shown
+    if hidden > 0:
+        note = (f"…and {hidden} more card{'' if hidden == 1 else 's'} not shown here "
+                f"(showing the {shown} most recent of {total}).")
+        yield ContextBlock(elements=[mrkdwn(note)]).to_dict()
+
+
+def _card(card: Card, now: datetime) -> list[Block]:
+    title = safe_mrkdwn(card.title, CARD_TITLE_LIMIT)
+    if card.last_interaction or card.last_interacted_at:
+        event = safe_mrkdwn(humanise_event(card.last_interaction) if card.last_interaction
+                            else "Interacted", EVENT_LIMIT)
+        interaction = f"{event} {when(card.last_interacted_at, now, never='(time unknown)')}"
+    else:
+        interaction = "none yet"
+    lines = [
+        f"*{title}*   {status_label(card.status)}",
+        f"Created {when(card.created_at, now, never='—')}",
+        f"Last seen {when(card.last_seen_at, now)}",
+        f"Last interaction: {interaction}",
+    ]
+    blocks: list[Block] = [SectionBlock(text=mrkdwn("\n".join(lines)))]
+    if card.inputs:
+        blocks.append(SectionBlock(text=mrkdwn(_inputs_text(card.inputs))))
+    return blocks
+
+
+def input_line(inp: CardInput) -> str:
+    """`:pencil2: *Label*: value`, escaped and clipped."""
+    label = safe_mrkdwn(inp.title, INPUT_LABEL_LIMIT)
+    value = safe_mrkdwn(format_input_value(inp), INPUT_VALUE_LIMIT)
+    if inp.value is None:
+        value = f"_{value}_"
+    return f"{input_icon(inp.kind)} *{label}*: {value}"
+
+
+def _inputs_text(inputs: list[CardInput]) -> str:
+    lines: list[str] = []
+    size = 0
+    reserve = 40  # room for the "and N more inputs" line
+    for index, inp in enumerate(inputs):
+        line = input_line(inp)
+        if size + len(line) + 1 > SECTION_TEXT_LIMIT - reserve:
+            hidden = len(inputs) - index
+            lines.append(f"…and {hidden} more input{'' if hidden == 1 else 's'}")
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return "\n".join(lines)

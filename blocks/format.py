@@ -1,0 +1,252 @@
+"""Formatting helpers for builders: times, card states, event names and submitted input values.
+
+Every function returns raw (unescaped) text: callers pass it through `blocks.text` before it enters
+a mrkdwn object, since much of it is derived from customer data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bot.domain import CardInput, CardStatus, InputKind, InputOption
+
+NOT_SUBMITTED = "not submitted"
+CHECKED = "✓"
+UNCHECKED = "✗"
+
+STATUS_ORDER: tuple[CardStatus, ...] = (
+    CardStatus.ACTIVE,
+    CardStatus.SNOOZED,
+    CardStatus.EMBARGOED,
+    CardStatus.COMPLETED,
+    CardStatus.DISMISSED,
+    CardStatus.EXPIRED,
+    CardStatus.CANCELLED,
+)
+
+STATUS_EMOJI: dict[CardStatus, str] = {
+    CardStatus.ACTIVE: ":large_green_circle:",
+    CardStatus.SNOOZED: ":zzz:",
+    CardStatus.EMBARGOED: ":hourglass_flowing_sand:",
+    CardStatus.COMPLETED: ":white_check_mark:",
+    CardStatus.DISMISSED: ":no_entry_sign:",
+    CardStatus.EXPIRED: ":alarm_clock:",
+    CardStatus.CANCELLED: ":x:",
+}
+
+INPUT_ICONS: dict[InputKind, str] = {
+    InputKind.TEXT: ":pencil2:",
+    InputKind.NUMBER: ":1234:",
+    InputKind.DATE: ":date:",
+    InputKind.DROPDOWN: ":arrow_down_small:",
+    InputKind.CHECKBOX_GROUP: ":ballot_box_with_check:",
+    InputKind.SWITCH: ":left_right_arrow:",
+    InputKind.STEPPER: ":heavy_plus_sign:",
+    InputKind.RADIO: ":radio_button:",
+    InputKind.FILE: ":paperclip:",
+}
+
+_EVENT_NAMES: dict[str, str] = {
+    "card-published": "Published",
+    "card-displayed": "Seen",
+    "card-subview-displayed": "Opened a subview",
+    "card-completed": "Completed",
+    "card-dismissed": "Dismissed",
+    "card-snoozed": "Snoozed",
+    "card-unsnoozed": "Unsnoozed",
+    "card-expired": "Expired",
+    "card-cancelled": "Cancelled",
+    "card-embargoed": "Embargoed",
+    "user-redirected": "Followed a link",
+}
+
+_UNITS: tuple[tuple[str, int], ...] = (
+    ("year", 365 * 86400),
+    ("month", 30 * 86400),
+    ("day", 86400),
+    ("hour", 3600),
+    ("minute", 60),
+)
+
+
+def _utc(dt: datetime) -> datetime:
+    """Naive datetimes are taken to be UTC (the read model stores UTC)."""
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def absolute_time(dt: datetime) -> str:
+    """`2026-11-25 14:02 UTC`."""
+    return _utc(dt).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def relative_time(then: datetime, now: datetime) -> str:
+    """`just now`, `5 minutes ago`, `3 days ago`, `in 2 hours`."""
+    seconds = (_utc(now) - _utc(then)).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 60:
+        return "just now"
+    for unit, size in _UNITS:
+        count = int(seconds // size)
+        if count >= 1:
+            phrase = f"{count} {unit}{'' if count == 1 else 's'}"
+            return f"in {phrase}" if future else f"{phrase} ago"
+    return "just now"  # pragma: no cover - the minute unit always matches above
+
+
+def when(dt: datetime | None, now: datetime, *, never: str = "never") -> str:
+    """`3 days ago (2026-11-25 14:02 UTC)`, or `never` without a time."""
+    if dt is None:
+        return never
+    return f"{relative_time(dt, now)} ({absolute_time(dt)})"
+
+
+def status_label(status: CardStatus) -> str:
+    """`:white_check_mark: Completed`."""
+    return f"{STATUS_EMOJI[status]} {status.value.capitalize()}"
+
+
+def humanise_event(name: str) -> str:
+    """`card-completed` → `Completed`; unknown names lose their `card-` prefix and dashes."""
+    key = name.strip().lower()
+    if key in _EVENT_NAMES:
+        return _EVENT_NAMES[key]
+    words = key.removeprefix("card-").replace("-", " ").replace("_", " ").split()
+    return " ".join(words).capitalize() if words else "Interaction"
+
+
+def input_icon(kind: InputKind) -> str:
+    return INPUT_ICONS[kind]
+
+
+def format_number(value: Any) -> str:
+    """`1,234`, `1,234.5`, `0.25`; text that is not a number comes back unchanged."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer():
+            return f"{int(value):,}"
+        return f"{value:,}"
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    if number == number.to_integral_value():
+        return f"{int(number):,}"
+    return f"{number.normalize():,f}"
+
+
+def format_date(value: Any) -> str:
+    """`2026-11-25` (dates), `2026-11-25 14:02 UTC` (timestamps); anything else as text."""
+    if isinstance(value, datetime):
+        return absolute_time(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip()
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
+    try:
+        return absolute_time(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return str(value)
+
+
+def _option_label(options: list[InputOption], key: Any) -> str:
+    for option in options:
+        if option.key == str(key):
+            return option.label or option.key
+    return _text(key)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return format_number(value)
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"true", "yes", "on", "1", "checked"}
+    return bool(value)
+
+
+def _checkbox_group(inp: CardInput) -> str:
+    value = inp.value
+    if isinstance(value, Mapping):
+        checked = {str(k) for k, v in value.items() if _truthy(v)}
+        mentioned = [str(k) for k in value]
+    elif isinstance(value, list | tuple | set | frozenset):
+        checked = {str(k) for k in value}
+        mentioned = [str(k) for k in value]
+    else:
+        checked = {str(value)}
+        mentioned = [str(value)]
+    known = [option.key for option in inp.options]
+    keys = known + [k for k in dict.fromkeys(mentioned) if k not in known]
+    if not keys:
+        return "nothing selected"
+    parts = [f"{CHECKED if key in checked else UNCHECKED} {_option_label(inp.options, key)}"
+             for key in keys]
+    return ", ".join(parts)
+
+
+def _switch(value: Any) -> str:
+    return "on" if _truthy(value) else "off"
+
+
+def _file(value: Any) -> str:
+    if isinstance(value, Mapping):
+        for key in ("filename", "fileName", "name"):
+            name = value.get(key)
+            if isinstance(name, str) and name.strip():
+                return name
+        return "file uploaded"
+    return _text(value)
+
+
+def _choice(inp: CardInput) -> str:
+    value = inp.value
+    if isinstance(value, list | tuple):
+        return ", ".join(_option_label(inp.options, item) for item in value)
+    return _option_label(inp.options, value)
+
+
+def format_input_value(inp: CardInput) -> str:
+    """What the customer submitted, readable: per input kind, or `not submitted`."""
+    value = inp.value
+    if value is None:
+        return NOT_SUBMITTED
+    match inp.kind:
+        case InputKind.NUMBER | InputKind.STEPPER:
+            text = format_number(value)
+        case InputKind.DATE:
+            text = format_date(value)
+        case InputKind.DROPDOWN | InputKind.RADIO:
+            text = _choice(inp)
+        case InputKind.CHECKBOX_GROUP:
+            text = _checkbox_group(inp)
+        case InputKind.SWITCH:
+            text = _switch(value)
+        case InputKind.FILE:
+            text = _file(value)
+        case _:
+            text = _text(value)
+    return text if text.strip() else "(empty)"
