@@ -1,0 +1,67 @@
+"""build_deps(settings) -> Deps and close_deps: engine, Atomic client, embedded emulator."""
+
+from __future__ import annotations
+
+import inspect
+
+import httpx
+
+from bot.atomic.client import AtomicClient
+from bot.config import Settings
+from bot.deps import Clock, Deps, utcnow
+from store.db import make_engine, make_sessions
+
+EMULATOR_BASE_URL = "http://atomic-emulator"
+EMULATOR_TOKEN_URL = f"{EMULATOR_BASE_URL}/oauth2/token"
+
+
+def build_deps(settings: Settings, *, clock: Clock = utcnow) -> Deps:
+    """Everything services need. Opens no connection yet; `close_deps` releases it all."""
+    engine = make_engine(settings.database_url)
+    sessions = make_sessions(engine)
+    if settings.uses_emulator:
+        from bot.atomic.emulator.app import Emulator
+        from bot.atomic.emulator.demo_data import (
+            EMULATOR_CLIENT_ID,
+            EMULATOR_CLIENT_SECRET,
+            build_demo_dataset,
+        )
+
+        dataset = build_demo_dataset(customers=settings.emulator_customers,
+                                     seed=settings.emulator_seed, now=clock())
+        emulator = Emulator(dataset, environment_id=settings.environment_id, clock=clock)
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator.asgi),
+                                 base_url=EMULATOR_BASE_URL,
+                                 timeout=httpx.Timeout(settings.atomic_timeout_seconds))
+        atomic = AtomicClient(http, environment_id=settings.environment_id,
+                              client_id=EMULATOR_CLIENT_ID, client_secret=EMULATOR_CLIENT_SECRET,
+                              token_url=EMULATOR_TOKEN_URL)
+        return Deps(settings=settings, engine=engine, sessions=sessions, atomic=atomic, clock=clock,
+                    emulator=emulator, http=http)
+
+    assert settings.atomic_api_base_url is not None  # uses_emulator is False
+    http = httpx.AsyncClient(base_url=settings.atomic_api_base_url,
+                             timeout=httpx.Timeout(settings.atomic_timeout_seconds))
+    secret = settings.atomic_client_secret
+    atomic = AtomicClient(http, environment_id=settings.environment_id,
+                          client_id=settings.atomic_client_id or "",
+                          client_secret=secret.get_secret_value() if secret is not None else "",
+                          token_url=settings.atomic_token_url)
+    return Deps(settings=settings, engine=engine, sessions=sessions, atomic=atomic, clock=clock,
+                http=http)
+
+
+async def close_deps(deps: Deps) -> None:
+    """Close what build_deps opened: the httpx client, then the engine's pool."""
+    if deps.http is not None:
+        await deps.http.aclose()
+    await deps.engine.dispose()
+
+
+async def migrate_database(url: str) -> None:
+    """Bring the schema to head (Alembic; idempotent on SQLite and PostgreSQL)."""
+    from store.migrate import upgrade_to_head
+
+    result = upgrade_to_head(url)
+    if inspect.isawaitable(result):
+        await result

@@ -1,0 +1,246 @@
+"""`customer-center`: serve | migrate | sync | preview | emulator | simulate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from bot.config import Settings
+from bot.deps import Deps
+
+SYNC_TARGETS = ("users", "cards", "flows", "containers", "all")
+SIMULATE_ACTIONS = ("complete", "dismiss", "snooze", "display")
+DEFAULT_SIMULATE_URL = "http://127.0.0.1:3000/emulator"
+
+
+class RichProgress:
+    """A sync `Progress` callback drawing one rich progress bar per stage."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(TextColumn("{task.description:<12}"), BarColumn(),
+                                  MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                                  transient=False)
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._progress.stop()
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        task = self._tasks.get(stage)
+        if task is None:
+            task = self._tasks[stage] = self._progress.add_task(stage, total=total)
+        self._progress.update(task, completed=done, total=total)
+
+
+def missing_credentials_text(missing: Sequence[str]) -> str:
+    return (
+        f"customer-center serve: missing {', '.join(missing)}.\n"
+        "Create the Slack app from manifest.yml (api.slack.com/apps → Create New App → "
+        "From an app manifest), install it, and set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
+        "(or SLACK_APP_TOKEN for Socket Mode) in the environment or in .env.\n"
+        'To see what the app answers without Slack, run: customer-center preview "<query>"\n'
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="customer-center",
+                                     description="Atomic's Customer Center in Slack.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the app (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
+    sub.add_parser("migrate", help="apply database migrations to DATABASE_URL")
+    sync = sub.add_parser("sync", help="import from Atomic (or the emulator), with progress bars")
+    sync.add_argument("what", nargs="?", choices=SYNC_TARGETS, default="all")
+    preview = sub.add_parser("preview", help="print the Block Kit answer of /customer <query>")
+    preview.add_argument("query")
+    emulator = sub.add_parser("emulator", help="run the Atomic emulator standalone")
+    emulator.add_argument("--port", type=int, required=True)
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--customers", type=int, default=None)
+    emulator.add_argument("--seed", type=int, default=None)
+    emulator.add_argument("--webhook-url", default=None,
+                          help="deliver events to this URL, e.g. http://127.0.0.1:3000/atomic/webhooks")
+    emulator.add_argument("--webhook-token", default=None)
+    emulator.add_argument("--replay-history", action="store_true",
+                          help="deliver the demo dataset's event history to --webhook-url on start")
+    simulate = sub.add_parser("simulate", help="act as the customer on a card in the emulator")
+    simulate.add_argument("card_id")
+    simulate.add_argument("action", choices=SIMULATE_ACTIONS)
+    simulate.add_argument("--values", default=None,
+                          help='submitted input values as JSON, e.g. \'{"textInput_a": "hi"}\'')
+    simulate.add_argument("--platform", default=None)
+    simulate.add_argument("--url", default=DEFAULT_SIMULATE_URL,
+                          help=f"the emulator's simulation base URL ({DEFAULT_SIMULATE_URL})")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if environ is None:
+        settings = Settings.from_env(os.environ, env_file=".env")
+    else:
+        settings = Settings.from_env(environ)
+    from bot.logging_setup import configure_logging
+
+    configure_logging(settings)
+    command: Callable[[argparse.Namespace, Settings], int] = COMMANDS[args.command]
+    return command(args, settings)
+
+
+def cmd_serve(_args: argparse.Namespace, settings: Settings) -> int:
+    missing = settings.missing_for_serve()
+    if missing:
+        sys.stderr.write(missing_credentials_text(missing))
+        return 2
+    import uvicorn
+
+    from bot.server import build_server
+
+    config = uvicorn.Config(build_server(settings), host=settings.host, port=settings.port,
+                            workers=1, lifespan="on", log_config=None, proxy_headers=True)
+    uvicorn.Server(config).run()
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    from bot.bootstrap import migrate_database
+
+    asyncio.run(migrate_database(settings.database_url))
+    print("database is at the latest migration")
+    return 0
+
+
+async def _with_deps(settings: Settings, work: Callable[[Deps], Awaitable[int]]) -> int:
+    """Build deps, migrate, run `work`, always close."""
+    from bot.bootstrap import build_deps, close_deps, migrate_database
+
+    await migrate_database(settings.database_url)
+    deps = build_deps(settings)
+    try:
+        return await work(deps)
+    finally:
+        await close_deps(deps)
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services import sync
+
+    functions = {"users": sync.sync_users, "cards": sync.sync_cards, "flows": sync.sync_flows,
+                 "containers": sync.sync_containers, "all": sync.sync_all}
+
+    async def work(deps: Deps) -> int:
+        with RichProgress(Console(stderr=True)) as progress:
+            report = await functions[args.what](deps, progress=progress)
+        print(_report_text(report))
+        return 0
+
+    return asyncio.run(_with_deps(settings, work))
+
+
+def _report_text(report: object) -> str:
+    if hasattr(report, "model_dump"):
+        return json.dumps(report.model_dump(mode="json"))
+    return f"synced: {report}"
+
+
+async def preview_payload(deps: Deps, query: str, *,
+                          stderr: TextIO | None = None) -> dict[str, Any]:
+    """What `/customer <query>` answers, for an internal ADMIN actor, with data imported first."""
+    from bot.server import emulator_webhooks_into
+    from bot.services import access, lookup, sync
+    from handlers.commands import customer_answer
+
+    with RichProgress(Console(file=stderr or sys.stderr)) as progress:
+        await sync.initial_sync_if_empty(deps, progress=progress)
+    if deps.emulator is not None:  # so submitted values and last-seen times show
+        async with emulator_webhooks_into(deps):
+            await deps.emulator.replay_history()
+            await deps.emulator.drain()
+    answer = await customer_answer(deps, access.internal_actor(), lookup.parse_query(query))
+    return {"response_type": "ephemeral", **answer}
+
+
+def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
+    from blocks.builder import builder_url
+
+    async def work(deps: Deps) -> int:
+        payload = await preview_payload(deps, args.query)
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        print()
+        print(f"Open it in Block Kit Builder: {builder_url(payload)}")
+        return 0
+
+    return asyncio.run(_with_deps(settings, work))
+
+
+def cmd_emulator(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from bot.atomic.emulator.app import build_standalone_app
+
+    app = build_standalone_app(
+        customers=args.customers if args.customers is not None else settings.emulator_customers,
+        seed=args.seed if args.seed is not None else settings.emulator_seed,
+        webhook_url=args.webhook_url,
+        webhook_token=(args.webhook_token if args.webhook_token is not None
+                       else settings.webhook_token),
+        replay_history=args.replay_history,
+    )
+    config = uvicorn.Config(app, host=args.host, port=args.port, workers=1, lifespan="on",
+                            log_config=None)
+    uvicorn.Server(config).run()
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace, _settings: Settings) -> int:
+    import httpx
+
+    body: dict[str, Any] = {"action": args.action}
+    if args.values is not None:
+        try:
+            values = json.loads(args.values)
+        except json.JSONDecodeError as exc:
+            sys.stderr.write(f"--values is not valid JSON: {exc}\n")
+            return 2
+        if not isinstance(values, dict):
+            sys.stderr.write("--values must be a JSON object keyed by input name\n")
+            return 2
+        body["values"] = values
+    if args.platform is not None:
+        body["platform"] = args.platform
+    url = f"{args.url.rstrip('/')}/cards/{args.card_id}/actions"
+    try:
+        response = httpx.post(url, json=body, timeout=30)
+    except httpx.HTTPError as exc:
+        sys.stderr.write(f"could not reach the emulator at {url}: {exc}\n")
+        return 1
+    print(response.text)
+    return 0 if response.is_success else 1
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "serve": cmd_serve, "migrate": cmd_migrate, "sync": cmd_sync, "preview": cmd_preview,
+    "emulator": cmd_emulator, "simulate": cmd_simulate,
+}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""Logging: LOG_LEVEL, LOG_FORMAT=console|json (one JSON object per line). Secrets are redacted."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from bot.config import Settings
+
+# Slack tokens (bot, user, app-level, refresh) and bearer credentials, wherever they appear.
+_SECRET = re.compile(r"\b(xox[abpres]-|xapp-)[A-Za-z0-9-]+|(?i:bearer\s+)[A-Za-z0-9._~+/=-]+")
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def redact(text: str, secrets: frozenset[str] = frozenset()) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[REDACTED]")
+    return _SECRET.sub("[REDACTED]", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces known secret values and token-shaped strings in every record's message."""
+
+    def __init__(self, secrets: frozenset[str]) -> None:
+        super().__init__()
+        self.secrets = frozenset(s for s in secrets if len(s) >= 6)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message, self.secrets)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, extras, exception."""
+
+    def __init__(self, secrets: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value if isinstance(value, int | float | bool | None) else str(value)
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info), self.secrets)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def secret_values(settings: Settings) -> frozenset[str]:
+    values = [settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
+              settings.atomic_client_secret, settings.atomic_webhook_token]
+    return frozenset(v.get_secret_value() for v in values if v is not None and v.get_secret_value())
+
+
+def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> logging.Handler:
+    """Install one root handler for the process; returns it (tests read what it writes)."""
+    secrets = secret_values(settings)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter(secrets))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(secrets))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level.upper())
+    # uvicorn installs its own handlers; send its records through ours instead.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    return handler

@@ -1,0 +1,53 @@
+"""Bolt middleware: put `deps` and `actor` into the context; guard listeners by role."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot.deps import Deps
+from bot.domain import Role, SlackIdentity
+from bot.errors import PermissionDenied
+from bot.services import access
+
+Next = Callable[[], Awaitable[None]]
+Middleware = Callable[[AsyncBoltContext, Next], Awaitable[None]]
+
+
+def inject_deps(deps: Deps) -> Middleware:
+    """Global middleware: `context["deps"]`, so listeners take a `deps` parameter."""
+
+    async def inject_deps_middleware(context: AsyncBoltContext, next: Next) -> None:
+        context["deps"] = deps
+        await next()
+
+    return inject_deps_middleware
+
+
+def identity_from_context(context: AsyncBoltContext) -> SlackIdentity:
+    """The Slack identity of the request; org-wide installs may have no team id."""
+    return SlackIdentity(team_id=context.team_id or "", user_id=context.user_id or "",
+                         enterprise_id=context.enterprise_id or "")
+
+
+async def identify_actor(context: AsyncBoltContext, next: Next) -> None:
+    """Global middleware: `context["actor"]` (identity + role) through the access service."""
+    deps: Deps = context["deps"]
+    context["actor"] = await access.resolve_actor(deps, identity_from_context(context))
+    await next()
+
+
+def requires(role: Role) -> Middleware:
+    """Listener middleware: PermissionDenied (shown by `on_error`) unless the actor has `role`.
+
+    For commands and buttons the handlers check after `ack()` instead, so the refusal can name the
+    admins in the same ephemeral thread; this guard is for surfaces without a reply of their own.
+    """
+
+    async def requires_middleware(context: AsyncBoltContext, next: Next) -> None:
+        if not access.allowed(context["actor"], role):
+            raise PermissionDenied()
+        await next()
+
+    return requires_middleware

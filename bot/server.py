@@ -1,0 +1,180 @@
+"""The Starlette app: Slack, Atomic webhooks, health; the lifespan owns resources (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from store.migrate import is_at_head
+
+from bot.app import build_app
+from bot.bootstrap import build_deps, close_deps, migrate_database
+from bot.config import Settings
+from bot.deps import Deps
+from bot.services.sync import initial_sync_if_empty
+from bot.webhooks import atomic_webhook
+
+logger = logging.getLogger(__name__)
+SELF_BASE_URL = "http://customer-center"
+
+
+@dataclass
+class Runtime:
+    """What the lifespan started, kept on `app.state.runtime` for the routes and for shutdown."""
+
+    deps: Deps
+    bolt: AsyncApp
+    slack_handler: AsyncSlackRequestHandler
+    socket_mode: AsyncSocketModeHandler | None = None
+    self_client: httpx.AsyncClient | None = None
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+def log_progress(stage: str, done: int, total: int | None) -> None:
+    logger.info("initial sync: %s %d/%s", stage, done, "?" if total is None else total)
+
+
+async def initial_import(deps: Deps) -> None:
+    """Fill an empty read model from Atomic; with the emulator, replay its event history too."""
+    try:
+        await initial_sync_if_empty(deps, progress=log_progress)
+        if deps.emulator is not None:
+            await deps.emulator.replay_history()
+            await deps.emulator.drain()
+        logger.info("initial import done")
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001 - a background task must log, not vanish silently
+        logger.exception("initial import failed; `customer-center sync all` retries it")
+
+
+async def slack_events(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    return await runtime.slack_handler.handle(request)
+
+
+async def healthz(_request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    deps: Deps = request.app.state.deps
+    try:
+        async with deps.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready", with the reason
+        return JSONResponse({"status": "unavailable", "reason": f"database unreachable: "
+                             f"{type(exc).__name__}"}, status_code=503)
+    if not await is_at_head(deps.engine):
+        return JSONResponse({"status": "unavailable",
+                             "reason": "database migrations are not at head; run "
+                                       "`customer-center migrate`"}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+class EmulatorRoutes:
+    """Forwards /emulator/... to the embedded emulator (path kept), so `simulate` can drive it."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        deps: Deps | None = getattr(scope["app"].state, "deps", None)
+        if deps is None or deps.emulator is None:
+            missing = JSONResponse({"error": "no embedded emulator"}, status_code=404)
+            await missing(scope, receive, send)
+            return
+        await deps.emulator.asgi(scope, receive, send)
+
+
+def build_server(settings: Settings, *, deps: Deps | None = None,
+                 slack_client: AsyncWebClient | None = None) -> Starlette:
+    """The ASGI app. Given `deps` are used and left open; otherwise built and closed here."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = deps is None
+        current = build_deps(settings) if deps is None else deps
+        try:
+            await migrate_database(current.settings.database_url)
+            bolt = build_app(current, client=slack_client)
+            runtime = Runtime(deps=current, bolt=bolt, slack_handler=AsyncSlackRequestHandler(bolt))
+            app.state.deps = current
+            app.state.runtime = runtime
+            if current.emulator is not None:
+                runtime.self_client = wire_emulator_webhooks(current, app)
+                logger.info("the embedded Atomic emulator delivers webhooks to /atomic/webhooks")
+            task = asyncio.create_task(initial_import(current), name="initial-import")
+            runtime.background.add(task)
+            task.add_done_callback(runtime.background.discard)
+            if current.settings.slack_app_token is not None:
+                runtime.socket_mode = AsyncSocketModeHandler(
+                    bolt, current.settings.slack_app_token.get_secret_value())
+                await runtime.socket_mode.connect_async()
+                logger.info("Socket Mode connected")
+            yield
+            await _shutdown(runtime)
+        finally:
+            if owned:
+                await close_deps(current)
+
+    routes = [
+        Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/atomic/webhooks", atomic_webhook, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/emulator/{rest:path}", EmulatorRoutes()),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def wire_emulator_webhooks(deps: Deps, target: Any) -> httpx.AsyncClient:
+    """Make the embedded emulator POST its webhooks into the ASGI app `target`, token and all.
+
+    Returns the client it uses; the caller closes it (after `set_webhook(None)`).
+    """
+    from bot.atomic.emulator.app import http_webhook_sender
+
+    assert deps.emulator is not None
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=target), base_url=SELF_BASE_URL)
+    deps.emulator.set_webhook(http_webhook_sender(
+        client, f"{SELF_BASE_URL}/atomic/webhooks", deps.settings.webhook_token))
+    return client
+
+
+@contextlib.asynccontextmanager
+async def emulator_webhooks_into(deps: Deps) -> AsyncIterator[None]:
+    """Without a server (`preview`): the emulator's webhooks reach the real webhook endpoint."""
+    target = Starlette(routes=[Route("/atomic/webhooks", atomic_webhook, methods=["POST"])])
+    target.state.deps = deps
+    client = wire_emulator_webhooks(deps, target)
+    try:
+        yield
+    finally:
+        assert deps.emulator is not None
+        deps.emulator.set_webhook(None)
+        await client.aclose()
+
+
+async def _shutdown(runtime: Runtime) -> None:
+    for task in list(runtime.background):
+        task.cancel()
+    await asyncio.gather(*runtime.background, return_exceptions=True)
+    if runtime.socket_mode is not None:
+        await runtime.socket_mode.close_async()
+    if runtime.deps.emulator is not None:
+        runtime.deps.emulator.set_webhook(None)
+    if runtime.self_client is not None:
+        await runtime.self_client.aclose()

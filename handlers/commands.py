@@ -1,0 +1,74 @@
+"""Slash commands: `/customer <query>` and `/customer-center` (help)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from blocks.customer import customer_message
+from blocks.ids import Command
+from blocks.messages import (
+    access_denied_message,
+    empty_query_message,
+    help_message,
+    looking_up_text,
+    matches_message,
+    no_match_message,
+)
+from bot.deps import Deps
+from bot.domain import Actor
+from bot.services import access, lookup
+
+
+async def reply(respond: AsyncRespond, payload: dict[str, Any], *,
+                replace_original: bool | None = None) -> None:
+    """Answer through the response_url, privately (customer data is never posted in a channel)."""
+    await respond(text=payload.get("text", ""), blocks=payload.get("blocks"),
+                  response_type="ephemeral", replace_original=replace_original)
+
+
+async def customer_answer(deps: Deps, actor: Actor, query: str) -> dict[str, Any]:
+    """The message `/customer <query>` answers with; `customer-center preview` prints the same."""
+    if not access.allowed(actor, access.LOOKUP_ROLE):
+        return access_denied_message(access.admin_ids(deps))
+    if not query:
+        return empty_query_message()
+    result = await lookup.lookup(deps, actor, query)
+    summary = result.summary
+    if summary is None and result.total == 1 and len(result.matches) == 1:
+        summary = await lookup.customer_summary(deps, actor, result.matches[0].customer.id)
+    if summary is not None:
+        return customer_message(summary, now=deps.clock())
+    if result.matches:
+        return matches_message(result)
+    return no_match_message(query)
+
+
+async def handle_customer_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond,
+                                  deps: Deps, actor: Actor) -> None:
+    query = lookup.parse_query(command.get("text") or "")  # pure parsing: no I/O before ack
+    if query and access.allowed(actor, access.LOOKUP_ROLE):
+        await ack(text=looking_up_text(query), response_type="ephemeral")
+    else:
+        await ack()
+    await reply(respond, await customer_answer(deps, actor, query))
+
+
+async def handle_help_command(ack: AsyncAck, respond: AsyncRespond, actor: Actor) -> None:
+    await ack()
+    await reply(respond, help_message(role=actor.role))
+
+
+LISTENERS: dict[Command, Callable[..., Awaitable[None]]] = {
+    Command.CUSTOMER: handle_customer_command,
+    Command.CUSTOMER_CENTER: handle_help_command,
+}
+
+
+def register(app: AsyncApp) -> None:
+    for command, listener in LISTENERS.items():
+        app.command(command.value)(listener)
