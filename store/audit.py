@@ -1,0 +1,51 @@
+"""The audit log: every lookup, view, send, grant change and refused attempt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store import models
+
+_audit: Table = models.AuditLog.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    team_id: str
+    enterprise_id: str
+    actor_id: str
+    action: str
+    target: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+async def record(session: AsyncSession, *, at: datetime, team_id: str, enterprise_id: str,
+                 actor_id: str, action: str, target: str, details: dict[str, Any]) -> None:
+    """Append one audit row (values clipped to their columns)."""
+    await session.execute(insert(_audit).values(
+        at=at, team_id=team_id[:32], enterprise_id=enterprise_id[:32], actor_id=actor_id[:32],
+        action=action[:50], target=target[:500], details=details))
+
+
+async def recent(session: AsyncSession, *, limit: int = 50, team_id: str | None = None,
+                 actor_id: str | None = None, target: str | None = None) -> list[AuditEntry]:
+    """Newest entries first, optionally for one team, actor or target."""
+    stmt = select(_audit)
+    if team_id is not None:
+        stmt = stmt.where(_audit.c.team_id == team_id)
+    if actor_id is not None:
+        stmt = stmt.where(_audit.c.actor_id == actor_id)
+    if target is not None:
+        stmt = stmt.where(_audit.c.target == target)
+    rows = await session.execute(stmt.order_by(_audit.c.at.desc(), _audit.c.id.desc())
+                                 .limit(limit))
+    return [AuditEntry(id=r.id, at=r.at, team_id=r.team_id, enterprise_id=r.enterprise_id,
+                       actor_id=r.actor_id, action=r.action, target=r.target,
+                       details=r.details or {}) for r in rows.all()]

@@ -1,0 +1,145 @@
+"""Search-term normalisation and the terms a customer is found by (customer_search)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from bot.domain import Customer
+
+T = TypeVar("T")
+
+TERM_MAX = 200  # customer_search.term is String(200)
+FIELD_MAX = 100  # customer_search.field is String(100)
+
+EXACT_FIELDS = ("id", "email", "phone", "external_id")
+NAME_FIELD = "name"
+BUILTIN_FIELDS = frozenset({*EXACT_FIELDS, NAME_FIELD})
+
+_DROP_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+_WORD_SPLIT = re.compile(r"[\W_]+")
+_NON_DIGIT = re.compile(r"\D+")
+
+
+def normalise(text: str) -> str:
+    """NFKD, combining marks stripped, casefolded, controls dropped, whitespace collapsed."""
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    kept: list[str] = []
+    for char in decomposed:
+        if unicodedata.combining(char):
+            continue
+        if char.isspace():
+            kept.append(" ")
+        elif unicodedata.category(char) not in _DROP_CATEGORIES:
+            kept.append(char)
+    return " ".join("".join(kept).split())
+
+
+def digits(text: str) -> str:
+    """Only the digits of a phone number (`+64 21-555` -> `6421555`)."""
+    return _NON_DIGIT.sub("", text)
+
+
+def tokens(normalised: str) -> list[str]:
+    """Words of a normalised text, plus their alphanumeric parts (`o'brien` -> `obrien`)."""
+    words: list[str] = []
+    for word in normalised.split(" "):
+        if not word:
+            continue
+        words.append(word)
+        parts = [p for p in _WORD_SPLIT.split(word) if p]
+        if len(parts) > 1 or (parts and parts[0] != word):
+            words.extend(parts)
+            words.append("".join(parts))
+    return words
+
+
+def next_prefix(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with `prefix` (None: no bound)."""
+    trimmed = prefix.rstrip(chr(0x10FFFF))
+    if not trimmed:
+        return None
+    last = ord(trimmed[-1]) + 1
+    if 0xD800 <= last <= 0xDFFF:  # skip the surrogate block: not valid in UTF-8
+        last = 0xE000
+    return trimmed[:-1] + chr(last)
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    field: str
+    term: str
+    exact: bool = False
+
+
+def _clip(term: str) -> str:
+    return term[:TERM_MAX].rstrip()
+
+
+def customer_terms(customer: Customer) -> list[Term]:
+    """Every (field, term) row a customer is found by; one row per (field, term), exact wins."""
+    found: dict[tuple[str, str], bool] = {}
+
+    def add(field: str, term: str, exact: bool = False) -> None:
+        term = _clip(term)
+        if not term:
+            return
+        key = (field[:FIELD_MAX], term)
+        found[key] = found.get(key, False) or exact
+
+    def add_words(field: str, value: str) -> None:
+        text = normalise(value)
+        add(field, text)
+        for word in tokens(text):
+            add(field, word)
+
+    add("id", normalise(customer.id), exact=True)
+    if customer.email:
+        email = normalise(customer.email)
+        add("email", email, exact=True)
+        local = email.split("@", 1)[0]
+        add("email", local)
+        for word in tokens(local):
+            add("email", word)
+    if customer.phone:
+        add("phone", normalise(customer.phone), exact=True)
+        add("phone", digits(customer.phone), exact=True)
+    if customer.external_id:
+        add("external_id", normalise(customer.external_id), exact=True)
+    if customer.name:
+        add_words(NAME_FIELD, customer.name)
+    for key, value in customer.profile.items():
+        if not isinstance(value, str) or not value.strip():
+            continue
+        field = key if key not in BUILTIN_FIELDS else f"profile:{key}"
+        add_words(field, value)
+    return [Term(field=f, term=t, exact=e) for (f, t), e in found.items()]
+
+
+def query_tokens(query: str) -> list[str]:
+    """The distinct normalised words of a query, in order, clipped to a term's length."""
+    seen: dict[str, None] = {}
+    for word in normalise(query).split(" "):
+        if word:
+            seen.setdefault(_clip(word), None)
+    return list(seen)
+
+
+def exact_candidates(query: str) -> list[str]:
+    """Whole-value terms a query may equal exactly (the text, and its digits for phone numbers)."""
+    text = _clip(normalise(query))
+    if not text:
+        return []
+    values = [text]
+    only_digits = digits(text)
+    if only_digits and only_digits != text and len(only_digits) >= 3:
+        values.append(only_digits)
+    return values
+
+
+def iter_chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
