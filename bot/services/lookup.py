@@ -1,0 +1,93 @@
+"""Customer lookup and summary, served from the read model only (fast; no Atomic call)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.deps import Deps
+from bot.domain import Actor, CustomerSummary, LookupResult, Role
+from bot.errors import CustomerNotFound, InvalidInput, PermissionDenied
+from bot.services import audit
+from store import cards, customers
+
+QUERY_MAX = 200
+EMPTY_QUERY = "Type a name, email, phone number, id or any profile value to find a customer."
+
+_SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+_SCHEMES = ("mailto:", "tel:", "sms:")
+
+
+def _unwrap(match: re.Match[str]) -> str:
+    target, label = match.group(1), match.group(2)
+    if label:
+        return label
+    for scheme in _SCHEMES:
+        if target.lower().startswith(scheme):
+            return target[len(scheme):]
+    return target
+
+
+def parse_query(text: str) -> str:
+    """The search text of a slash command: Slack's link markup unwrapped, spaces collapsed."""
+    text = _SLACK_LINK.sub(_unwrap, text)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return " ".join(text.split())[:QUERY_MAX].strip()
+
+
+async def _require_view(deps: Deps, actor: Actor, action: str, target: str) -> None:
+    if not actor.has(Role.VIEW):
+        await audit.log(deps, actor, f"{action}.denied", target, {})
+        raise PermissionDenied()
+
+
+async def _summary(session: AsyncSession, customer_id: str, recent: int) -> CustomerSummary:
+    customer = await customers.get_customer(session, customer_id=customer_id)
+    if customer is None:
+        raise CustomerNotFound(customer_id)
+    counts = await cards.counts_by_status(session, customer_id=customer_id)
+    return CustomerSummary(
+        customer=customer, counts_by_status=counts, total_cards=sum(counts.values()),
+        recent_cards=await cards.recent_cards(session, customer_id=customer_id, limit=recent),
+        refreshed_at=await customers.get_cards_refreshed_at(session, customer_id=customer_id))
+
+
+async def lookup(deps: Deps, actor: Actor, query: str, *, limit: int = 10,
+                 offset: int = 0) -> LookupResult:
+    """Find customers; with exactly one match the answer carries its summary.
+
+    Raises:
+        PermissionDenied: the actor has no View access (the attempt is audited).
+        InvalidInput: the query is empty.
+    """
+    text = parse_query(query)
+    await _require_view(deps, actor, "customer.lookup", text)
+    if not text:
+        raise InvalidInput(EMPTY_QUERY)
+    async with deps.sessions.begin() as session:
+        matches, total = await customers.search_customers(session, query=text, limit=limit,
+                                                          offset=offset)
+        summary = None
+        if total == 1 and len(matches) == 1:
+            summary = await _summary(session, matches[0].customer.id, recent=10)
+        await audit.record(session, deps, actor, "customer.lookup", text,
+                           {"matches": total, "offset": offset,
+                            "customer_ids": [m.customer.id for m in matches]})
+    return LookupResult(query=text, matches=matches, total=total, summary=summary)
+
+
+async def customer_summary(deps: Deps, actor: Actor, customer_id: str, *,
+                           recent: int = 10) -> CustomerSummary:
+    """Profile, card counts by status and the newest cards (with inputs) of one customer.
+
+    Raises:
+        PermissionDenied: the actor has no View access (the attempt is audited).
+        CustomerNotFound: no such customer in the read model.
+    """
+    await _require_view(deps, actor, "customer.view", customer_id)
+    async with deps.sessions.begin() as session:
+        summary = await _summary(session, customer_id, recent)
+        await audit.record(session, deps, actor, "customer.view", customer_id,
+                           {"cards": summary.total_cards})
+    return summary

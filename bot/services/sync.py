@@ -1,0 +1,166 @@
+"""Sync jobs: rebuild the read model from Atomic (users, cards, flows, stream containers).
+
+Every Atomic call happens outside a transaction; each page is written in a short transaction of
+its own. Outcomes (last run, last success, last error) and the users cursor live in sync_state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from bot.deps import Deps
+from bot.domain import ActionFlow, SyncReport
+from bot.errors import AppError, AtomicNotFound, NotFound
+from store import cards, containers, customers, flows, sync_state
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int | None], None]  # stage, done, total (None: unknown)
+R = TypeVar("R")
+
+USERS_PAGE = 500
+FLOWS_PAGE = 100
+USERS, CARDS, FLOWS, CONTAINERS = "users", "cards", "flows", "containers"
+
+
+def _report(progress: Progress | None, stage: str, done: int, total: int | None) -> None:
+    if progress is not None:
+        progress(stage, done, total)
+
+
+async def _recorded(deps: Deps, name: str, job: Callable[[], Awaitable[R]]) -> R:
+    """Run a job and record its outcome in sync_state (the error text too, then re-raise)."""
+    try:
+        result = await job()
+    except Exception as exc:
+        message = exc.user_message if isinstance(exc, AppError) else type(exc).__name__
+        async with deps.sessions.begin() as session:
+            await sync_state.record_run(session, name=name, at=deps.clock(), error=message)
+        raise
+    async with deps.sessions.begin() as session:
+        await sync_state.record_run(session, name=name, at=deps.clock())
+    return result
+
+
+async def sync_users(deps: Deps, progress: Progress | None = None) -> int:
+    """Page through Atomic's users into the customer index; resumes where a failed run stopped.
+
+    Returns the number of customers written by this run.
+    """
+    async def job() -> int:
+        async with deps.sessions.begin() as session:
+            state = await sync_state.get_state(session, name=USERS)
+        offset = int(state.cursor) if state and state.cursor.isdigit() else 0
+        written = 0
+        while True:
+            page = await deps.atomic.list_users(limit=USERS_PAGE, offset=offset)
+            async with deps.sessions.begin() as session:
+                if not page:
+                    await sync_state.set_cursor(session, name=USERS, cursor="")
+                    break
+                await customers.upsert_customers(session, page)
+                offset += len(page)
+                await sync_state.set_cursor(session, name=USERS, cursor=str(offset))
+            written += len(page)
+            _report(progress, USERS, written, None)
+        return written
+
+    return await _recorded(deps, USERS, job)
+
+
+async def _all_customer_ids(deps: Deps) -> list[str]:
+    ids: list[str] = []
+    async with deps.sessions.begin() as session:
+        while True:
+            chunk = await customers.customer_ids_after(session, after=ids[-1] if ids else "")
+            if not chunk:
+                return ids
+            ids.extend(chunk)
+
+
+async def sync_cards(deps: Deps, *, customer_ids: Sequence[str] | None = None,
+                     progress: Progress | None = None) -> int:
+    """Read each customer's cards from Atomic and reconcile them; the number of cards written."""
+    async def job() -> int:
+        ids = list(customer_ids) if customer_ids is not None else await _all_customer_ids(deps)
+        written = 0
+        for done, customer_id in enumerate(ids, start=1):
+            try:
+                found = await deps.atomic.all_cards(user_id=customer_id)
+            except (AtomicNotFound, NotFound):
+                log.info("customer %s unknown to Atomic; cards not synced", customer_id)
+                found = []
+            async with deps.sessions.begin() as session:
+                await customers.ensure_customer(session, customer_id=customer_id)
+                await cards.upsert_cards(session, found)
+                await customers.set_cards_refreshed_at(session, customer_ids=[customer_id],
+                                                       at=deps.clock())
+            written += len(found)
+            _report(progress, CARDS, done, len(ids))
+        return written
+
+    return await _recorded(deps, CARDS, job)
+
+
+async def sync_flows(deps: Deps) -> int:
+    """Refresh the Action Flow registry (enabled_for_cc kept); flows gone from Atomic are flagged."""
+    async def job() -> int:
+        listed: list[ActionFlow] = []
+        offset = 0
+        while True:
+            page = await deps.atomic.list_flows(limit=FLOWS_PAGE, offset=offset)
+            listed.extend(page)
+            offset += len(page)
+            if len(page) < FLOWS_PAGE:
+                break
+        detailed: list[ActionFlow] = []
+        for flow in {f.id: f for f in listed}.values():
+            try:
+                detailed.append(await deps.atomic.get_flow(flow.id))
+            except (AtomicNotFound, NotFound):
+                log.info("flow %s vanished while syncing", flow.id)
+        async with deps.sessions.begin() as session:
+            await flows.upsert_flows(session, detailed, synced_at=deps.clock())
+            await flows.mark_missing(session, present_ids=[f.id for f in detailed])
+        return len(detailed)
+
+    return await _recorded(deps, FLOWS, job)
+
+
+async def sync_containers(deps: Deps) -> int:
+    """Replace the stream containers with Atomic's list; how many there are."""
+    async def job() -> int:
+        found = await deps.atomic.list_stream_containers()
+        async with deps.sessions.begin() as session:
+            await containers.upsert_containers(session, found, replace=True)
+        return len(found)
+
+    return await _recorded(deps, CONTAINERS, job)
+
+
+async def sync_all(deps: Deps, progress: Progress | None = None) -> SyncReport:
+    """Users, then every customer's cards, then flows and containers."""
+    users = await sync_users(deps, progress)
+    card_count = await sync_cards(deps, progress=progress)
+    flow_count = await sync_flows(deps)
+    _report(progress, FLOWS, flow_count, flow_count)
+    container_count = await sync_containers(deps)
+    _report(progress, CONTAINERS, container_count, container_count)
+    return SyncReport(customers=users, cards=card_count, flows=flow_count,
+                      containers=container_count)
+
+
+async def is_empty(deps: Deps) -> bool:
+    """True when the read model has no customer yet."""
+    async with deps.sessions.begin() as session:
+        return not await customers.has_customers(session)
+
+
+async def initial_sync_if_empty(deps: Deps, progress: Progress | None = None,
+                                ) -> SyncReport | None:
+    """Run a full sync on a fresh database; None when there was data already."""
+    if not await is_empty(deps):
+        return None
+    return await sync_all(deps, progress)
