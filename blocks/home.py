@@ -26,7 +26,7 @@ def home_view(*, role: Role | None, admin_ids: Sequence[str]) -> dict[str, Any]:
     if admins:
         ask = f"*Admins*\n{admins_text(admins)}: ask them for access or changes."
     else:
-        ask = f"*Admins*\nThere are {admins_text(admins)}"
+        ask = f"*Admins*\n{admins_text(admins)}"
     blocks: list[Block] = [
         HeaderBlock(text="Customer Center"),
         SectionBlock(text=mrkdwn(

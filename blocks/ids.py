@@ -1,4 +1,5 @@
-"""Every command, action_id, callback_id and fixed block_id the app uses. Handlers register on these."""
+"""Every command, action_id, callback_id and fixed block_id the app uses (handlers register on
+these)."""
 
 from __future__ import annotations
 

@@ -85,7 +85,8 @@ def matches_message(result: LookupResult) -> dict[str, Any]:
     hidden = total - len(shown)
     if hidden > 0:
         blocks.append(ContextBlock(elements=[mrkdwn(
-            f"Showing {len(shown)} of {total:,}: {_plural(hidden, 'more match')} not shown. "
+            f"Showing {len(shown)} of {total:,}: {hidden:,} more "
+            f"{'match' if hidden == 1 else 'matches'} not shown. "
             "Refine your search, for example with a full email address, a customer ID "
             "or a phone number.")]))
     return _message(title, blocks)
@@ -154,8 +155,9 @@ def admins_text(admin_ids: Sequence[str]) -> str:
     ids = valid_admin_ids(admin_ids)
     if ids:
         return ", ".join(f"<@{user_id}>" for user_id in ids)
-    return (f"no admins are configured yet. Whoever runs the app can name them in the "
-            f"`{ADMINS_SETTING}` setting (comma-separated Slack user IDs such as `U012AB3CD`).")
+    return (f"No admins are configured yet, so nobody can grant access. Whoever runs the app can "
+            f"name them in the `{ADMINS_SETTING}` setting (comma-separated Slack user IDs such as "
+            f"`U012AB3CD`).")
 
 
 def access_denied_message(admin_ids: Sequence[str]) -> dict[str, Any]:
@@ -164,7 +166,7 @@ def access_denied_message(admin_ids: Sequence[str]) -> dict[str, Any]:
     if ids:
         who = f"Ask an admin to grant it: {admins_text(ids)}."
     else:
-        who = f"To get access, ask an admin, but {admins_text(ids)}"
+        who = admins_text(ids)
     text = "You don't have access to the Customer Center."
     # Not verbatim: the admin mentions must resolve. No customer data is in this message.
     section = SectionBlock(text=MarkdownTextObject(text=f":lock: *{text}*\n{who}"))
@@ -197,7 +199,9 @@ def help_message(*, role: Role | None) -> dict[str, Any]:
         f"*`{Command.CUSTOMER_CENTER}`*\n"
         "Shows this help and your access; admins also manage access and settings here."
     )
-    return _message("Customer Center help: " + f"{Command.CUSTOMER} finds a customer.", [
+    summary = (f"Customer Center help: {Command.CUSTOMER} followed by a name, email, customer ID, "
+               "phone or profile field finds a customer.")
+    return _message(summary, [
         SectionBlock(text=mrkdwn(":wave: *Customer Center* brings Atomic's Customer Center into "
                                  "Slack: find a customer and see the action cards they received.")),
         SectionBlock(text=mrkdwn(commands)),

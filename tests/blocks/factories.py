@@ -129,3 +129,26 @@ def make_matches(count: int, *, total: int | None = None, query: str = "smith") 
         for i in range(count)
     ]
     return LookupResult(query=query, matches=matches, total=count if total is None else total)
+
+
+def texts(payload: dict[str, Any], kinds: frozenset[str] = frozenset({"mrkdwn", "plain_text"})
+          ) -> list[str]:
+    """Every text object's text, in order."""
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in kinds:
+                found.append(node["text"])
+            for item in node.values():
+                walk(item)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(payload["blocks"])
+    return found
+
+
+def all_text(payload: dict[str, Any]) -> str:
+    return "\n".join(texts(payload))

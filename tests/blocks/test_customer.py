@@ -1,0 +1,163 @@
+"""customer_message: the lookup answer for one customer."""
+
+from __future__ import annotations
+
+import pytest
+
+from blocks.customer import customer_message
+from blocks.format import status_label
+from bot.domain import CardInput, CardStatus, InputKind
+from tests.blockkit import assert_golden, validate_message
+from tests.blocks.factories import (
+    NOW,
+    ago,
+    all_text,
+    full_card,
+    make_card,
+    make_customer,
+    make_summary,
+    rich_summary,
+    texts,
+)
+
+
+def test_customer_with_every_input_kind(request: pytest.FixtureRequest) -> None:
+    payload = customer_message(rich_summary(), now=NOW)
+    validate_message(payload)
+    assert_golden("customer_message__all_input_kinds", payload, request)
+    body = all_text(payload)
+    assert payload["text"] == "Customer Sam Smith: 8 cards"
+    assert payload["blocks"][0] == {"type": "header", "block_id": "customer.header",
+                                    "text": {"type": "plain_text", "text": "Sam Smith",
+                                             "emoji": True}}
+    for expected in [
+        "*Email*\nsam.smith@example.com", "*Phone*\n+64 21 555 0100", "*Customer ID*\n123",
+        "*External ID*\ncrm-0042", "*city*\nAuckland", "*plan*\nGold",
+        "Last seen 3 days ago (2026-11-25 14:02 UTC)",
+        "*Cards: 8 total*",
+        "Data refreshed 2 minutes ago (2026-11-28 14:00 UTC)",
+        "*Verify your caller*   :white_check_mark: Completed",
+        "Created 5 days ago (2026-11-23 14:02 UTC)",
+        "Last interaction: Completed 2 days ago (2026-11-26 14:02 UTC)",
+        ":pencil2: *textInput_z3jr7*: Yes, please call me",  # unlabeled: the name is shown
+        ":1234: *Amount*: 1,234.5",
+        ":date: *Preferred date*: 2026-12-03",
+        ":arrow_down_small: *Reason*: Fraud",
+        ":ballot_box_with_check: *Contact me by*: ✓ Email, ✗ SMS, ✗ Post",
+        ":left_right_arrow: *Keep me updated*: on",
+        ":heavy_plus_sign: *Rating*: 4",
+        ":radio_button: *Was it you?*: No",
+        ":paperclip: *Receipt*: receipt-0042.pdf",
+        ":pencil2: *Anything else?*: _not submitted_",
+        "*Appointment reminder*   :zzz: Snoozed",
+        "Last interaction: Snoozed 4 hours ago",
+        "*Fraud alert*   :alarm_clock: Expired",
+        "Last interaction: none yet",
+        "…and 5 more cards not shown here (showing the 3 most recent of 8).",
+    ]:
+        assert expected in body, expected
+
+
+def test_counts_list_all_seven_states_in_order() -> None:
+    payload = customer_message(rich_summary(), now=NOW)
+    counts = next(b for b in payload["blocks"] if b.get("block_id") == "customer.counts")
+    line = counts["text"]["text"].splitlines()[1]
+    assert line.split("   ") == [
+        ":large_green_circle: Active *1*", ":zzz: Snoozed *1*",
+        ":hourglass_flowing_sand: Embargoed *0*", ":white_check_mark: Completed *4*",
+        ":no_entry_sign: Dismissed *0*", ":alarm_clock: Expired *2*", ":x: Cancelled *0*"]
+
+
+def test_customer_with_no_cards(request: pytest.FixtureRequest) -> None:
+    summary = make_summary([], customer=make_customer(name="", last_seen_at=None, profile={}))
+    payload = customer_message(summary, now=NOW)
+    validate_message(payload)
+    assert_golden("customer_message__no_cards", payload, request)
+    body = all_text(payload)
+    assert payload["blocks"][0]["text"]["text"] == "sam.smith@example.com"  # no name: the email
+    assert "No cards yet" in body
+    assert "Last seen never" in body
+    assert "*Cards: 0 total*" in body
+    assert "more card" not in body
+
+
+def test_stale_data(request: pytest.FixtureRequest) -> None:
+    summary = make_summary([make_card(0, status=CardStatus.EMBARGOED)], stale=True,
+                           refreshed_at=ago(hours=6))
+    payload = customer_message(summary, now=NOW)
+    validate_message(payload)
+    assert_golden("customer_message__stale", payload, request)
+    assert (":warning: Atomic could not be reached, so this data may be stale (last refreshed "
+            "6 hours ago (2026-11-28 08:02 UTC)).") in texts(payload)
+    never = customer_message(make_summary([], stale=True, refreshed_at=None), now=NOW)
+    assert "last refreshed never" in all_text(never)
+    fresh_unknown = customer_message(make_summary([], refreshed_at=None), now=NOW)
+    assert "Not refreshed from Atomic yet." in all_text(fresh_unknown)
+
+
+def test_at_most_ten_cards_then_and_n_more() -> None:
+    cards = [make_card(i, inputs=[CardInput(name=f"t{i}", kind=InputKind.TEXT, value="ok")])
+             for i in range(12)]
+    payload = customer_message(make_summary(cards, total_cards=40), now=NOW)
+    validate_message(payload)
+    body = all_text(payload)
+    assert "*Card 9*" in body and "*Card 10*" not in body
+    assert "…and 30 more cards not shown here (showing the 10 most recent of 40)." in body
+    assert len(payload["blocks"]) <= 50
+
+
+def test_profile_fields_are_capped_at_ten() -> None:
+    profile = {f"field{i}": f"value {i}" for i in range(15)}
+    payload = customer_message(make_summary([], customer=make_customer(profile=profile)), now=NOW)
+    validate_message(payload)
+    profile_block = payload["blocks"][1]
+    assert len(profile_block["fields"]) == 10
+    assert profile_block["fields"][-1]["text"] == "*field5*\nvalue 5"
+    assert "+9 more profile fields not shown" in all_text(payload)
+
+
+def test_huge_data_is_clipped_within_limits() -> None:
+    huge = "&" * 10_000  # every character grows fivefold when escaped
+    inputs = [CardInput(name=f"in{i}", kind=InputKind.TEXT, label=huge, value=huge)
+              for i in range(30)]
+    cards = [make_card(i, template_name=huge, last_interaction=huge,
+                       last_interacted_at=ago(hours=i), inputs=inputs) for i in range(10)]
+    customer = make_customer(name=huge, email=huge, id="x" * 5000,
+                             profile={f"{huge}{i}": huge for i in range(20)})
+    payload = customer_message(make_summary(cards, customer=customer), now=NOW)
+    validate_message(payload)
+    assert len(payload["blocks"]) <= 50
+    assert all(len(text) <= 3000 for text in texts(payload))
+    assert sum(len(text) for text in texts(payload)) <= 12_000
+    body = all_text(payload)
+    assert "more inputs" in body
+    assert "more cards not shown here" in body
+    mrkdwn = "\n".join(texts(payload, frozenset({"mrkdwn"})))
+    assert "&amp;&amp;" in mrkdwn and "&&" not in mrkdwn
+
+
+def test_card_with_interaction_time_but_no_event_name() -> None:
+    card = make_card(0, last_interacted_at=ago(days=1), last_seen_at=ago(days=1, hours=1))
+    body = all_text(customer_message(make_summary([card]), now=NOW))
+    assert "Last interaction: Interacted 1 day ago (2026-11-27 14:02 UTC)" in body
+    assert "Last seen 1 day ago (2026-11-27 13:02 UTC)" in body
+
+
+def test_every_state_renders_with_its_emoji() -> None:
+    cards = [make_card(i, status=status) for i, status in enumerate(CardStatus)]
+    payload = customer_message(make_summary(cards), now=NOW)
+    validate_message(payload)
+    body = all_text(payload)
+    for index, status in enumerate(CardStatus):
+        assert f"*Card {index}*   {status_label(status)}" in body
+
+
+def test_inputs_keep_the_definition_order() -> None:
+    card = full_card()
+    reordered = card.model_copy(update={"inputs": list(reversed(card.inputs))})
+    first = all_text(customer_message(make_summary([card]), now=NOW))
+    second = all_text(customer_message(make_summary([reordered]), now=NOW))
+    # inputs keep the card definition's order: reversing them reverses the lines
+    lines = [line for line in first.splitlines() if line.startswith(":") and "*: " in line]
+    lines_rev = [line for line in second.splitlines() if line.startswith(":") and "*: " in line]
+    assert lines == list(reversed(lines_rev))

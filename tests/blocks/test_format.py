@@ -1,0 +1,136 @@
+"""Times, states, event names and input values as the builders show them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from blocks.format import (
+    STATUS_ORDER,
+    absolute_time,
+    format_input_value,
+    humanise_event,
+    input_icon,
+    relative_time,
+    status_label,
+    when,
+)
+from bot.domain import CardInput, CardStatus, InputKind, InputOption
+from tests.blocks.factories import NOW
+
+
+@pytest.mark.parametrize(("delta", "expected"), [
+    (timedelta(seconds=0), "just now"),
+    (timedelta(seconds=59), "just now"),
+    (timedelta(seconds=60), "1 minute ago"),
+    (timedelta(minutes=59, seconds=59), "59 minutes ago"),
+    (timedelta(hours=1), "1 hour ago"),
+    (timedelta(hours=23), "23 hours ago"),
+    (timedelta(days=1), "1 day ago"),
+    (timedelta(days=3, hours=5), "3 days ago"),
+    (timedelta(days=29), "29 days ago"),
+    (timedelta(days=30), "1 month ago"),
+    (timedelta(days=200), "6 months ago"),
+    (timedelta(days=365), "1 year ago"),
+    (timedelta(days=800), "2 years ago"),
+    (-timedelta(hours=2), "in 2 hours"),
+    (-timedelta(seconds=10), "just now"),
+])
+def test_relative_time(delta: timedelta, expected: str) -> None:
+    assert relative_time(NOW - delta, NOW) == expected
+
+
+def test_absolute_time_is_utc_and_naive_means_utc() -> None:
+    auckland = timezone(timedelta(hours=13))
+    assert absolute_time(datetime(2026, 11, 26, 3, 2, tzinfo=auckland)) == "2026-11-25 14:02 UTC"
+    assert absolute_time(datetime(2026, 11, 25, 14, 2)) == "2026-11-25 14:02 UTC"
+    assert relative_time(datetime(2026, 11, 28, 13, 2), NOW) == "1 hour ago"
+
+
+def test_when_combines_relative_and_absolute() -> None:
+    then = datetime(2026, 11, 25, 14, 2, tzinfo=UTC)
+    assert when(then, NOW) == "3 days ago (2026-11-25 14:02 UTC)"
+    assert when(None, NOW) == "never"
+    assert when(None, NOW, never="—") == "—"
+
+
+def test_every_state_has_an_emoji_label_in_order() -> None:
+    assert [s.value for s in STATUS_ORDER] == ["active", "snoozed", "embargoed", "completed",
+                                               "dismissed", "expired", "cancelled"]
+    labels = [status_label(s) for s in STATUS_ORDER]
+    assert labels[0] == ":large_green_circle: Active"
+    assert status_label(CardStatus.COMPLETED) == ":white_check_mark: Completed"
+    assert len({label.split()[0] for label in labels}) == 7  # one distinct emoji each
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("card-completed", "Completed"),
+    ("card-subview-displayed", "Opened a subview"),
+    ("user-redirected", "Followed a link"),
+    ("CARD-DISMISSED", "Dismissed"),
+    ("card-something-new", "Something new"),
+    ("custom_event", "Custom event"),
+    ("", "Interaction"),
+])
+def test_humanise_event(name: str, expected: str) -> None:
+    assert humanise_event(name) == expected
+
+
+def test_icons_per_kind() -> None:
+    assert input_icon(InputKind.TEXT) == ":pencil2:"
+    assert input_icon(InputKind.FILE) == ":paperclip:"
+    assert len({input_icon(kind) for kind in InputKind}) == len(InputKind)
+
+
+def value(kind: InputKind, raw: object, options: list[InputOption] | None = None) -> str:
+    return format_input_value(CardInput(name="n", kind=kind, value=raw, options=options or []))
+
+
+OPTIONS = [InputOption(key="email", label="Email"), InputOption(key="sms", label="SMS"),
+           InputOption(key="post", label="Post")]
+
+
+@pytest.mark.parametrize(("kind", "raw", "expected"), [
+    (InputKind.TEXT, None, "not submitted"),
+    (InputKind.CHECKBOX_GROUP, None, "not submitted"),
+    (InputKind.TEXT, "Call me", "Call me"),
+    (InputKind.TEXT, "", "(empty)"),
+    (InputKind.NUMBER, 42, "42"),
+    (InputKind.NUMBER, 1234567, "1,234,567"),
+    (InputKind.NUMBER, 1234.5, "1,234.5"),
+    (InputKind.NUMBER, 3.0, "3"),
+    (InputKind.NUMBER, "0012.50", "12.5"),
+    (InputKind.NUMBER, "twelve", "twelve"),
+    (InputKind.NUMBER, float("nan"), "nan"),
+    (InputKind.STEPPER, 4, "4"),
+    (InputKind.DATE, "2026-12-03", "2026-12-03"),
+    (InputKind.DATE, "2026-12-03T09:30:00Z", "2026-12-03 09:30 UTC"),
+    (InputKind.DATE, "next tuesday", "next tuesday"),
+    (InputKind.SWITCH, True, "on"),
+    (InputKind.SWITCH, False, "off"),
+    (InputKind.SWITCH, "true", "on"),
+    (InputKind.FILE, {"filename": "receipt.pdf", "bucketId": "b"}, "receipt.pdf"),
+    (InputKind.FILE, {"bucketId": "b"}, "file uploaded"),
+    (InputKind.FILE, "scan.png", "scan.png"),
+    (InputKind.TEXT, {"nested": [1, 2]}, '{"nested": [1, 2]}'),
+])
+def test_format_input_value(kind: InputKind, raw: object, expected: str) -> None:
+    assert value(kind, raw) == expected
+
+
+def test_choice_inputs_show_the_option_label() -> None:
+    assert value(InputKind.DROPDOWN, "sms", OPTIONS) == "SMS"
+    assert value(InputKind.RADIO, "post", OPTIONS) == "Post"
+    assert value(InputKind.DROPDOWN, "unknown", OPTIONS) == "unknown"  # the raw value, not lost
+    assert value(InputKind.DROPDOWN, ["email", "sms"], OPTIONS) == "Email, SMS"
+
+
+def test_checkbox_group_lists_every_option() -> None:
+    assert value(InputKind.CHECKBOX_GROUP, {"email": True, "sms": False}, OPTIONS) == \
+        "✓ Email, ✗ SMS, ✗ Post"
+    # keys the definition does not know are still shown; lists mean "these are checked"
+    assert value(InputKind.CHECKBOX_GROUP, {"fax": True}, OPTIONS) == \
+        "✗ Email, ✗ SMS, ✗ Post, ✓ fax"
+    assert value(InputKind.CHECKBOX_GROUP, ["post"], OPTIONS) == "✗ Email, ✗ SMS, ✓ Post"
+    assert value(InputKind.CHECKBOX_GROUP, {}, []) == "nothing selected"
