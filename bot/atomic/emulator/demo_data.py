@@ -13,7 +13,7 @@ import random
 import unicodedata
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -132,7 +132,8 @@ class DemoDataset:
 
     def to_json(self) -> str:
         """The whole dataset as canonical JSON (for determinism checks and exports)."""
-        return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        return json.dumps({f.name: getattr(self, f.name) for f in fields(self)}, sort_keys=True,
+                          ensure_ascii=False)
 
 
 def _campaign_invocations(seed: int) -> dict[str, str]:
