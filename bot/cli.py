@@ -22,6 +22,7 @@ from rich.progress import (
 
 from bot.config import Settings
 from bot.deps import Deps
+from bot.domain import SyncReport
 
 SYNC_TARGETS = ("users", "cards", "flows", "containers", "all")
 SIMULATE_ACTIONS = ("complete", "dismiss", "snooze", "display")
@@ -143,22 +144,32 @@ async def _with_deps(settings: Settings, work: Callable[[Deps], Awaitable[int]])
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services import sync
 
-    functions = {"users": sync.sync_users, "cards": sync.sync_cards, "flows": sync.sync_flows,
-                 "containers": sync.sync_containers, "all": sync.sync_all}
+    async def run(deps: Deps, progress: RichProgress) -> object:
+        if args.what == "users":
+            return await sync.sync_users(deps, progress)
+        if args.what == "cards":
+            return await sync.sync_cards(deps, progress=progress)
+        if args.what in ("flows", "containers"):
+            job = sync.sync_flows if args.what == "flows" else sync.sync_containers
+            count = await job(deps)
+            progress(args.what, count, count)
+            return count
+        return await sync.sync_all(deps, progress)
 
     async def work(deps: Deps) -> int:
         with RichProgress(Console(stderr=True)) as progress:
-            report = await functions[args.what](deps, progress=progress)
-        print(_report_text(report))
+            report = await run(deps, progress)
+        print(_report_text(report, args.what))
         return 0
 
     return asyncio.run(_with_deps(settings, work))
 
 
-def _report_text(report: object) -> str:
-    if hasattr(report, "model_dump"):
-        return json.dumps(report.model_dump(mode="json"))
-    return f"synced: {report}"
+def _report_text(report: object, what: str) -> str:
+    if isinstance(report, SyncReport):
+        return (f"synced {report.customers} customers, {report.cards} cards, {report.flows} "
+                f"Action Flows, {report.containers} stream containers")
+    return f"synced {report} {what}"
 
 
 async def preview_payload(deps: Deps, query: str, *,
@@ -202,7 +213,7 @@ def cmd_emulator(args: argparse.Namespace, settings: Settings) -> int:
         webhook_url=args.webhook_url,
         webhook_token=(args.webhook_token if args.webhook_token is not None
                        else settings.webhook_token),
-        replay_history=args.replay_history,
+        replay=args.replay_history,
     )
     config = uvicorn.Config(app, host=args.host, port=args.port, workers=1, lifespan="on",
                             log_config=None)

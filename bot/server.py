@@ -176,5 +176,6 @@ async def _shutdown(runtime: Runtime) -> None:
         await runtime.socket_mode.close_async()
     if runtime.deps.emulator is not None:
         runtime.deps.emulator.set_webhook(None)
+        await runtime.deps.emulator.aclose()  # pending webhook deliveries
     if runtime.self_client is not None:
         await runtime.self_client.aclose()

@@ -24,10 +24,12 @@ STALE_BUTTON = "That button is out of date. Run `/customer` again."
 async def handle_view_customer(ack: AsyncAck, action: dict[str, Any], respond: AsyncRespond,
                                deps: Deps, actor: Actor) -> None:
     await ack()
-    if not access.allowed(actor, access.LOOKUP_ROLE):  # buttons are re-checked on the server
+    ref = parse_customer_ref(action.get("value") or "")
+    target = ref.customer_id if ref is not None else ""
+    if not await access.permits(deps, actor, access.LOOKUP_ROLE, action="customer.view",
+                                target=target):  # buttons are re-checked on the server
         await reply(respond, access_denied_message(access.admin_ids(deps)))
         return
-    ref = parse_customer_ref(action.get("value") or "")
     if ref is None:
         await reply(respond, error_message(STALE_BUTTON))
         return

@@ -33,7 +33,8 @@ async def reply(respond: AsyncRespond, payload: dict[str, Any], *,
 
 async def customer_answer(deps: Deps, actor: Actor, query: str) -> dict[str, Any]:
     """The message `/customer <query>` answers with; `customer-center preview` prints the same."""
-    if not access.allowed(actor, access.LOOKUP_ROLE):
+    if not await access.permits(deps, actor, access.LOOKUP_ROLE, action="customer.lookup",
+                                target=query):
         return access_denied_message(access.admin_ids(deps))
     if not query:
         return empty_query_message()

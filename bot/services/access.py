@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.deps import Deps
 from bot.domain import Actor, Role, SlackIdentity
 from bot.errors import PermissionDenied
+from bot.services import audit
 
 # What each capability needs. Lookups and the customer view need VIEW (ADMIN outranks it).
 LOOKUP_ROLE = Role.VIEW
@@ -28,6 +29,14 @@ def internal_actor() -> Actor:
 
 def allowed(actor: Actor, role: Role) -> bool:
     return actor.has(role)
+
+
+async def permits(deps: Deps, actor: Actor, role: Role, *, action: str, target: str) -> bool:
+    """Whether the actor may do `action`; a refusal is written to the audit log (DESIGN.md §7)."""
+    if actor.has(role):
+        return True
+    await audit.log(deps, actor, f"{action}.denied", target, {})
+    return False
 
 
 def ensure(actor: Actor, role: Role) -> None:

@@ -1,0 +1,77 @@
+"""`customer-center` end to end, in subprocesses with their own environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.atomic.emulator.demo_data import build_demo_dataset
+from bot.cli import build_parser, missing_credentials_text
+from tests.blockkit import validate_message
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "ATOMIC_", "DATABASE_URL", "CUSTOMER_CENTER_"))}
+    base["PYTHONPATH"] = str(REPO)
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, env={**base, **env},
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_serve_without_slack_credentials_exits_and_says_what_to_do(tmp_path: Path) -> None:
+    result = run_cli(["serve"], tmp_path, DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db")
+
+    assert result.returncode != 0
+    for expected in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "manifest.yml",
+                     'customer-center preview "'):
+        assert expected in result.stderr
+    assert not (tmp_path / "x.db").exists()  # it stopped before touching anything
+
+
+def test_missing_text_points_to_the_manifest_and_preview() -> None:
+    text = missing_credentials_text(["SLACK_BOT_TOKEN"])
+    assert text.startswith("customer-center serve: missing SLACK_BOT_TOKEN.")
+    assert "manifest.yml" in text and "preview" in text
+
+
+def test_preview_prints_the_block_kit_answer_and_a_builder_link(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    dataset = build_demo_dataset(customers=20, seed=7, now=datetime.now(UTC))
+    user = dataset.users[2]
+
+    result = run_cli(["preview", user["profile"]["email"]], tmp_path,
+                     DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/cc.db", EMULATOR_CUSTOMERS="20",
+                     LOG_LEVEL="WARNING")
+
+    assert result.returncode == 0, result.stderr
+    payload_text, _, link = result.stdout.strip().rpartition("\n\n")
+    payload = json.loads(payload_text)
+    assert payload["response_type"] == "ephemeral"
+    validate_message(payload)
+    assert user["profile"]["name"] in json.dumps(payload, ensure_ascii=False)
+    assert link.startswith("Open it in Block Kit Builder: https://app.slack.com/block-kit-builder/#")
+    assert (tmp_path / "cc.db").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["sync", "users"], ["sync"], ["migrate"], ["preview", "sam"],
+    ["emulator", "--port", "8001", "--replay-history", "--webhook-url", "http://x/atomic/webhooks"],
+    ["simulate", "ci_1", "complete", "--values", '{"a": 1}', "--platform", "Web"],
+])
+def test_parser_accepts_the_documented_commands(argv: list[str]) -> None:
+    args = build_parser().parse_args(argv)
+    assert args.command == argv[0]
+
+
+def test_simulate_rejects_values_that_are_not_a_json_object(tmp_path: Path) -> None:
+    result = run_cli(["simulate", "ci_1", "complete", "--values", "[1]"], tmp_path)
+    assert result.returncode == 2
+    assert "JSON object" in result.stderr

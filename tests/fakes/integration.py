@@ -1,0 +1,97 @@
+"""Fixtures for integration tests: FakeSlack, and REAL deps (temp-file SQLite, migrations, the
+embedded emulator with a small dataset, initial sync and history replay done), and the AsyncApp.
+
+Test packages pull them in with `from tests.fakes.integration import *` in their conftest.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import build_app
+from bot.bootstrap import build_deps, close_deps, migrate_database
+from bot.config import Settings
+from bot.deps import Deps
+from bot.server import emulator_webhooks_into
+from bot.services.sync import initial_sync_if_empty
+from tests.fakes.requests import SlackRequests
+from tests.fakes.slack import FakeSlack
+
+SIGNING_SECRET = "test-signing-secret"  # noqa: S105 - test value
+BOT_TOKEN = "xoxb-test-token"  # noqa: S105 - test value
+ADMIN = "U0ADMIN"
+OTHER_ADMIN = "U0ADMIN2"
+STAFF = "U0STAFF"  # a workspace user without access
+DEMO_CUSTOMERS = 30
+
+
+def integration_env(database_url: str, slack_url: str) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_url,
+        "DATABASE_URL": database_url,
+        "EMULATOR_CUSTOMERS": str(DEMO_CUSTOMERS),
+        "CUSTOMER_CENTER_ADMINS": f"{ADMIN},{OTHER_ADMIN}",
+        "PROCESS_BEFORE_RESPONSE": "true",
+    }
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'customer-center.db'}"
+
+
+@pytest.fixture
+def settings(database_url: str, fake_slack: FakeSlack) -> Settings:
+    return Settings.from_env(integration_env(database_url, fake_slack.url))
+
+
+@pytest.fixture
+async def deps(settings: Settings) -> AsyncIterator[Deps]:
+    """Real deps over a migrated temp-file database, filled from the emulator (sync + history)."""
+    await migrate_database(settings.database_url)
+    built = build_deps(settings)
+    try:
+        await initial_sync_if_empty(built)
+        assert built.emulator is not None
+        async with emulator_webhooks_into(built):
+            await built.emulator.replay_history()
+            await built.emulator.drain()
+        yield built
+    finally:
+        if built.emulator is not None:
+            await built.emulator.aclose()
+        await close_deps(built)
+
+
+@pytest.fixture
+async def slack_client(fake_slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.url)
+    yield client
+    if client.session is not None:  # pragma: no cover - slack_sdk opens sessions per call
+        await client.session.close()
+
+
+@pytest.fixture
+def app(deps: Deps, slack_client: AsyncWebClient) -> AsyncApp:
+    assert deps.settings.process_before_response
+    return build_app(deps, client=slack_client)
+
+
+@pytest.fixture
+def slack(fake_slack: FakeSlack) -> SlackRequests:
+    return SlackRequests(SIGNING_SECRET, fake_slack)

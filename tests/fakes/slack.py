@@ -1,0 +1,153 @@
+"""FakeSlack: a local Slack Web API on 127.0.0.1:<port 0> recording every call (SLACK-RULES §12).
+
+It answers every Web API method (`{"ok": true}` by default; `auth.test`, `views.*` and
+`chat.postMessage` with realistic bodies), accepts POSTs to `response/...` (the response_url of
+commands and interactions), and records (method, parsed body) so tests assert what Slack received.
+Per-test overrides make a method fail, e.g. with a 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+RESPONSE = "response"  # the method name recorded for response_url posts
+TEAM_ID = "T0TEST"
+BOT_USER_ID = "U0BOT"
+_JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str  # Web API method ("views.publish"), or "response" for response_url posts
+    body: dict[str, Any]
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass
+class Override:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int | None = None  # None: every call
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self._overrides: dict[str, Override] = {}
+        self._runner: web.AppRunner | None = None
+        self._ids = itertools.count(1)
+        self.port = 0
+        self._arrived = asyncio.Condition()
+
+    @property
+    def url(self) -> str:
+        """The Web API base URL (SLACK_API_URL), with the trailing slash slack_sdk expects."""
+        return f"http://127.0.0.1:{self.port}/"
+
+    def response_url(self, name: str = "1") -> str:
+        return f"{self.url}{RESPONSE}/{name}"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- test API ----------------------------------------------------------------------------
+
+    def override(self, method: str, *, status: int = 200, body: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None, times: int | None = None) -> None:
+        """Answer `method` differently, e.g. `override("views.open", status=429, body={"ok":
+        False, "error": "ratelimited"}, headers={"Retry-After": "1"})`."""
+        self._overrides[method] = Override(status, body or {"ok": status == 200}, headers or {},
+                                           times)
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def last(self, method: str) -> dict[str, Any]:
+        """Body of the newest call to `method` ("response" for response_url posts)."""
+        calls = self.calls_to(method)
+        assert calls, f"no {method} call; calls were {[c.method for c in self.calls]}"
+        return calls[-1].body
+
+    async def wait_for(self, method: str, count: int = 1) -> list[Call]:
+        """Wait until `method` was called `count` times (for process_before_response=False)."""
+        async with self._arrived:
+            await self._arrived.wait_for(lambda: len(self.calls_to(method)) >= count)
+        return self.calls_to(method)
+
+    @property
+    def responses(self) -> list[dict[str, Any]]:
+        return [c.body for c in self.calls_to(RESPONSE)]
+
+    # -- server ------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        path = request.path.lstrip("/")
+        method = RESPONSE if path.startswith(RESPONSE + "/") else path
+        body = await self._parse(request)
+        self.calls.append(Call(method, body, request.path, dict(request.headers)))
+        async with self._arrived:
+            self._arrived.notify_all()
+        override = self._overrides.get(method)
+        if override is not None:
+            if override.times is not None:
+                override.times -= 1
+                if override.times <= 0:
+                    del self._overrides[method]
+            return web.json_response(override.body, status=override.status,
+                                     headers=override.headers)
+        if method == RESPONSE:
+            return web.Response(text="ok")
+        return web.json_response(self._answer(method, body))
+
+    @staticmethod
+    async def _parse(request: web.Request) -> dict[str, Any]:
+        raw = await request.text()
+        if not raw:
+            return dict(request.query)
+        if request.content_type == "application/json":
+            parsed = json.loads(raw)
+            return parsed if isinstance(parsed, dict) else {"_": parsed}
+        body: dict[str, Any] = dict(parse_qsl(raw, keep_blank_values=True))
+        for key in _JSON_FIELDS:  # slack_sdk sends these as JSON strings inside a form
+            if isinstance(body.get(key), str):
+                try:
+                    body[key] = json.loads(body[key])
+                except json.JSONDecodeError:
+                    pass
+        return body
+
+    def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        n = next(self._ids)
+        if method == "auth.test":
+            return {"ok": True, "url": "https://test.slack.com/", "team": "Test", "user": "bot",
+                    "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0BOT",
+                    "is_enterprise_install": False}
+        if method in ("views.open", "views.update", "views.push", "views.publish"):
+            view = body.get("view") or {}
+            if isinstance(view, str):
+                view = json.loads(view)
+            return {"ok": True, "view": {**view, "id": body.get("view_id") or f"V{n:08d}",
+                                         "hash": f"hash-{n}", "team_id": TEAM_ID}}
+        if method in ("chat.postMessage", "chat.postEphemeral"):
+            return {"ok": True, "channel": body.get("channel", ""), "ts": f"1700000000.{n:06d}",
+                    "message_ts": f"1700000000.{n:06d}"}
+        return {"ok": True}
