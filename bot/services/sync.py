@@ -105,7 +105,7 @@ async def sync_cards(deps: Deps, *, customer_ids: Sequence[str] | None = None,
 
 
 async def sync_flows(deps: Deps) -> int:
-    """Refresh the Action Flow registry (enabled_for_cc kept); flows gone from Atomic are flagged."""
+    """Refresh the flow registry (enabled_for_cc kept); flows gone from Atomic are flagged."""
     async def job() -> int:
         listed: list[ActionFlow] = []
         offset = 0

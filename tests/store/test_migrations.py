@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+
+from store.db import make_engine
+from store.migrate import (
+    alembic_config,
+    current_revisions,
+    head_revisions,
+    is_at_head,
+    upgrade_to_head,
+)
+from store.models import Base
+from tests.conftest import TEST_DATABASE_URL
+
+
+def _diff(connection):
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return compare_metadata(context, Base.metadata)
+
+
+def _tables(connection):
+    return set(inspect(connection).get_table_names())
+
+
+async def _assert_matches_models(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        assert await is_at_head(engine)
+        assert await current_revisions(engine) == head_revisions()
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_diff) == []
+            assert set(Base.metadata.tables) <= await conn.run_sync(_tables)
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_file_upgrade_matches_models(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cc.db'}"
+    fresh = make_engine(url)
+    assert not await is_at_head(fresh)  # never migrated
+    await fresh.dispose()
+
+    await upgrade_to_head(url)
+    await _assert_matches_models(url)
+    await upgrade_to_head(url)  # nothing pending: a no-op
+    await _assert_matches_models(url)
+
+
+def _downgrade(connection, config):
+    config.attributes["connection"] = connection
+    command.downgrade(config, "base")
+
+
+async def test_sqlite_downgrade_to_base_removes_tables(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'down.db'}"
+    await upgrade_to_head(url)
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_downgrade, alembic_config(url))
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_tables) == {"alembic_version"}
+        assert not await is_at_head(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_unreachable_database_is_not_at_head(tmp_path):
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'nowhere.db'}")
+    try:
+        assert not await is_at_head(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_postgres_upgrade_matches_models():
+    if not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    name = f"cc_migrate_{uuid.uuid4().hex[:12]}"
+    base = make_url(TEST_DATABASE_URL)
+    admin = make_engine(base.set(database="postgres").render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT")
+    url = base.set(database=name).render_as_string(hide_password=False)
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        await upgrade_to_head(url)
+        await _assert_matches_models(url)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
