@@ -47,7 +47,8 @@ def test_same_inputs_give_the_same_json_and_other_seeds_differ(data: DemoDataset
     assert small.users == data.users[:40]
     other = build_demo_dataset(customers=40, seed=8, now=DEMO_ANCHOR)
     assert other.to_json() != small.to_json()
-    assert [u["profile"]["name"] for u in other.users] != [u["profile"]["name"] for u in small.users]
+    names = [u["profile"]["name"] for u in small.users]
+    assert [u["profile"]["name"] for u in other.users] != names
     assert other.cards[0]["payload"] != small.cards[0]["payload"]
     later = build_demo_dataset(customers=40, seed=7, now=DEMO_ANCHOR + timedelta(days=1))
     assert later.users[0]["created"] != data.users[0]["created"]
@@ -135,7 +136,8 @@ def test_card_definitions_cover_every_input_kind(data: DemoDataset) -> None:
     assert len(used) == 8
     for card in data.cards:
         assert card["definition"] == data.templates[card["cardTemplateId"]]["definition"]
-        assert card["cardTemplateName"] == data.templates[card["cardTemplateId"]]["cardTemplateName"]
+        template = data.templates[card["cardTemplateId"]]
+        assert card["cardTemplateName"] == template["cardTemplateName"]
 
 
 def test_card_options_are_varied_and_valid(data: DemoDataset) -> None:
