@@ -53,11 +53,27 @@ def _is_uri(value: object) -> bool:
 
 
 @cache
-def block_kit_validator(definition: str | None = None) -> Draft202012Validator:
-    """A validator for the whole schema (an array of blocks) or one of its `$defs`."""
-    schema = BLOCK_KIT if definition is None else {"$defs": BLOCK_KIT["$defs"],
-                                                   "$ref": f"#/$defs/{definition}"}
+def block_kit_validator(definition: str | None = None, *,
+                        opaque_blocks: bool = False) -> Draft202012Validator:
+    """A validator for the whole schema (an array of blocks) or one of its `$defs`.
+
+    With `opaque_blocks`, `$defs/block` accepts any object: the view envelope is checked alone and
+    each block is checked on its own by `_check_block_schemas` (same rules, far faster).
+    """
+    defs = BLOCK_KIT["$defs"]
+    if opaque_blocks:
+        defs = {**defs, "block": {"type": "object", "required": ["type"]}}
+    schema = BLOCK_KIT if definition is None else {"$defs": defs, "$ref": f"#/$defs/{definition}"}
     return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+
+
+def _block_definitions() -> dict[str, str]:
+    """Block `type` → its `$defs` name, read from the discriminated union `$defs/block`."""
+    names = [ref["$ref"].rsplit("/", 1)[-1] for ref in BLOCK_KIT["$defs"]["block"]["oneOf"]]
+    return {BLOCK_KIT["$defs"][name]["properties"]["type"]["const"]: name for name in names}
+
+
+BLOCK_DEFINITIONS = _block_definitions()
 
 
 def _leaf(error: ValidationError) -> ValidationError:
@@ -84,12 +100,27 @@ def _describe(error: ValidationError) -> str:
     return f"{leaf.json_path}: {leaf.message}"
 
 
-def _check_schema(instance: object, definition: str | None, root: str) -> None:
-    errors = sorted(block_kit_validator(definition).iter_errors(instance),
-                    key=lambda e: list(map(str, e.absolute_path)))
+def _raise_schema_errors(errors: list[tuple[str, ValidationError]]) -> None:
     if errors:
-        details = "\n  ".join(_describe(error).replace("$", root, 1) for error in errors[:10])
+        details = "\n  ".join(_describe(error).replace("$", root, 1) for root, error in errors[:10])
         raise AssertionError(f"Block Kit schema violation ({len(errors)}):\n  {details}")
+
+
+def _schema_errors(instance: object, definition: str | None, root: str, *,
+                   opaque_blocks: bool = False) -> list[tuple[str, ValidationError]]:
+    validator = block_kit_validator(definition, opaque_blocks=opaque_blocks)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    return [(root, error) for error in errors]
+
+
+def _check_block_schemas(blocks: list[Any], root: str) -> list[tuple[str, ValidationError]]:
+    """Each block against its own definition (`$defs/block` dispatches on `type` the same way)."""
+    errors: list[tuple[str, ValidationError]] = []
+    for index, block in enumerate(blocks):
+        kind = block.get("type") if isinstance(block, dict) else None
+        definition = BLOCK_DEFINITIONS.get(kind) if isinstance(kind, str) else None
+        errors += _schema_errors(block, definition or "block", f"{root}[{index}]")
+    return errors
 
 
 # ---- cross-block rules --------------------------------------------------------------------------
@@ -268,18 +299,22 @@ def validate_message(payload: dict[str, Any]) -> None:
         _fail("$.blocks", "a message needs a non-empty list of blocks")
     _check_text_objects("$.blocks", blocks)
     _check_blocks("$.blocks", blocks, limit=MAX_MESSAGE_BLOCKS, surface="message")
-    _check_schema(blocks, None, "$.blocks")
+    _raise_schema_errors(_check_block_schemas(blocks, "$.blocks"))
 
 
 def validate_modal(view: dict[str, Any]) -> None:
     """A modal view: `$defs/modal_view`, ≤ 100 blocks, submit with inputs, cross-block rules."""
     if view.get("type") != "modal":
         _fail("$.type", f"expected 'modal', got {view.get('type')!r}")
-    blocks = view.get("blocks") or []
-    if any(block.get("type") == "input" for block in blocks) and "submit" not in view:
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list):
+        _fail("$.blocks", "a view needs a list of blocks")
+    has_input = any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
+    if has_input and "submit" not in view:
         _fail("$.submit", "a modal with input blocks needs a submit button")
     _check_view(view, "modal")
-    _check_schema(view, "modal_view", "$")
+    _raise_schema_errors(_schema_errors(view, "modal_view", "$", opaque_blocks=True)
+                         + _check_block_schemas(blocks, "$.blocks"))
 
 
 def validate_home(view: dict[str, Any]) -> None:
@@ -287,7 +322,8 @@ def validate_home(view: dict[str, Any]) -> None:
     if view.get("type") != "home":
         _fail("$.type", f"expected 'home', got {view.get('type')!r}")
     _check_view(view, "home")
-    _check_schema(view, "home_view", "$")
+    _raise_schema_errors(_schema_errors(view, "home_view", "$", opaque_blocks=True)
+                         + _check_block_schemas(view["blocks"], "$.blocks"))
 
 
 def assert_golden(name: str, payload: object, request: pytest.FixtureRequest) -> None:

@@ -137,6 +137,12 @@ def test_schema_violations_name_the_path() -> None:
             r"\$\.blocks\[0\]: no definition accepts type 'sparkle'")
     rejects(validate_message, message({"type": "context", "elements": []}),
             r"\$\.blocks\[0\]\.elements: \[\] should be non-empty")
+    rejects(validate_modal, modal(section(), {"type": "divider", "block_id": ""}),
+            r"\$\.blocks\[1\]\.block_id: '' should be non-empty")
+    rejects(validate_home, {"type": "home", "blocks": [section()], "submit": {}},
+            r"\$: Additional properties are not allowed \('submit' was unexpected\)")
+    rejects(validate_home, {"type": "home", "blocks": [section(), {"type": "image"}]},
+            r"\$\.blocks\[1\]: 'alt_text' is a required property")
     rejects(validate_modal, modal(section(), title={"type": "plain_text", "text": "t" * 25}),
             r"\$\.title\.text: 'ttttttttttttttttttttttttt' is too long")
 
