@@ -129,7 +129,8 @@ async def test_database_failure_rejects_only_that_event_atomically(deps, monkeyp
     assert [(r.index, r.reason) for r in result.rejected] == [
         (1, "could not be stored (OperationalError)")]
     async with deps.sessions() as session:
-        assert await session.scalar(select(CardRow).where(CardRow.card_instance_id == "boom")) is None
+        assert await session.scalar(select(CardRow)
+                                    .where(CardRow.card_instance_id == "boom")) is None
         assert await session.scalar(select(CustomerRow).where(CustomerRow.id == "u-boom")) is None
         assert await session.scalar(select(CustomerSearch)
                                     .where(CustomerSearch.customer_id == "u-boom")) is None
