@@ -116,19 +116,49 @@ async def upsert_cards(session: AsyncSession, cards: Sequence[Card]) -> None:
 
 async def submit_values(session: AsyncSession, *, card_instance_id: str,
                         inputs: Sequence[CardInput]) -> None:
-    """Record submitted values; an older submission never overwrites a newer one.
+    """Record submitted values of one card (see submit_inputs)."""
+    await submit_inputs(session, submissions=[(card_instance_id, i) for i in inputs])
+
+
+async def submit_inputs(session: AsyncSession, *,
+                        submissions: Sequence[tuple[str, CardInput]]) -> None:
+    """Record submitted values (card id, input); an older submission never overwrites a newer one.
 
     Kind, label and options of inputs already known (from the card definition) are kept.
     """
-    if not inputs:
+    if not submissions:
         return
     ins = dialect_insert(session, _inputs)
     ex = ins.excluded
-    rows = [_input_row(card_instance_id, item, 1000 + i) for i, item in enumerate(inputs)]
+    # One row per (card, input): the newest submission, the later one on a tie.
+    newest: dict[tuple[str, str], tuple[str, CardInput, int]] = {}
+    for position, (card_id, item) in enumerate(submissions):
+        key = (card_id, item.name)
+        kept = newest.get(key)
+        if kept is None or _not_older(item, kept[1]):
+            newest[key] = (card_id, item, 1000 + position if kept is None else kept[2])
+    rows = [_input_row(card_id, item, position) for card_id, item, position in newest.values()]
     await session.execute(ins.on_conflict_do_update(
         index_elements=[_inputs.c.card_instance_id, _inputs.c.name],
         set_={"value": _newer_submission(_inputs, ex, "value"),
               "submitted_at": _newer_submission(_inputs, ex, "submitted_at")}), rows)
+
+
+def _not_older(item: CardInput, than: CardInput) -> bool:
+    if item.submitted_at is None:
+        return than.submitted_at is None
+    return than.submitted_at is None or item.submitted_at >= than.submitted_at
+
+
+async def card_definitions(session: AsyncSession, *, card_instance_ids: Sequence[str],
+                           ) -> dict[str, dict[str, Any]]:
+    """Stored definitions of these cards (unknown cards and empty definitions left out)."""
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in iter_chunks(list(dict.fromkeys(card_instance_ids)), CHUNK):
+        rows = await session.execute(select(_cards.c.card_instance_id, _cards.c.definition)
+                                     .where(_cards.c.card_instance_id.in_(chunk)))
+        found.update({card_id: d for card_id, d in rows if d})
+    return found
 
 
 def _kind(value: str) -> InputKind:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     ColumnElement,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -96,6 +97,21 @@ async def upsert_customers(session: AsyncSession, customers: Sequence[Customer])
             await session.execute(insert(_search), terms)
 
 
+async def ensure_customers(session: AsyncSession, *, customer_ids: Sequence[str]) -> None:
+    """Insert placeholder customers (id only, found by id) for the ids not stored yet."""
+    ids = list(dict.fromkeys(customer_ids))
+    for chunk in iter_chunks(ids, CHUNK):
+        await session.execute(
+            dialect_insert(session, _customers).on_conflict_do_nothing(
+                index_elements=[_customers.c.id]),
+            [{"id": cid, "name": "", "email": "", "phone": "", "external_id": "", "profile": {}}
+             for cid in chunk])
+        await session.execute(
+            dialect_insert(session, _search).on_conflict_do_nothing(),
+            [{"customer_id": cid, "field": t.field, "term": t.term, "exact": t.exact}
+             for cid in chunk for t in customer_terms(Customer(id=cid))])
+
+
 async def ensure_customer(session: AsyncSession, *, customer_id: str) -> bool:
     """Insert a placeholder customer (id only) unless it exists; True when it was created."""
     ins = dialect_insert(session, _customers)
@@ -104,19 +120,25 @@ async def ensure_customer(session: AsyncSession, *, customer_id: str) -> bool:
         .on_conflict_do_nothing(index_elements=[_customers.c.id]).returning(_customers.c.id))
     if created is None:
         return False
-    terms = customer_terms(Customer(id=customer_id))
-    await session.execute(
-        dialect_insert(session, _search).on_conflict_do_nothing(),
-        [{"customer_id": customer_id, "field": t.field, "term": t.term, "exact": t.exact}
-         for t in terms])
+    await ensure_customers(session, customer_ids=[customer_id])
     return True
 
 
 async def mark_seen(session: AsyncSession, *, customer_id: str, at: datetime) -> None:
     """Move the customer's last_seen_at forward to `at` (never backwards)."""
+    await mark_seen_many(session, seen={customer_id: at})
+
+
+async def mark_seen_many(session: AsyncSession, *, seen: Mapping[str, datetime]) -> None:
+    """Move each customer's last_seen_at forward to the given time (never backwards)."""
+    if not seen:
+        return
     col = _customers.c.last_seen_at
-    await session.execute(update(_customers).where(
-        _customers.c.id == customer_id, (col.is_(None)) | (col < at)).values(last_seen_at=at))
+    stmt = (update(_customers)
+            .where(_customers.c.id == bindparam("cid"),
+                   col.is_(None) | (col < bindparam("seen")))
+            .values(last_seen_at=bindparam("seen")))
+    await session.execute(stmt, [{"cid": cid, "seen": at} for cid, at in seen.items()])
 
 
 async def get_customer(session: AsyncSession, *, customer_id: str) -> Customer | None:

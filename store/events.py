@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, case, delete, select
+from sqlalchemy import Table, and_, case, delete, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import CLOSED_STATUSES, CardStatus
 from store import models
 from store.customers import dialect_insert, later_of
+from store.search import iter_chunks
 
 _events: Table = models.CardEvent.__table__  # type: ignore[assignment]
 _cards: Table = models.Card.__table__  # type: ignore[assignment]
@@ -51,55 +53,136 @@ async def insert_event_if_new(session: AsyncSession, *, event_id: str, name: str
 
 
 @dataclass(frozen=True, slots=True)
+class NewEvent:
+    event_id: str
+    name: str
+    occurred_at: datetime
+    card_instance_id: str = ""
+    customer_id: str = ""
+    platform: str = ""
+    sdk_version: str = ""
+    flow_invocation_id: str = ""
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+async def existing_event_ids(session: AsyncSession, *, event_ids: Sequence[str]) -> set[str]:
+    """Which of these event ids are already stored."""
+    found: set[str] = set()
+    for chunk in iter_chunks(list(event_ids), 500):
+        found.update(await session.scalars(select(_events.c.event_id)
+                                           .where(_events.c.event_id.in_(chunk))))
+    return found
+
+
+async def insert_events(session: AsyncSession, new: Sequence[NewEvent], *,
+                        received_at: datetime) -> None:
+    """Store events in bulk (ids already stored are skipped)."""
+    if not new:
+        return
+    rows = [{"event_id": e.event_id, "name": e.name, "occurred_at": e.occurred_at,
+             "received_at": received_at, "card_instance_id": e.card_instance_id,
+             "customer_id": e.customer_id, "platform": e.platform, "sdk_version": e.sdk_version,
+             "flow_invocation_id": e.flow_invocation_id, "properties": e.properties}
+            for e in new]
+    await session.execute(dialect_insert(session, _events)
+                          .on_conflict_do_nothing(index_elements=[_events.c.event_id]), rows)
+
+
+@dataclass(frozen=True, slots=True)
 class CardEventEffect:
-    """What one event tells about its card; fields left empty change nothing."""
+    """What one or more events tell about a card; empty fields change nothing.
+
+    `status_at` is the time of the event that set `status`; `first_at` the earliest event time
+    (a placeholder's created_at); `interaction` the name of the newest interaction event.
+    """
 
     card_instance_id: str
     customer_id: str
-    name: str
-    occurred_at: datetime
+    first_at: datetime
+    status: CardStatus | None = None
+    status_at: datetime | None = None
+    seen_at: datetime | None = None
+    interacted_at: datetime | None = None
+    interaction: str = ""
     template_id: str = ""
     template_name: str = ""
     flow_invocation_id: str = ""
     sent_by_send_id: str = ""
 
-    @property
-    def status(self) -> CardStatus | None:
-        return STATUS_BY_EVENT.get(self.name)
+    @classmethod
+    def of_event(cls, *, card_instance_id: str, customer_id: str, name: str,
+                 occurred_at: datetime, template_id: str = "", template_name: str = "",
+                 flow_invocation_id: str = "", sent_by_send_id: str = "") -> CardEventEffect:
+        status = STATUS_BY_EVENT.get(name)
+        interaction = name in INTERACTION_EVENTS
+        return cls(card_instance_id=card_instance_id, customer_id=customer_id,
+                   first_at=occurred_at, status=status,
+                   status_at=occurred_at if status else None,
+                   seen_at=occurred_at if name in SEEN_EVENTS else None,
+                   interacted_at=occurred_at if interaction else None,
+                   interaction=name if interaction else "", template_id=template_id,
+                   template_name=template_name, flow_invocation_id=flow_invocation_id,
+                   sent_by_send_id=sent_by_send_id)
 
-    @property
-    def seen(self) -> bool:
-        return self.name in SEEN_EVENTS
+    def then(self, later: CardEventEffect) -> CardEventEffect:
+        """This effect followed by one that arrived later (same rules as applying both)."""
+        status, status_at = self.status, self.status_at
+        if later.status is not None and later.status_at is not None and (
+                status_at is None or later.status_at > status_at
+                or (later.status_at == status_at and status not in CLOSED_STATUSES)):
+            status, status_at = later.status, later.status_at
+        interacted_at, interaction = self.interacted_at, self.interaction
+        if later.interacted_at is not None and (interacted_at is None
+                                                or later.interacted_at > interacted_at):
+            interacted_at, interaction = later.interacted_at, later.interaction
+        seen = [t for t in (self.seen_at, later.seen_at) if t is not None]
+        return CardEventEffect(
+            card_instance_id=self.card_instance_id,
+            customer_id=self.customer_id or later.customer_id,
+            first_at=min(self.first_at, later.first_at), status=status, status_at=status_at,
+            seen_at=max(seen) if seen else None, interacted_at=interacted_at,
+            interaction=interaction, template_id=self.template_id or later.template_id,
+            template_name=self.template_name or later.template_name,
+            flow_invocation_id=self.flow_invocation_id or later.flow_invocation_id,
+            sent_by_send_id=self.sent_by_send_id or later.sent_by_send_id)
 
-    @property
-    def interaction(self) -> bool:
-        return self.name in INTERACTION_EVENTS
+
+def _effect_row(effect: CardEventEffect) -> dict[str, Any]:
+    return {"card_instance_id": effect.card_instance_id, "customer_id": effect.customer_id,
+            "template_id": effect.template_id, "template_name": effect.template_name,
+            "flow_invocation_id": effect.flow_invocation_id,
+            "sent_by_send_id": effect.sent_by_send_id,
+            "status": (effect.status or CardStatus.ACTIVE).value, "status_at": effect.status_at,
+            "created_at": effect.first_at, "updated_at": None,
+            "last_seen_at": effect.seen_at, "last_interacted_at": effect.interacted_at,
+            "last_interaction": effect.interaction, "priority": 5, "platforms": [],
+            "stream_ids": [], "definition": {}, "variables": {}, "metadata": {}}
 
 
-async def apply_card_event(session: AsyncSession, effect: CardEventEffect) -> None:
-    """Create or update the event's card, order-tolerantly.
+async def apply_card_effects(session: AsyncSession, effects: Sequence[CardEventEffect]) -> None:
+    """Create or update the cards events talk about, order-tolerantly, in bulk.
 
     Unknown cards become placeholders. The status of the newest event wins (`status_at`), and a
     closed status is kept against an open one of the same time; last seen and last interaction
     only move forward; empty template/flow fields are filled, known ones kept.
     """
-    at = effect.occurred_at
-    status = effect.status
-    ins = dialect_insert(session, _cards).values(
-        card_instance_id=effect.card_instance_id, customer_id=effect.customer_id,
-        template_id=effect.template_id, template_name=effect.template_name,
-        flow_invocation_id=effect.flow_invocation_id, sent_by_send_id=effect.sent_by_send_id,
-        status=(status or CardStatus.ACTIVE).value, status_at=at if status else None,
-        created_at=at, updated_at=at, last_seen_at=at if effect.seen else None,
-        last_interacted_at=at if effect.interaction else None,
-        last_interaction=effect.name if effect.interaction else "", priority=5, platforms=[],
-        stream_ids=[], definition={}, variables={}, metadata={})
+    if not effects:
+        return
+    ins = dialect_insert(session, _cards)
     ex, cur = ins.excluded, _cards.c
 
     def fill(column: str) -> Any:
         return case((cur[column] == "", ex[column]), else_=cur[column])
 
-    set_: dict[str, Any] = {
+    # Constants inlined (not an IN list): expanding parameters cannot be used with executemany.
+    still_open = and_(*[cur.status != literal_column(f"'{s.value}'")
+                        for s in sorted(CLOSED_STATUSES)])
+    newer_status = ex.status_at.is_not(None) & (
+        cur.status_at.is_(None) | (ex.status_at > cur.status_at)
+        | ((ex.status_at == cur.status_at) & still_open))
+    newer_interaction = ex.last_interacted_at.is_not(None) & (
+        cur.last_interacted_at.is_(None) | (ex.last_interacted_at > cur.last_interacted_at))
+    stmt = ins.on_conflict_do_update(index_elements=[cur.card_instance_id], set_={
         "customer_id": fill("customer_id"),
         "template_id": fill("template_id"),
         "template_name": fill("template_name"),
@@ -107,23 +190,19 @@ async def apply_card_event(session: AsyncSession, effect: CardEventEffect) -> No
         "sent_by_send_id": fill("sent_by_send_id"),
         "created_at": case((cur.created_at.is_(None) | (ex.created_at < cur.created_at),
                             ex.created_at), else_=cur.created_at),
-    }
-    if status is not None:
-        closed = [s.value for s in CLOSED_STATUSES]
-        newer = cur.status_at.is_(None) | (ex.status_at > cur.status_at) | (
-            (ex.status_at == cur.status_at) & cur.status.not_in(closed))
-        set_["status"] = case((newer, ex.status), else_=cur.status)
-        set_["status_at"] = later_of(cur.status_at, ex.status_at)
-    if effect.seen:
-        set_["last_seen_at"] = later_of(cur.last_seen_at, ex.last_seen_at)
-    if effect.interaction:
-        newer_interaction = cur.last_interacted_at.is_(None) | (
-            ex.last_interacted_at > cur.last_interacted_at)
-        set_["last_interacted_at"] = later_of(cur.last_interacted_at, ex.last_interacted_at)
-        set_["last_interaction"] = case((newer_interaction, ex.last_interaction),
-                                        else_=cur.last_interaction)
-    await session.execute(ins.on_conflict_do_update(index_elements=[cur.card_instance_id],
-                                                    set_=set_))
+        "status": case((newer_status, ex.status), else_=cur.status),
+        "status_at": later_of(cur.status_at, ex.status_at),
+        "last_seen_at": later_of(cur.last_seen_at, ex.last_seen_at),
+        "last_interacted_at": later_of(cur.last_interacted_at, ex.last_interacted_at),
+        "last_interaction": case((newer_interaction, ex.last_interaction),
+                                 else_=cur.last_interaction),
+    })
+    await session.execute(stmt, [_effect_row(e) for e in effects])
+
+
+async def apply_card_event(session: AsyncSession, effect: CardEventEffect) -> None:
+    """One card's effect (see apply_card_effects)."""
+    await apply_card_effects(session, [effect])
 
 
 async def event_names(session: AsyncSession, *, card_instance_id: str) -> list[str]:

@@ -64,63 +64,109 @@ async def ingest_events(deps: Deps, payload: Any) -> IngestResult:
     """Store and apply a batch of webhook events.
 
     Malformed events and events the database refuses are returned as rejections; nothing of
-    them is written. Events already stored count as duplicates and change nothing.
+    them is written. Events already stored count as duplicates and change nothing. The batch is
+    applied in bulk under one savepoint; if the database refuses it, each event is retried under
+    a savepoint of its own so only the faulty ones are rejected.
     """
     valid, rejected = validate_events(payload)
     accepted = duplicates = 0
     if valid:
         received_at = deps.clock()
         async with deps.sessions.begin() as session:
-            for index, event in valid:
-                try:
-                    async with session.begin_nested():
-                        is_new = await _apply(session, event, received_at)
-                except (SQLAlchemyError, UnicodeError) as exc:
-                    log.warning("webhook event %s not stored: %s", event.identifier,
-                                type(exc).__name__, exc_info=True)
-                    rejected.append(RejectedEvent(
-                        index=index, identifier=event.identifier,
-                        reason=f"could not be stored ({type(exc).__name__})"))
-                    continue
-                if is_new:
-                    accepted += 1
-                else:
-                    duplicates += 1
+            try:
+                async with session.begin_nested():
+                    fresh = await _apply(session, [e for _, e in valid], received_at)
+                outcomes: list[bool | None] = list(fresh)
+            except _DB_ERRORS:
+                log.warning("webhook batch refused; applying its %d events one by one",
+                            len(valid), exc_info=True)
+                outcomes = [await _apply_one(session, event, received_at) for _, event in valid]
+        for (index, event), outcome in zip(valid, outcomes, strict=True):
+            if outcome is None:
+                rejected.append(RejectedEvent(index=index, identifier=event.identifier,
+                                              reason="could not be stored (database error)"))
+            elif outcome:
+                accepted += 1
+            else:
+                duplicates += 1
     rejected.sort(key=lambda r: r.index)
     return IngestResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
 
 
-async def _apply(session: AsyncSession, event: WebhookEvent, received_at: datetime) -> bool:
+_DB_ERRORS = (SQLAlchemyError, UnicodeError)
+
+
+async def _apply_one(session: AsyncSession, event: WebhookEvent,
+                     received_at: datetime) -> bool | None:
+    """Apply one event under its own savepoint; None when the database refused it."""
+    try:
+        async with session.begin_nested():
+            return (await _apply(session, [event], received_at))[0]
+    except _DB_ERRORS as exc:
+        log.warning("webhook event %s not stored: %s", event.identifier, type(exc).__name__)
+        return None
+
+
+async def _apply(session: AsyncSession, batch: list[WebhookEvent],
+                 received_at: datetime) -> list[bool]:
+    """Apply events in bulk; for each, whether it was new (False: a duplicate)."""
+    stored = await events.existing_event_ids(session, event_ids=[e.identifier for e in batch])
+    fresh: list[bool] = []
+    new: list[WebhookEvent] = []
+    for event in batch:
+        is_new = event.identifier not in stored
+        stored.add(event.identifier)
+        fresh.append(is_new)
+        if is_new:
+            new.append(event)
+    if not new:
+        return fresh
+
+    await events.insert_events(session, [_new_event(e) for e in new], received_at=received_at)
+    await customers.ensure_customers(session, customer_ids=[e.user_id for e in new])
+    seen: dict[str, datetime] = {}
+    effects: dict[str, events.CardEventEffect] = {}
+    for event in new:
+        if event.event_name in events.SEEN_EVENTS:
+            seen[event.user_id] = max(event.timestamp, seen.get(event.user_id, event.timestamp))
+        if event.card_instance_id:
+            effect = _effect(event)
+            before = effects.get(effect.card_instance_id)
+            effects[effect.card_instance_id] = before.then(effect) if before else effect
+    await customers.mark_seen_many(session, seen=seen)
+    await events.apply_card_effects(session, list(effects.values()))
+
+    completed = [e for e in new if e.event_name == "card-completed" and e.values]
+    if completed:
+        definitions = await cards.card_definitions(
+            session, card_instance_ids=[e.card_instance_id for e in completed])
+        submissions: list[tuple[str, CardInput]] = []
+        for event in completed:
+            specs = {s.name: s for s in input_specs(definitions.get(event.card_instance_id, {}))}
+            for name, value in event.values.items():
+                spec = specs.get(name)
+                submissions.append((event.card_instance_id, CardInput(
+                    name=name, kind=spec.kind if spec else guess_kind(value),
+                    label=spec.label if spec else "", options=spec.options if spec else [],
+                    value=value, submitted_at=event.timestamp)))
+        await cards.submit_inputs(session, submissions=submissions)
+    return fresh
+
+
+def _new_event(event: WebhookEvent) -> events.NewEvent:
     sdk = event.sdk_context
-    card_id = event.card_instance_id
-    is_new = await events.insert_event_if_new(
-        session, event_id=event.identifier, name=event.event_name, occurred_at=event.timestamp,
-        received_at=received_at, card_instance_id=card_id, customer_id=event.user_id,
+    return events.NewEvent(
+        event_id=event.identifier, name=event.event_name, occurred_at=event.timestamp,
+        card_instance_id=event.card_instance_id, customer_id=event.user_id,
         platform=sdk.platform if sdk else "", sdk_version=sdk.sdk_version if sdk else "",
         flow_invocation_id=event.flow_invocation_id, properties=event.properties)
-    if not is_new:
-        return False
-    await customers.ensure_customer(session, customer_id=event.user_id)
-    if event.event_name in events.SEEN_EVENTS:
-        await customers.mark_seen(session, customer_id=event.user_id, at=event.timestamp)
-    if not card_id:
-        return True
+
+
+def _effect(event: WebhookEvent) -> events.CardEventEffect:
     context = event.card_context
-    await events.apply_card_event(session, events.CardEventEffect(
-        card_instance_id=card_id, customer_id=event.user_id, name=event.event_name,
-        occurred_at=event.timestamp,
+    return events.CardEventEffect.of_event(
+        card_instance_id=event.card_instance_id, customer_id=event.user_id,
+        name=event.event_name, occurred_at=event.timestamp,
         template_id=context.card_template_id if context else "",
         template_name=context.card_template_name if context else "",
-        flow_invocation_id=event.flow_invocation_id, sent_by_send_id=event.send_id))
-    if event.event_name == "card-completed" and event.values:
-        definition = await cards.card_definition(session, card_instance_id=card_id)
-        specs = {spec.name: spec for spec in input_specs(definition or {})}
-        submitted = []
-        for name, value in event.values.items():
-            spec = specs.get(name)
-            submitted.append(CardInput(
-                name=name, kind=spec.kind if spec else guess_kind(value),
-                label=spec.label if spec else "", options=spec.options if spec else [],
-                value=value, submitted_at=event.timestamp))
-        await cards.submit_values(session, card_instance_id=card_id, inputs=submitted)
-    return True
+        flow_invocation_id=event.flow_invocation_id, sent_by_send_id=event.send_id)

@@ -112,22 +112,23 @@ async def test_malformed_events_rejected_others_stored(deps):
 
 
 async def test_database_failure_rejects_only_that_event_atomically(deps, monkeypatch):
-    original = store.cards.submit_values
+    original = store.cards.submit_inputs
 
-    async def flaky(session, *, card_instance_id, inputs):
-        if card_instance_id == "boom":
+    async def flaky(session, *, submissions):
+        if any(card_id == "boom" for card_id, _ in submissions):
             raise OperationalError("INSERT", {}, Exception("disk on fire"))
-        await original(session, card_instance_id=card_instance_id, inputs=inputs)
+        await original(session, submissions=submissions)
 
-    monkeypatch.setattr(store.cards, "submit_values", flaky)
+    monkeypatch.setattr(store.cards, "submit_inputs", flaky)
     result = await ingest_events(deps, [
         event("card-completed", 1, card="fine", properties={"values": {"a": "x"}}),
         event("card-completed", 2, card="boom", user="u-boom", properties={"values": {"a": 1}}),
         event("card-displayed", 3, card="fine"),
+        event("card-displayed", 3, card="fine"),  # a duplicate within the batch
     ])
-    assert result.accepted == 2
+    assert (result.accepted, result.duplicates) == (2, 1)
     assert [(r.index, r.reason) for r in result.rejected] == [
-        (1, "could not be stored (OperationalError)")]
+        (1, "could not be stored (database error)")]
     async with deps.sessions() as session:
         assert await session.scalar(select(CardRow)
                                     .where(CardRow.card_instance_id == "boom")) is None
@@ -135,11 +136,39 @@ async def test_database_failure_rejects_only_that_event_atomically(deps, monkeyp
         assert await session.scalar(select(CustomerSearch)
                                     .where(CustomerSearch.customer_id == "u-boom")) is None
         assert await session.scalar(select(func.count()).select_from(CardEvent)) == 2
+    fine = await card(deps, "fine")
+    assert fine.status == CardStatus.COMPLETED and fine.last_seen_at == at(3)
+    assert [(i.name, i.value) for i in fine.inputs] == [("a", "x")]
     # The rejected event was not recorded, so Atomic's retry is applied later.
-    monkeypatch.setattr(store.cards, "submit_values", original)
+    monkeypatch.setattr(store.cards, "submit_inputs", original)
     retry = await ingest_events(deps, event("card-completed", 2, card="boom", user="u-boom",
                                             properties={"values": {"a": 1}}))
     assert retry.accepted == 1 and (await card(deps, "boom")).status == CardStatus.COMPLETED
+
+
+async def test_batch_result_equals_one_by_one(engine, sessions, caplog):
+    """The bulk path folds events per card exactly as applying them one at a time would."""
+    names = ["card-published", "card-displayed", "card-snoozed", "card-unsnoozed",
+             "card-completed", "card-dismissed", "user-redirected", "card-displayed"]
+    batch = [event(names[i % len(names)], (i * 7) % 11, card=f"k{i % 3}",
+                   identifier=f"id{i}",
+                   card_context={"cardTemplateName": f"T{i}"} if i % 4 == 1 else {},
+                   properties={"values": {"v": i}} if names[i % len(names)] == "card-completed"
+                   else {}) for i in range(40)]
+    bulk = make_deps(engine, sessions)
+    assert (await ingest_events(bulk, batch)).accepted == 40
+    assert "refused" not in caplog.text  # applied in bulk, not by the one-by-one fallback
+    async with sessions() as session:
+        together = [await cards.get_card(session, card_instance_id=f"k{i}") for i in range(3)]
+    async with sessions.begin() as session:  # start over, then one event per call
+        for model in (CardEvent, CardRow):
+            await session.execute(model.__table__.delete())
+    for item in batch:
+        await ingest_events(bulk, item)
+    async with sessions() as session:
+        apart = [await cards.get_card(session, card_instance_id=f"k{i}") for i in range(3)]
+    assert together == apart
+    assert {c.status for c in apart} <= set(CardStatus)
 
 
 async def test_hostile_text_is_stored_or_rejected_never_half_written(deps):

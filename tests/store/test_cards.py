@@ -88,7 +88,7 @@ async def test_recent_cards_newest_first_with_inputs_in_one_query(engine, sessio
 
 async def test_api_status_does_not_override_newer_event_status(sessions):
     async with sessions.begin() as session:
-        await events.apply_card_event(session, CardEventEffect(
+        await events.apply_card_event(session, CardEventEffect.of_event(
             card_instance_id="x", customer_id="c1", name="card-completed", occurred_at=at(10)))
         await cards.submit_values(session, card_instance_id="x", inputs=[
             CardInput(name="textInput_z3jr7", kind=InputKind.TEXT, value="hi",
@@ -112,7 +112,7 @@ async def test_events_dedupe_and_cards_by_invocation(sessions):
                   "received_at": at(2), "card_instance_id": "x", "customer_id": "c1"}
         assert await events.insert_event_if_new(session, **kwargs) is True
         assert await events.insert_event_if_new(session, **kwargs) is False
-        await events.apply_card_event(session, CardEventEffect(
+        await events.apply_card_event(session, CardEventEffect.of_event(
             card_instance_id="x", customer_id="c1", name="card-published", occurred_at=at(0),
             flow_invocation_id="inv-1", sent_by_send_id="s1"))
         assert await events.event_names(session, card_instance_id="x") == ["card-displayed"]
