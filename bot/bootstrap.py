@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import httpx
 
 from bot.atomic.client import AtomicClient
@@ -62,6 +60,4 @@ async def migrate_database(url: str) -> None:
     """Bring the schema to head (Alembic; idempotent on SQLite and PostgreSQL)."""
     from store.migrate import upgrade_to_head
 
-    result = upgrade_to_head(url)
-    if inspect.isawaitable(result):
-        await result
+    await upgrade_to_head(url)

@@ -20,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
-from store.migrate import is_at_head
 
 from bot.app import build_app
 from bot.bootstrap import build_deps, close_deps, migrate_database
@@ -28,6 +27,7 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.services.sync import initial_sync_if_empty
 from bot.webhooks import atomic_webhook
+from store.migrate import is_at_head
 
 logger = logging.getLogger(__name__)
 SELF_BASE_URL = "http://customer-center"
@@ -122,7 +122,7 @@ def build_server(settings: Settings, *, deps: Deps | None = None,
             if current.settings.slack_app_token is not None:
                 runtime.socket_mode = AsyncSocketModeHandler(
                     bolt, current.settings.slack_app_token.get_secret_value())
-                await runtime.socket_mode.connect_async()
+                await runtime.socket_mode.connect_async()  # type: ignore[no-untyped-call]
                 logger.info("Socket Mode connected")
             yield
             await _shutdown(runtime)
@@ -173,7 +173,7 @@ async def _shutdown(runtime: Runtime) -> None:
         task.cancel()
     await asyncio.gather(*runtime.background, return_exceptions=True)
     if runtime.socket_mode is not None:
-        await runtime.socket_mode.close_async()
+        await runtime.socket_mode.close_async()  # type: ignore[no-untyped-call]
     if runtime.deps.emulator is not None:
         runtime.deps.emulator.set_webhook(None)
         await runtime.deps.emulator.aclose()  # pending webhook deliveries

@@ -74,7 +74,8 @@ async def test_url_verification_is_answered(app: AsyncApp) -> None:
     assert "abc123" in response.body
 
 
-@pytest.mark.parametrize(("user", "role_word"), [(ADMIN, "admin"), (STAFF, "no access")])
+@pytest.mark.parametrize(("user", "role_word"), [(ADMIN, "you have *admin* access"),
+                                                  (STAFF, "you don't have access")])
 async def test_help_command_tells_the_user_their_access(
         app: AsyncApp, slack: SlackRequests, fake_slack: FakeSlack, user: str,
         role_word: str) -> None:
