@@ -13,7 +13,9 @@ from bot.config import Settings
 
 # Slack tokens (bot, user, app-level, refresh) and bearer credentials, wherever they appear.
 _SECRET = re.compile(r"\b(xox[abpres]-|xapp-)[A-Za-z0-9-]+|(?i:bearer\s+)[A-Za-z0-9._~+/=-]+")
-_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
+# Per-request INFO lines of these libraries drown the app's own; they still log warnings.
+QUIET = ("httpx", "httpcore", "alembic.runtime.plugins", "aiosqlite")
 
 
 def redact(text: str, secrets: frozenset[str] = frozenset()) -> str:
@@ -59,6 +61,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class ConsoleFormatter(logging.Formatter):
+    """Human-readable lines; tracebacks are redacted too."""
+
+    def __init__(self, secrets: frozenset[str] = frozenset()) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        self.secrets = secrets
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record), self.secrets)
+
+
 def secret_values(settings: Settings) -> frozenset[str]:
     values = [settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
               settings.atomic_client_secret, settings.atomic_webhook_token]
@@ -72,13 +85,15 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> lo
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter(secrets))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.setFormatter(ConsoleFormatter(secrets))
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
+    for name in QUIET:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     # uvicorn installs its own handlers; send its records through ours instead.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()

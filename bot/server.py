@@ -46,7 +46,10 @@ class Runtime:
 
 
 def log_progress(stage: str, done: int, total: int | None) -> None:
-    logger.info("initial sync: %s %d/%s", stage, done, "?" if total is None else total)
+    """Sync progress in the log, about every tenth of a stage (not once per customer)."""
+    step = max(1, (total or 10_000) // 10)
+    if done == total or done % step == 0:
+        logger.info("initial sync: %s %d/%s", stage, done, "?" if total is None else total)
 
 
 async def initial_import(deps: Deps) -> None:
