@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.atomic.emulator.demo_data import build_demo_dataset
@@ -75,3 +78,62 @@ def test_simulate_rejects_values_that_are_not_a_json_object(tmp_path: Path) -> N
     result = run_cli(["simulate", "ci_1", "complete", "--values", "[1]"], tmp_path)
     assert result.returncode == 2
     assert "JSON object" in result.stderr
+
+
+def test_migrate_then_sync_with_progress(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cc.db", "EMULATOR_CUSTOMERS": "5",
+           "LOG_LEVEL": "WARNING"}
+
+    migrated = run_cli(["migrate"], tmp_path, **env)
+    synced = run_cli(["sync"], tmp_path, **env)
+    flows = run_cli(["sync", "flows"], tmp_path, **env)
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert "latest migration" in migrated.stdout
+    assert synced.returncode == 0, synced.stderr
+    assert synced.stdout.startswith("synced 5 customers, ")
+    assert "users" in synced.stderr and "cards" in synced.stderr  # the progress bars
+    assert flows.returncode == 0, flows.stderr
+    assert flows.stdout.strip().endswith(" flows")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_standalone_emulator_and_simulate(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ATOMIC_"))}
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "emulator", "--port", str(port), "--customers", "5"],
+        cwd=tmp_path, env={**base, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):  # wait for it to listen (generous; not a timing assertion)
+            try:
+                httpx.get(f"{url}/oauth2/token", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        dataset = build_demo_dataset(customers=5, seed=7, now=datetime.now(UTC))
+        card = next(c for c in dataset.cards if c["status"] == "active")
+
+        done = run_cli(["simulate", card["cardInstanceId"], "display", "--platform", "Web",
+                        "--url", f"{url}/emulator"], tmp_path)
+        missing = run_cli(["simulate", "no-such-card", "complete", "--url", f"{url}/emulator"],
+                          tmp_path)
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+
+    assert done.returncode == 0, done.stderr + done.stdout
+    event = json.loads(done.stdout)
+    assert event["eventName"] == "card-displayed"
+    assert event["cardContext"]["cardInstanceId"] == card["cardInstanceId"]
+    assert missing.returncode == 1
+    assert "no-such-card" in missing.stdout
