@@ -39,11 +39,8 @@ async def customer_answer(deps: Deps, actor: Actor, query: str) -> dict[str, Any
     if not query:
         return empty_query_message()
     result = await lookup.lookup(deps, actor, query)
-    summary = result.summary
-    if summary is None and result.total == 1 and len(result.matches) == 1:
-        summary = await lookup.customer_summary(deps, actor, result.matches[0].customer.id)
-    if summary is not None:
-        return customer_message(summary, now=deps.clock())
+    if result.summary is not None:  # exactly one match
+        return customer_message(result.summary, now=deps.clock())
     if result.matches:
         return matches_message(result)
     return no_match_message(query)

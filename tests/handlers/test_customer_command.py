@@ -230,3 +230,18 @@ def mrkdwn_texts(node: Any) -> list[str]:
     if isinstance(node, list):
         return [t for v in node for t in mrkdwn_texts(v)]
     return []
+
+
+async def test_an_email_slack_turned_into_a_mailto_link_still_finds_the_customer(
+        app: AsyncApp, slack: SlackRequests, fake_slack: FakeSlack, deps: Deps) -> None:
+    user = demo_users(deps)[3]
+    email = user["profile"]["email"]
+    escaped = f"<mailto:{email}|{email}>"  # what Slack sends with should_escape: true
+
+    response = await app.async_dispatch(slack.command(Command.CUSTOMER, escaped,
+                                                      user_id=ADMIN).bolt())
+
+    assert response.status == 200
+    answer = fake_slack.last("response")
+    validate_message(answer)
+    assert user["profile"]["name"] in text_of(answer["blocks"])
