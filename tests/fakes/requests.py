@@ -35,7 +35,7 @@ class SignedRequest:
 def sign(body: str, *, secret: str, content_type: str = FORM,
          timestamp: int | None = None) -> SignedRequest:
     ts = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body) or ""
     return SignedRequest(body=body, headers={"content-type": content_type,
                                              "x-slack-request-timestamp": ts,
                                              "x-slack-signature": signature})

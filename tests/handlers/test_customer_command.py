@@ -31,7 +31,7 @@ def shared_last_name(deps: Deps) -> str:
     counts = Counter(n[-1] for n in names if len(n) == 2 and n[-1].casefold() not in firsts)
     name, count = counts.most_common(1)[0]
     assert count >= 2, "the demo dataset should give some surname to several customers"
-    return name
+    return str(name)
 
 
 def text_of(payload: dict[str, Any]) -> str:
