@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,8 +58,10 @@ class Settings(BaseSettings):
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, env_file: str | None = None) -> Settings:
         """Settings from a mapping (tests) instead of os.environ; `.env` only when named."""
-        values = {k.lower(): v for k, v in environ.items() if k.lower() in cls.model_fields}
-        return cls(_env_file=env_file, **values)  # type: ignore[call-arg]
+        values: dict[str, Any] = {
+            k.lower(): v for k, v in environ.items() if k.lower() in cls.model_fields
+        }
+        return cls(_env_file=env_file, **values)
 
     @property
     def uses_emulator(self) -> bool:

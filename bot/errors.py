@@ -5,9 +5,10 @@ AppError ─┬─ PermissionDenied
           ├─ NotFound ─ CustomerNotFound, CardNotFound, FlowNotFound
           ├─ InvalidInput (field errors keyed by input block_id, or one message)
           ├─ ConfigError (missing or contradictory settings)
-          └─ AtomicError (raised only by bot.atomic) ─┬─ AtomicUnavailable (timeout, network, 5xx, 429)
-                                                      ├─ AtomicRejected (4xx other than 404)
-                                                      └─ AtomicNotFound (404)
+          └─ AtomicError (raised only by bot.atomic)
+                ├─ AtomicUnavailable (timeout, network, 5xx, 429)
+                ├─ AtomicRejected (4xx other than 404)
+                └─ AtomicNotFound (404)
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ class Customer(Base):
 
 
 class CustomerSearch(Base):
-    """Normalised search terms (casefolded, accents stripped), one row per (customer, field, term)."""
+    """Normalised search terms (casefolded, accents stripped): one row per customer, field, term."""
 
     __tablename__ = "customer_search"
     customer_id: Mapped[str] = mapped_column(

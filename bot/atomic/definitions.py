@@ -63,7 +63,7 @@ def input_specs(definition: dict[str, Any]) -> list[InputSpec]:
 
 
 def guess_kind(value: Any) -> InputKind:
-    """Kind of a submitted value whose input is not in the known definition (encoding per contract)."""
+    """Kind of a submitted value whose input the card definition does not declare."""
     if isinstance(value, bool):
         return InputKind.SWITCH
     if isinstance(value, int | float):
