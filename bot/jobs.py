@@ -1,0 +1,22 @@
+"""The registry of scheduled jobs. bot/scheduler.py runs each on the leader at its interval.
+
+Features add their job here (one line in JOBS); the job's work lives in a service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.deps import Deps
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str  # also the sync_state row that records its runs
+    run: Callable[[Deps], Awaitable[object]]
+    interval: Callable[[Settings], float]  # seconds between runs; <= 0 disables the job
+
+
+JOBS: list[Job] = []
