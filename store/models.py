@@ -167,5 +167,50 @@ class AuditLog(Base):
     )
 
 
+class FlowSend(Base):
+    """The send outbox: one row per Action Flow sent from Slack, written before Atomic is called."""
+
+    __tablename__ = "flow_sends"
+    send_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    flow_invocation_id: Mapped[str] = mapped_column(String(64), unique=True)
+    flow_id: Mapped[str] = mapped_column(String(200))
+    customer_id: Mapped[str] = mapped_column(String(200))
+    variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    requested_by: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    enterprise_id: Mapped[str] = mapped_column(String(32), default="")
+    status: Mapped[str] = mapped_column(String(20))  # pending|sending|sent|unknown|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    __table_args__ = (Index("ix_flow_sends_status_next", "status", "next_attempt_at"),)
+
+
+class Notification(Base):
+    """The Slack post outbox (support channel posts, updates, thread replies, DMs)."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))  # post|update|reply|dm
+    channel: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str] = mapped_column(String(32), default="")
+    message_ts: Mapped[str] = mapped_column(String(32), default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20))  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime]
+    send_id: Mapped[str] = mapped_column(String(64), default="")
+    __table_args__ = (
+        Index("ix_notifications_status_next", "status", "next_attempt_at"),
+        Index("ix_notifications_send_id", "send_id"),
+    )
+
+
 __all__ = ["ActionFlow", "AuditLog", "Base", "Card", "CardEvent", "CardInput", "Customer",
-           "CustomerSearch", "StreamContainer", "SyncState", "UniqueConstraint"]
+           "CustomerSearch", "FlowSend", "Notification", "StreamContainer", "SyncState",
+           "UniqueConstraint"]
