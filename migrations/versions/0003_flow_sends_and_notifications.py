@@ -7,7 +7,6 @@ Revises: 0002
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,10 +17,7 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 TIMESTAMP = sa.DateTime(timezone=True)  # store.types.UTCDateTime: always UTC
 
 revision: str = "0003"
-# "0002" (issue 4's access tables); until that revision exists, chain onto "0001" so the tree
-# keeps migrating. Becomes the plain string "0002" once both are merged.
-down_revision: str | Sequence[str] | None = (
-    "0002" if any(Path(__file__).parent.glob("0002_*.py")) else "0001")
+down_revision: str | Sequence[str] | None = "0002"  # issue 4's access tables
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
