@@ -14,14 +14,15 @@ class Command(StrEnum):
 class ActionId(StrEnum):
     VIEW_CUSTOMER = "customer.view"  # button value: CustomerRef JSON
     OPEN_CUSTOMER_VIEW = "customer.open"  # "Open Customer Center" on a lookup answer: CustomerRef
-    CUSTOMER_TAB = "customer.tab"  # feed tab button; value: a state, or "all"
+    CUSTOMER_TAB = "customer.tab."  # + tab: feed tab buttons (a state, or "all")
     CUSTOMER_CONTAINER = "customer.container"  # stream container select
     CUSTOMER_SDK = "customer.sdk"  # SDK version select
-    CUSTOMER_PAGE = "customer.page"  # Previous / Next; value: the page number
+    CUSTOMER_PAGE = "customer.page."  # + prev/next; value: the page number
     CUSTOMER_REFRESH = "customer.refresh"  # re-read this customer's cards from Atomic
     CUSTOMER_ANALYTICS = "customer.analytics"  # push the analytics view
     CARD_DETAILS = "card.details"  # push one card's details; value: card instance id
     MORE_RESULTS = "search.more"  # next page of matches; value: SearchPage JSON
+    OPEN_SEND_FLOW = "flow.open"  # Send Action Flow (issue 5 handles it); value: CustomerRef
     OPEN_SEARCH = "search.open"  # App Home "Find a customer": opens the search modal
 
 
