@@ -215,6 +215,47 @@ class SlackIdentity(Model):
     enterprise_id: str = ""
 
 
+class SubjectKind(StrEnum):
+    """Who a grant is for: one Slack user, or everyone in a Slack user group."""
+
+    USER = "user"
+    USERGROUP = "usergroup"
+
+
+class Grant(Model):
+    """A role granted to a user or a user group in one workspace (enterprise_id "" off Grid)."""
+
+    team_id: str
+    enterprise_id: str = ""
+    subject_kind: SubjectKind
+    subject_id: str
+    role: Role
+    granted_by: str = ""
+    granted_at: datetime | None = None
+
+
+class UserGroup(Model):
+    """A Slack user group as the membership cache knows it."""
+
+    id: str
+    handle: str = ""
+    name: str = ""
+    members: list[str] = Field(default_factory=list)
+
+
+class AuditItem(Model):
+    """One audit-log row as services and blocks see it."""
+
+    id: int
+    at: datetime
+    actor_id: str
+    action: str
+    target: str = ""
+    team_id: str = ""
+    enterprise_id: str = ""
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
 class Actor(Model):
     identity: SlackIdentity
     role: Role | None = None
@@ -244,3 +285,55 @@ class SyncReport(Model):
     cards: int = 0
     flows: int = 0
     containers: int = 0
+
+
+class PlatformSeen(Model):
+    """When a customer last saw a card on one platform, and with which SDK version."""
+
+    platform: str
+    at: datetime
+    sdk_version: str = ""
+
+
+class CustomerView(Model):
+    """One page of the customer view modal: profile, feed counts, containers and cards (issue 3)."""
+
+    customer: Customer
+    tab: str = "active"  # a CardStatus value, or "all"
+    counts: dict[CardStatus, int] = Field(default_factory=dict)  # in the chosen container
+    containers: list[StreamContainer] = Field(default_factory=list)  # the default first
+    container: StreamContainer | None = None  # None: "All cards"
+    sdk: str = ""  # the SDK version the preview assumes ("": latest)
+    sdk_versions: list[str] = Field(default_factory=list)
+    cards: list[Card] = Field(default_factory=list)  # this page, newest first
+    page: int = 1
+    pages: int = 1
+    total: int = 0  # cards in the chosen tab and container
+    sent_by: dict[str, str] = Field(default_factory=dict)  # send id -> Slack user id
+    last_seen: PlatformSeen | None = None
+    refreshed_at: datetime | None = None
+    stale: bool = False
+
+
+class FlowStats(Model):
+    key: str  # flow id (or template id for cards sent without a flow)
+    name: str
+    sent: int = 0
+    completed: int = 0
+
+
+class CustomerAnalytics(Model):
+    """A customer's engagement, computed from the read model (issue 3)."""
+
+    customer: Customer
+    now: datetime
+    counts: dict[CardStatus, int] = Field(default_factory=dict)
+    total: int = 0
+    first_card_at: datetime | None = None
+    median_completion_seconds: float | None = None
+    completions_timed: int = 0
+    last_seen: list[PlatformSeen] = Field(default_factory=list)
+    flows: list[FlowStats] = Field(default_factory=list)
+    activity_days: int = 30
+    activity: dict[str, int] = Field(default_factory=dict)  # event name -> count in the window
+    activity_by_week: list[int] = Field(default_factory=list)  # oldest week first

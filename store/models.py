@@ -211,6 +211,69 @@ class Notification(Base):
     )
 
 
-__all__ = ["ActionFlow", "AuditLog", "Base", "Card", "CardEvent", "CardInput", "Customer",
-           "CustomerSearch", "FlowSend", "Notification", "StreamContainer", "SyncState",
+class AccessGrant(Base):
+    """A role (view, edit, admin) granted to a Slack user or user group in one workspace."""
+
+    __tablename__ = "access_grants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    enterprise_id: Mapped[str] = mapped_column(String(32), default="")  # "" outside Grid
+    team_id: Mapped[str] = mapped_column(String(32))
+    subject_kind: Mapped[str] = mapped_column(String(16))  # user | usergroup
+    subject_id: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(8))
+    granted_by: Mapped[str] = mapped_column(String(32), default="")
+    granted_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "subject_kind", "subject_id"),)
+
+
+class Usergroup(Base):
+    """Cache of a Slack user group's name (usergroups.list); members in usergroup_members."""
+
+    __tablename__ = "usergroups"
+    enterprise_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    usergroup_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    handle: Mapped[str] = mapped_column(String(100), default="")
+    name: Mapped[str] = mapped_column(String(255), default="")
+    members_synced_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class UsergroupMember(Base):
+    """Cache of Slack user-group membership (usergroups.users.list and subteam_* events)."""
+
+    __tablename__ = "usergroup_members"
+    enterprise_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    usergroup_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    synced_at: Mapped[datetime]
+    __table_args__ = (Index("ix_usergroup_members_user", "enterprise_id", "team_id", "user_id"),)
+
+
+class SlackAdminCache(Base):
+    """Whether a Slack user is a workspace admin/owner (users.info), for SLACK_ADMINS_ARE_ADMINS."""
+
+    __tablename__ = "slack_admin_cache"
+    enterprise_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    checked_at: Mapped[datetime]
+
+
+class TeamSetting(Base):
+    """Per-workspace settings admins change in Slack (the support channel)."""
+
+    __tablename__ = "team_settings"
+    enterprise_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    support_channel_id: Mapped[str] = mapped_column(String(32), default="")
+    updated_by: Mapped[str] = mapped_column(String(32), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+__all__ = ["AccessGrant", "ActionFlow", "AuditLog", "Base", "Card", "CardEvent", "CardInput",
+           "Customer", "CustomerSearch", "SlackAdminCache", "TeamSetting", "Usergroup",
+           "UsergroupMember", "FlowSend", "Notification", "StreamContainer", "SyncState",
            "UniqueConstraint"]
