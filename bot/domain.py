@@ -207,6 +207,7 @@ class LookupResult(Model):
     matches: list[CustomerMatch] = Field(default_factory=list)  # up to the page size
     total: int = 0
     summary: CustomerSummary | None = None  # set when exactly one customer matched
+    offset: int = 0  # how many matches came before this page
 
 
 class SlackIdentity(Model):
@@ -337,3 +338,33 @@ class CustomerAnalytics(Model):
     activity_days: int = 30
     activity: dict[str, int] = Field(default_factory=dict)  # event name -> count in the window
     activity_by_week: list[int] = Field(default_factory=list)  # oldest week first
+
+
+class SendStatus(StrEnum):
+    """Where a send from Slack stands (flow_sends.status)."""
+
+    PENDING = "pending"  # waiting for a retry by the send job (Atomic was busy)
+    SENDING = "sending"  # the start call is in flight (or its process died: reconciled later)
+    SENT = "sent"
+    UNKNOWN = "unknown"  # the call timed out: reconciliation asks Atomic before any retry
+    FAILED = "failed"
+
+
+class FlowSend(Model):
+    """One Action Flow sent from Slack to one customer (a flow_sends row)."""
+
+    send_id: str
+    idempotency_key: str
+    flow_invocation_id: str
+    flow_id: str
+    customer_id: str
+    variables: dict[str, Any] = Field(default_factory=dict)
+    requested_by: str
+    team_id: str = ""
+    enterprise_id: str = ""
+    status: SendStatus
+    attempts: int = 0
+    error: str = ""
+    created_at: datetime
+    sent_at: datetime | None = None
+    next_attempt_at: datetime | None = None
