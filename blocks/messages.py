@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
     ButtonElement,
     ContextBlock,
@@ -16,11 +17,13 @@ from slack_sdk.models.blocks import (
 
 from blocks.customer import mrkdwn
 from blocks.ids import ActionId, BlockId, Command
-from blocks.metadata import MAX_CUSTOMER_ID, CustomerRef
+from blocks.metadata import MAX_CUSTOMER_ID, MAX_QUERY, CustomerRef, SearchPage
 from blocks.text import safe_mrkdwn
-from bot.domain import CustomerMatch, LookupResult, Role
+from bot.domain import Customer, CustomerMatch, LookupResult, Role
 
 MAX_MATCHES = 10
+MAX_DETAILS = 3  # fields shown per match besides email and id
+COUNT_CAP = 1000  # store.customers stops counting matches here
 MAX_ADMINS = 20
 QUERY_LIMIT = 100
 NAME_LIMIT = 150
@@ -73,37 +76,70 @@ def looking_up_text(query: str) -> str:
 
 
 def matches_message(result: LookupResult) -> dict[str, Any]:
-    """Several customers match: a row each, with what tells them apart and a View button."""
+    """Several customers match: a row each, with what tells them apart and a View button, and a
+    "More results" button while there are more."""
     if not result.matches:
         return no_match_message(result.query)
-    shown = result.matches[:MAX_MATCHES]
-    total = max(result.total, len(result.matches))
+    total = max(result.total, result.offset + len(result.matches))
     verb = "matches" if total == 1 else "match"
     title = f"{_plural(total, 'customer')} {verb} {_quoted(result.query)}"
     blocks: list[Block] = [SectionBlock(block_id=BlockId.MATCHES, text=mrkdwn(f"*{title}*"))]
-    blocks.extend(_match_row(index, match) for index, match in enumerate(shown))
-    hidden = total - len(shown)
-    if hidden > 0:
-        blocks.append(ContextBlock(elements=[mrkdwn(
-            f"Showing {len(shown)} of {total:,}: {hidden:,} more "
-            f"{'match' if hidden == 1 else 'matches'} not shown. "
-            "Refine your search, for example with a full email address, a customer ID "
-            "or a phone number.")]))
+    blocks.extend(match_blocks(result))
     return _message(title, blocks)
 
 
-def _match_row(index: int, match: CustomerMatch) -> SectionBlock:
+def match_blocks(result: LookupResult) -> list[Block]:
+    """The rows of one page of matches, a "showing" note and a More results button."""
+    shown = result.matches[:MAX_MATCHES]
+    total = max(result.total, result.offset + len(result.matches))
+    fields = distinguishing_fields([m.customer for m in shown])
+    blocks: list[Block] = [_match_row(index, match, fields) for index, match in enumerate(shown)]
+    first, last = result.offset + 1, result.offset + len(shown)
+    hidden = total - last
+    more = "+" if total >= COUNT_CAP else ""
+    note = f"Showing {first:,}–{last:,} of {total:,}{more}."
+    if hidden > 0:
+        note += (" Refine your search (a full email address, a customer ID or a phone number) "
+                 "or see more results.")
+    blocks.append(ContextBlock(elements=[mrkdwn(note)]))
+    if hidden > 0 and 0 < len(result.query) <= MAX_QUERY:
+        page = SearchPage(query=result.query, offset=min(last, 10_000))
+        blocks.append(ActionsBlock(block_id=BlockId.MORE_MATCHES, elements=[ButtonElement(
+            text="More results", action_id=ActionId.MORE_RESULTS,
+            value=page.model_dump_json())]))
+    return blocks
+
+
+def distinguishing_fields(customers: Sequence[Customer]) -> list[str]:
+    """Fields (besides name, email and id) whose values differ between these customers."""
+    candidates = ["phone", "external_id"] + list(dict.fromkeys(
+        key for c in customers for key in c.profile))
+    varying: list[str] = []
+    for field in candidates:
+        values = {_field_value(c, field) for c in customers}
+        if len(values) > 1 or (len(customers) == 1 and values != {""}):
+            varying.append(field)
+    return varying
+
+
+def _field_value(customer: Customer, field: str) -> str:
+    if field in ("phone", "external_id"):
+        return str(getattr(customer, field))
+    return customer.profile.get(field, "")
+
+
+def _match_row(index: int, match: CustomerMatch, fields: Sequence[str]) -> SectionBlock:
     customer = match.customer
     name = safe_mrkdwn(customer.display_name, NAME_LIMIT)
     details = [safe_mrkdwn(customer.email or "no email", DETAIL_LIMIT),
                f"ID {safe_mrkdwn(customer.id, DETAIL_LIMIT)}"]
     field = match.matched_field
-    if field in {"phone", "external_id"}:
-        value = getattr(customer, field)
-        details.append(f"{_FIELD_NAMES[field]} {safe_mrkdwn(value, DETAIL_LIMIT)}")
-    elif field not in _FIELD_NAMES:
-        value = customer.profile.get(field, "")
-        details.append(f"{safe_mrkdwn(field, 60)}: {safe_mrkdwn(value, DETAIL_LIMIT)}")
+    shown = [f for f in dict.fromkeys([field, *fields]) if f not in ("id", "email", "name")]
+    for key in shown[:MAX_DETAILS]:
+        value = _field_value(customer, key)
+        if value:
+            label = _FIELD_NAMES.get(key) or f"{safe_mrkdwn(key, 60)}:"
+            details.append(f"{label} {safe_mrkdwn(value, DETAIL_LIMIT)}")
     how = "exact match" if match.exact else "matched"
     label = _FIELD_NAMES.get(field) or safe_mrkdwn(field, 60)
     text = f"*{name}*\n{' · '.join(details)}\n_{how} on {label}_"

@@ -21,3 +21,46 @@ def parse_customer_ref(value: str) -> CustomerRef | None:
         return CustomerRef.model_validate_json(value)
     except ValidationError:
         return None
+
+
+ALL_TAB = "all"
+ALL_CONTAINERS = "*"  # the "All cards" choice of the container select
+TABS = ("active", "snoozed", "embargoed", "completed", "dismissed", "expired", "cancelled", ALL_TAB)
+MAX_QUERY = 200
+
+
+class CustomerViewMeta(BaseModel):
+    """The customer view modal's state, kept in its private_metadata."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    customer_id: str = Field(min_length=1, max_length=MAX_CUSTOMER_ID)
+    tab: str = Field(default="active", pattern="^(" + "|".join(TABS) + ")$")
+    container: str = Field(default="", max_length=200)  # "": the default container; "*": all
+    sdk: str = Field(default="", max_length=30)  # "": the latest SDK
+    page: int = Field(default=1, ge=1, le=100_000)
+    stale: bool = False  # the last refresh could not reach Atomic
+
+
+class SearchPage(BaseModel):
+    """Which page of matches a "More results" button asks for."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    query: str = Field(min_length=1, max_length=MAX_QUERY)
+    offset: int = Field(default=0, ge=0, le=10_000)
+
+
+def parse_view_meta(value: str) -> CustomerViewMeta | None:
+    """The CustomerViewMeta of a view, or None when it is not one (it came from Slack)."""
+    try:
+        return CustomerViewMeta.model_validate_json(value)
+    except ValidationError:
+        return None
+
+
+def parse_search_page(value: str) -> SearchPage | None:
+    try:
+        return SearchPage.model_validate_json(value)
+    except ValidationError:
+        return None

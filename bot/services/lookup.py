@@ -74,7 +74,8 @@ async def lookup(deps: Deps, actor: Actor, query: str, *, limit: int = 10,
         await audit.record(session, deps, actor, "customer.lookup", text,
                            {"matches": total, "offset": offset,
                             "customer_ids": [m.customer.id for m in matches]})
-    return LookupResult(query=text, matches=matches, total=total, summary=summary)
+    return LookupResult(query=text, matches=matches, total=total, summary=summary,
+                        offset=offset)
 
 
 async def customer_summary(deps: Deps, actor: Actor, customer_id: str, *,

@@ -15,7 +15,7 @@ from blocks.messages import (
     no_match_message,
     valid_admin_ids,
 )
-from blocks.metadata import CustomerRef, parse_customer_ref
+from blocks.metadata import CustomerRef, SearchPage, parse_customer_ref, parse_search_page
 from bot.domain import CustomerMatch, LookupResult, Role
 from tests.blockkit import assert_golden, validate_message
 from tests.blocks.factories import all_text, make_customer, make_matches
@@ -35,20 +35,38 @@ def test_matches_with_more(request: pytest.FixtureRequest) -> None:
         assert button["text"]["text"] == "View"
         assert parse_customer_ref(button["value"]) == CustomerRef(customer_id=f"c_{index}")
     body = all_text(payload)
-    assert "Showing 10 of 57: 47 more matches not shown. Refine your search" in body
+    assert "Showing 1–10 of 57. Refine your search" in body
+    more = payload["blocks"][-1]
+    assert more["block_id"] == "customer.more"
+    button = more["elements"][0]
+    assert button["action_id"] == ActionId.MORE_RESULTS
+    assert parse_search_page(button["value"]) == SearchPage(query="smith", offset=10)
+
+
+def test_second_page_of_matches_counts_from_the_offset() -> None:
+    result = make_matches(10, total=57).model_copy(update={"offset": 50})
+    payload = matches_message(result)
+    validate_message(payload)
+    assert "Showing 51–57 of 57." in all_text(payload) or "Showing 51–60" in all_text(payload)
 
 
 def test_match_rows_show_what_tells_customers_apart() -> None:
-    rows = matches_message(make_matches(6))["blocks"][1:]
+    rows = matches_message(make_matches(6))["blocks"][1:7]
     texts = [row["text"]["text"] for row in rows]
-    assert texts[0] == "*Sam Smith 0*\nsam0@example.com · ID c_0\n_matched on name_"
-    assert texts[1] == "*Sam Smith 1*\nsam1@example.com · ID c_1\n_exact match on email_"
-    assert texts[3] == ("*Sam Smith 3*\nsam3@example.com · ID c_3 · phone +64 21 555 0103\n"
-                        "_exact match on phone_")
-    assert texts[4] == ("*Sam Smith 4*\nsam4@example.com · ID c_4 · external ID crm-4\n"
-                        "_matched on external ID_")
-    assert texts[5] == ("*Sam Smith 5*\nsam5@example.com · ID c_5 · city: City 5\n"
-                        "_exact match on city_")
+    assert texts[0] == ("*Sam Smith 0*\nsam0@example.com · ID c_0 · phone +64 21 555 0100 · "
+                        "external ID crm-0 · city: City 0\n_matched on name_")
+    assert texts[5] == ("*Sam Smith 5*\nsam5@example.com · ID c_5 · city: City 5 · "
+                        "phone +64 21 555 0105 · external ID crm-5\n_exact match on city_")
+
+
+def test_only_fields_that_differ_are_shown() -> None:
+    same = [CustomerMatch(customer=make_customer(id=f"c_{i}", email=f"s{i}@example.com",
+                                                 profile={"city": "Auckland", "plan": p}),
+                          matched_field="name") for i, p in enumerate(["Gold", "Basic"])]
+    payload = matches_message(LookupResult(query="sam", matches=same, total=2))
+    rows = [b["text"]["text"] for b in payload["blocks"][1:3]]
+    assert "plan: Gold" in rows[0] and "plan: Basic" in rows[1]
+    assert "Auckland" not in rows[0] and "+64" not in rows[0]  # the same for both: no help
 
 
 def test_matches_without_more_and_singular() -> None:
