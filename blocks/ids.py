@@ -24,6 +24,12 @@ class ActionId(StrEnum):
     MORE_RESULTS = "search.more"  # next page of matches; value: SearchPage JSON
     OPEN_SEND_FLOW = "flow.open"  # Send Action Flow (issue 5 handles it); value: CustomerRef
     OPEN_SEARCH = "search.open"  # App Home "Find a customer": opens the search modal
+    PICK_FLOW = "flow.pick"  # the flow select of the send modal (dispatches on change)
+    FLOW_VARIABLE = "flow.variable"  # the element of each variable input (block id says which)
+    FLOW_ENABLE = "flow.enable"  # /customer-center flows: Enable; value: flow id
+    FLOW_DISABLE = "flow.disable"  # /customer-center flows: Disable; value: flow id
+    FLOWS_REFRESH = "flow.refresh"  # /customer-center flows: re-read the catalogue from Atomic
+    SHOW_RESPONSES = "flow.responses"  # thread reply: show what the customer typed; value: send id
 
 
 class CallbackId(StrEnum):
@@ -32,6 +38,8 @@ class CallbackId(StrEnum):
     CUSTOMER_ANALYTICS = "customer.analytics"  # a pushed analytics view
     SEARCH = "search.submit"  # the search modal (view_submission)
     LOOKUP_MESSAGE = "customer.lookup_message"  # message shortcut "Look up customer"
+    SEND_FLOW = "flow.send"  # send modal: pick a flow and fill its variables
+    CONFIRM_SEND_FLOW = "flow.confirm"  # send modal: confirmation step
 
 
 class BlockId(StrEnum):
@@ -47,6 +55,13 @@ class BlockId(StrEnum):
     VIEW_CARD = "customer.card."  # + position on the page
     MORE_MATCHES = "customer.more"
     SEARCH_INPUT = "search.input"
+    FLOW_PICKER = "flow.picker"
+    FLOW_ABOUT = "flow.about"
+    VARIABLE = "flow.var."  # + variable name
+    FLOW_ROW = "flow.row."  # + position in the /customer-center flows list
+    FLOW_NOTICE = "flow.notice"
+    SEND_STATUS = "send.status"
+    SEND_ACTIONS = "send.actions"
 
 
 class Event(StrEnum):

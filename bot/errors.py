@@ -103,3 +103,12 @@ class AtomicRejected(AtomicError):
 
 class AtomicNotFound(AtomicError):
     user_message = "Atomic has no such record."
+
+
+class FlowDisabled(AppError):
+    """The Action Flow may not be sent from Slack (disabled, unpublished or gone from Atomic)."""
+
+    def __init__(self, flow_name: str, reason: str = "it is no longer enabled") -> None:
+        self.flow_name = flow_name
+        self.reason = reason
+        super().__init__(f"The Action Flow “{flow_name}” can't be sent: {reason}.")

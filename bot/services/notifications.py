@@ -1,0 +1,277 @@
+"""The support channel follows every send, through the notifications outbox (SLACK-RULES.md §5).
+
+Services write outbox rows in their own transaction; `drain` (a scheduled job) posts them with a
+client that honours 429 Retry-After, at most one message per second per channel, retrying other
+failures with backoff. Rows survive restarts. Customer input values never go to the channel: the
+thread reply has a "Show responses" button (View access, ephemeral) and the sender gets a DM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from blocks.notifications import (
+    SendNotice,
+    customer_acted_reply,
+    responses_message,
+    send_notification_message,
+    sender_dm_message,
+)
+from bot.atomic.events import WebhookEvent
+from bot.deps import Deps
+from bot.domain import Actor, Card, FlowSend, Role, SendStatus
+from bot.errors import NotFound, PermissionDenied
+from bot.services import access
+from store import cards, customers, grants, outbox
+from store import flows as flow_store
+from store import sends as send_store
+
+log = logging.getLogger(__name__)
+
+PER_CHANNEL_GAP = 1.0  # seconds between two posts to one channel (chat.postMessage limit)
+MAX_ATTEMPTS = 8
+BACKOFF_CAP = timedelta(minutes=30)
+PERMANENT = frozenset({"channel_not_found", "not_in_channel", "is_archived", "invalid_blocks",
+                       "msg_too_long", "no_text", "invalid_auth", "account_inactive",
+                       "message_not_found", "cant_update_message", "user_not_found"})
+CARD_STATES = {"card-published": "published", "card-displayed": "seen",
+               "card-snoozed": "snoozed", "card-completed": "completed",
+               "card-dismissed": "dismissed", "card-expired": "expired",
+               "card-cancelled": "cancelled"}
+ACTED = frozenset({"completed", "dismissed"})  # the customer did something: thread reply + DM
+RANK = {"": 0, "published": 1, "seen": 2, "snoozed": 3, "completed": 4, "dismissed": 4,
+        "expired": 4, "cancelled": 4}
+
+Sleep = Callable[[float], Awaitable[None]]
+_last_post: dict[str, float] = {}  # channel -> monotonic time of the last post (this process)
+
+
+def notifier_client(deps: Deps) -> AsyncWebClient:
+    """A Web API client for background posts: waits out 429 Retry-After (never on the ack path)."""
+    token = deps.settings.slack_bot_token
+    return AsyncWebClient(token=token.get_secret_value() if token is not None else None,
+                          base_url=deps.settings.slack_api_url,
+                          retry_handlers=[AsyncConnectionErrorRetryHandler(),
+                                          AsyncRateLimitErrorRetryHandler(max_retry_count=2)])
+
+
+async def _channel(session: AsyncSession, deps: Deps, send: FlowSend) -> str:
+    configured = await grants.support_channel(session, enterprise_id=send.enterprise_id,
+                                              team_id=send.team_id)
+    return configured or deps.settings.support_channel_id or ""
+
+
+def _card_state(found: Sequence[Card]) -> str:
+    best = ""
+    for card in found:
+        state = card.status.value if card.status.is_closed else (
+            "seen" if card.last_seen_at else ("snoozed" if card.status.value == "snoozed"
+                                              else "published"))
+        if RANK.get(state, 0) >= RANK.get(best, 0):
+            best = state
+    return best
+
+
+async def _notice(session: AsyncSession, send: FlowSend, *, flow_name: str = "",
+                  card_state: str | None = None) -> tuple[SendNotice, list[Card]]:
+    if not flow_name:
+        flow = await flow_store.get_flow(session, flow_id=send.flow_id)
+        flow_name = flow.name if flow else send.flow_id
+    customer = await customers.get_customer(session, customer_id=send.customer_id)
+    found = await cards.cards_by_flow_invocation(session,
+                                                 flow_invocation_id=send.flow_invocation_id)
+    notice = SendNotice(send_id=send.send_id, flow_name=flow_name,
+                        customer_name=customer.display_name if customer else send.customer_id,
+                        customer_id=send.customer_id, sender_id=send.requested_by,
+                        sent_at=send.sent_at or send.created_at, status=send.status,
+                        card_state=card_state if card_state is not None else _card_state(found),
+                        error=send.error)
+    return notice, found
+
+
+async def _post_or_update(session: AsyncSession, deps: Deps, send: FlowSend,
+                          payload: dict[str, Any]) -> None:
+    """Enqueue the channel post, or an update of it (coalesced while still pending)."""
+    posts = await outbox.for_send(session, send_id=send.send_id, kind=outbox.POST)
+    if not posts:
+        channel = await _channel(session, deps, send)
+        if channel:
+            await outbox.enqueue(session, kind=outbox.POST, channel=channel, payload=payload,
+                                 at=deps.clock(), send_id=send.send_id)
+        return
+    post = posts[0]
+    if post.status == outbox.PENDING and await outbox.set_payload(session, item_id=post.id,
+                                                                  payload=payload):
+        return
+    for pending in await outbox.for_send(session, send_id=send.send_id, kind=outbox.UPDATE,
+                                         status=outbox.PENDING):
+        if await outbox.set_payload(session, item_id=pending.id, payload=payload):
+            return
+    await outbox.enqueue(session, kind=outbox.UPDATE, channel=post.channel, payload=payload,
+                         at=deps.clock(), send_id=send.send_id)
+
+
+async def send_changed(session: AsyncSession, deps: Deps, send: FlowSend, *, flow_name: str,
+                       tell_sender: bool = False) -> None:
+    """A send's status changed: post or update its channel message; maybe DM the sender."""
+    notice, _ = await _notice(session, send, flow_name=flow_name)
+    await _post_or_update(session, deps, send, send_notification_message(notice))
+    if tell_sender and send.status in (SendStatus.SENT, SendStatus.FAILED):
+        await outbox.enqueue(session, kind=outbox.DM, channel=send.requested_by,
+                             payload=sender_dm_message(notice, None), at=deps.clock(),
+                             send_id=send.send_id)
+
+
+async def on_card_events(deps: Deps, events: Sequence[WebhookEvent]) -> int:
+    """Webhook events just stored: follow up on those of sends from Slack; how many sends."""
+    by_invocation: dict[str, list[WebhookEvent]] = {}
+    for event in events:
+        if event.flow_invocation_id and event.event_name in CARD_STATES:
+            by_invocation.setdefault(event.flow_invocation_id, []).append(event)
+    if not by_invocation:
+        return 0
+    async with deps.sessions.begin() as session:
+        found = await send_store.by_invocations(session, flow_invocation_ids=list(by_invocation))
+        for invocation, send in found.items():
+            if send.status != SendStatus.SENT:  # a webhook proves the card exists
+                await send_store.update_send(session, send_id=send.send_id,
+                                             status=SendStatus.SENT,
+                                             sent_at=send.sent_at or deps.clock(), error="",
+                                             next_attempt_at=None)
+                send = send.model_copy(update={"status": SendStatus.SENT})
+            notice, card_list = await _notice(session, send)
+            await _post_or_update(session, deps, send, send_notification_message(notice))
+            acted = [CARD_STATES[e.event_name] for e in by_invocation[invocation]
+                     if CARD_STATES[e.event_name] in ACTED]
+            for state in dict.fromkeys(acted):
+                inputs = [i for c in card_list for i in c.inputs if i.value is not None]
+                await outbox.enqueue(session, kind=outbox.REPLY, channel="", at=deps.clock(),
+                                     send_id=send.send_id, payload=customer_acted_reply(
+                                         send.send_id, state, has_responses=bool(inputs)))
+                acted_notice = notice.__class__(**{**notice.__dict__, "card_state": state})
+                await outbox.enqueue(session, kind=outbox.DM, channel=send.requested_by,
+                                     at=deps.clock(), send_id=send.send_id,
+                                     payload=sender_dm_message(acted_notice, inputs))
+    return len(found)
+
+
+async def responses(deps: Deps, actor: Actor, send_id: str) -> dict[str, Any]:
+    """The "Show responses" answer: what the customer submitted, for a View user only."""
+    if not await access.permits(deps, actor, Role.VIEW, action="flow.responses", target=send_id):
+        raise PermissionDenied()
+    async with deps.sessions.begin() as session:
+        send = await send_store.get_send(session, send_id=send_id)
+        if send is None:
+            raise NotFound("That send is no longer known.")
+        notice, card_list = await _notice(session, send)
+        from bot.services import audit
+
+        await audit.record(session, deps, actor, "flow.responses", send.customer_id,
+                           {"send_id": send_id})
+    inputs = [i for c in card_list for i in c.inputs]
+    return responses_message(notice.flow_name, notice.customer_name, inputs)
+
+
+# --- the outbox job ----------------------------------------------------------------------
+
+
+def _retry_delay(attempts: int, retry_after: float | None) -> timedelta:
+    delay = min(BACKOFF_CAP, timedelta(seconds=5 * 2 ** max(0, attempts - 1)))
+    if retry_after is not None:
+        delay = max(delay, timedelta(seconds=retry_after))
+    return delay
+
+
+async def _pace(channel: str, sleep: Sleep) -> None:
+    last = _last_post.get(channel)
+    if last is not None:
+        wait = PER_CHANNEL_GAP - (time.monotonic() - last)
+        if wait > 0:
+            await sleep(wait)
+    _last_post[channel] = time.monotonic()
+
+
+async def _deliver(client: AsyncWebClient, item: outbox.OutboxItem,
+                   post: outbox.OutboxItem | None) -> tuple[str, str]:
+    """Call Slack for one item; (message ts, channel) of what was posted."""
+    text, blocks = item.payload.get("text", ""), item.payload.get("blocks")
+    if item.kind == outbox.UPDATE:
+        assert post is not None
+        await client.chat_update(channel=post.channel, ts=post.message_ts, text=text,
+                                 blocks=blocks)
+        return post.message_ts, post.channel
+    channel, thread_ts = item.channel, item.thread_ts or None
+    if item.kind == outbox.REPLY:
+        assert post is not None
+        channel, thread_ts = post.channel, post.message_ts
+    answer = await client.chat_postMessage(channel=channel, text=text, blocks=blocks,
+                                           thread_ts=thread_ts, unfurl_links=False,
+                                           unfurl_media=False)
+    return str(answer.get("ts") or ""), channel
+
+
+async def drain(deps: Deps, *, client: AsyncWebClient | None = None, limit: int = 100,
+                sleep: Sleep = asyncio.sleep) -> int:
+    """Post due notifications in order; how many were delivered. Resumes from the table."""
+    client = client or notifier_client(deps)
+    async with deps.sessions.begin() as session:
+        due = await outbox.due(session, now=deps.clock(), limit=limit)
+    delivered = 0
+    for item in due:
+        post = None
+        if item.kind in (outbox.UPDATE, outbox.REPLY):
+            async with deps.sessions.begin() as session:
+                posts = await outbox.for_send(session, send_id=item.send_id, kind=outbox.POST)
+            post = posts[0] if posts else None
+            if post is None or post.status == outbox.FAILED:
+                async with deps.sessions.begin() as session:
+                    await outbox.mark_failed(session, item_id=item.id, attempts=item.attempts,
+                                             error="the channel message was never posted")
+                continue
+            if post.status != outbox.SENT:
+                continue  # wait for the post (it comes first in order)
+        attempts = item.attempts + 1
+        try:
+            await _pace(post.channel if post else item.channel, sleep)
+            ts, _ = await _deliver(client, item, post)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or exc.response.status_code)
+            retry_after = None
+            if exc.response.status_code == 429:
+                raw = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                    "retry-after")
+                retry_after = float(raw) if raw and str(raw).replace(".", "").isdigit() else 1.0
+            async with deps.sessions.begin() as session:
+                if error in PERMANENT or attempts >= MAX_ATTEMPTS:
+                    log.warning("notification %s failed for good: %s", item.id, error)
+                    await outbox.mark_failed(session, item_id=item.id, attempts=attempts,
+                                             error=error)
+                else:
+                    await outbox.mark_retry(
+                        session, item_id=item.id, attempts=attempts, error=error,
+                        next_attempt_at=deps.clock() + _retry_delay(attempts, retry_after))
+            continue
+        except Exception as exc:  # noqa: BLE001 - network trouble: retried with backoff
+            async with deps.sessions.begin() as session:
+                await outbox.mark_retry(session, item_id=item.id, attempts=attempts,
+                                        error=type(exc).__name__,
+                                        next_attempt_at=deps.clock() + _retry_delay(attempts,
+                                                                                    None))
+            continue
+        async with deps.sessions.begin() as session:
+            await outbox.mark_sent(session, item_id=item.id, message_ts=ts, attempts=attempts)
+        delivered += 1
+    return delivered

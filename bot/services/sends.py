@@ -1,0 +1,225 @@
+"""Exactly-once sends of Action Flows (DESIGN.md §8.4, SLACK-RULES.md §6).
+
+The flow_sends row (idempotency key = the modal's nonce, a fresh flowInvocationId) is committed
+before Atomic is called. A repeat with the same key finds the row and never calls again. A timeout
+leaves the row `unknown`; `reconcile_sends` asks Atomic for cards with that flowInvocationId before
+it retries. 4xx fails at once with Atomic's reason; 5xx/429 is retried with backoff, then fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from blocks.flow_form import ConfirmMeta
+from bot.deps import Deps
+from bot.domain import ActionFlow, Actor, FlowSend, Role, SendStatus
+from bot.errors import (
+    AppError,
+    AtomicError,
+    AtomicRejected,
+    AtomicUnavailable,
+    FlowNotFound,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+from bot.services import access, audit, flows, notifications
+from store import sends as send_store
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 4  # start calls per send, first one included
+LEASE = timedelta(seconds=120)  # a `sending` row older than this is reconciled (process died)
+BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
+UNKNOWN_DELAY = timedelta(seconds=20)  # give Atomic time before asking what happened
+RETRYABLE = (SendStatus.PENDING, SendStatus.UNKNOWN, SendStatus.SENDING)
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    send: FlowSend
+    flow_name: str
+    repeated: bool = False  # an earlier submission with the same key: nothing was called
+
+
+def _backoff(attempts: int) -> timedelta:
+    return BACKOFF[min(max(attempts - 1, 0), len(BACKOFF) - 1)]
+
+
+def _details(send: FlowSend) -> dict[str, object]:
+    return {"send_id": send.send_id, "flow_id": send.flow_id, "customer_id": send.customer_id,
+            "variables": send.variables, "status": send.status.value, "error": send.error,
+            "attempts": send.attempts, "flow_invocation_id": send.flow_invocation_id}
+
+
+async def send(deps: Deps, actor: Actor, meta: ConfirmMeta) -> SendOutcome:
+    """Send the confirmed flow once. Re-checks Edit, the seal and that the flow is still enabled.
+
+    Raises PermissionDenied (audited), InvalidInput (forged metadata, audited), FlowNotFound /
+    FlowDisabled / CustomerNotFound (audited as a refused send).
+    """
+    if not flows.sealed_ok(deps, meta):
+        await flows.refuse_forged(deps, actor, meta.customer_id)
+        raise InvalidInput("This form can't be sent: it was changed outside Slack.")
+    if not await access.permits(deps, actor, Role.EDIT, action=flows.SEND_ACTION,
+                                target=meta.customer_id):
+        raise PermissionDenied()
+    async with deps.sessions.begin() as session:
+        existing = await send_store.get_by_key(session, idempotency_key=meta.nonce)
+    if existing is not None:
+        return await _repeat(deps, existing)
+    try:
+        flow = await flows.sendable_flow(deps, meta.flow_id)
+        errors = flows.check_against(flow, dict(meta.values))
+        if errors:
+            raise InvalidInput("The flow's variables changed; open the form again.", errors)
+    except (NotFound, AppError) as exc:
+        await audit.log(deps, actor, f"{flows.SEND_ACTION}.refused", meta.customer_id,
+                        {"flow_id": meta.flow_id, "variables": dict(meta.values),
+                         "reason": exc.user_message})
+        raise
+    now = deps.clock()
+    row = FlowSend(send_id=f"s_{uuid.uuid4().hex[:20]}", idempotency_key=meta.nonce,
+                   flow_invocation_id=str(uuid.uuid4()), flow_id=flow.id,
+                   customer_id=meta.customer_id, variables=dict(meta.values),
+                   requested_by=actor.user_id, team_id=actor.identity.team_id,
+                   enterprise_id=actor.identity.enterprise_id, status=SendStatus.SENDING,
+                   attempts=1, created_at=now, next_attempt_at=now + LEASE)
+    async with deps.sessions.begin() as session:
+        inserted = await send_store.insert_send(session, row)
+    if not inserted:  # a concurrent submission (another instance) won the key
+        async with deps.sessions.begin() as session:
+            winner = await send_store.get_by_key(session, idempotency_key=meta.nonce)
+        assert winner is not None
+        return await _repeat(deps, winner)
+    result = await _attempt(deps, row, flow)
+    async with deps.sessions.begin() as session:
+        await audit.record(session, deps, actor, flows.SEND_ACTION, row.customer_id,
+                           {**_details(result), "flow_name": flow.name})
+        await notifications.send_changed(session, deps, result, flow_name=flow.name)
+    return SendOutcome(send=result, flow_name=flow.name)
+
+
+async def _repeat(deps: Deps, existing: FlowSend) -> SendOutcome:
+    async with deps.sessions.begin() as session:
+        from store import flows as flow_store
+
+        flow = await flow_store.get_flow(session, flow_id=existing.flow_id)
+    log.info("send %s submitted again: not sent twice", existing.send_id)
+    return SendOutcome(send=existing, flow_name=flow.name if flow else existing.flow_id,
+                       repeated=True)
+
+
+async def _attempt(deps: Deps, row: FlowSend, flow: ActionFlow | None) -> FlowSend:
+    """Call Atomic for a row already committed as `sending`; store and return the result."""
+    metadata = {"sendId": row.send_id, "slackUserId": row.requested_by,
+                "slackTeamId": row.team_id}
+    now = deps.clock
+    changes: dict[str, Any]
+    try:
+        await deps.atomic.start_flow(row.flow_id, customer_id=row.customer_id,
+                                     variables=row.variables, metadata=metadata,
+                                     flow_invocation_id=row.flow_invocation_id)
+        changes = {"status": SendStatus.SENT, "sent_at": now(), "error": "",
+                   "next_attempt_at": None}
+    except AtomicUnavailable as exc:
+        if exc.status is None:  # timeout or connection lost: it may have reached Atomic
+            changes = {"status": SendStatus.UNKNOWN, "error": exc.user_message,
+                       "next_attempt_at": now() + UNKNOWN_DELAY}
+        elif row.attempts >= MAX_ATTEMPTS:
+            changes = {"status": SendStatus.FAILED, "error": _reason(exc), "next_attempt_at": None}
+        else:
+            delay = _backoff(row.attempts)
+            if exc.retry_after is not None:
+                delay = max(delay, timedelta(seconds=exc.retry_after))
+            changes = {"status": SendStatus.PENDING, "error": _reason(exc),
+                       "next_attempt_at": now() + delay}
+    except (AtomicRejected, FlowNotFound, InvalidInput) as exc:
+        changes = {"status": SendStatus.FAILED, "error": exc.user_message,
+                   "next_attempt_at": None}
+    except AtomicError as exc:  # an answer the app does not understand: ask before retrying
+        changes = {"status": SendStatus.UNKNOWN, "error": exc.user_message,
+                   "next_attempt_at": now() + UNKNOWN_DELAY}
+    async with deps.sessions.begin() as session:
+        await send_store.update_send(session, send_id=row.send_id, **changes)
+        updated = await send_store.get_send(session, send_id=row.send_id)
+    assert updated is not None
+    log.info("send %s (flow %s): %s", row.send_id, row.flow_id, updated.status.value)
+    return updated
+
+
+def _reason(exc: AtomicUnavailable) -> str:
+    status = f" (HTTP {exc.status})" if exc.status else ""
+    return f"Atomic is busy or failing{status}."
+
+
+async def reconcile_sends(deps: Deps, *, limit: int = 20) -> int:
+    """The send job: settle `unknown`, stale `sending` and `pending` rows; how many it handled.
+
+    An `unknown` (or abandoned `sending`) row is looked up by flowInvocationId first: a card
+    means it was sent; none means one more start. Every change is audited and notified.
+    """
+    now = deps.clock()
+    async with deps.sessions.begin() as session:
+        due = await send_store.due_sends(session, now=now, statuses=RETRYABLE, limit=limit)
+    handled = 0
+    for row in due:
+        async with deps.sessions.begin() as session:  # claim it (one runner per row)
+            claimed = await send_store.update_send(
+                session, send_id=row.send_id, expect=[row.status], status=SendStatus.SENDING,
+                next_attempt_at=now + LEASE)
+        if not claimed:
+            continue
+        handled += 1
+        result = await _settle(deps, row)
+        if result is None:
+            continue
+        async with deps.sessions.begin() as session:
+            from store import flows as flow_store
+
+            flow = await flow_store.get_flow(session, flow_id=result.flow_id)
+            name = flow.name if flow else result.flow_id
+            actor = Actor.model_validate({"identity": {"team_id": result.team_id,
+                                                       "user_id": result.requested_by,
+                                                       "enterprise_id": result.enterprise_id}})
+            await audit.record(session, deps, actor, f"{flows.SEND_ACTION}.retry",
+                               result.customer_id, {**_details(result), "flow_name": name,
+                                                    "was": row.status.value})
+            await notifications.send_changed(session, deps, result, flow_name=name,
+                                             tell_sender=True)
+    return handled
+
+
+async def _settle(deps: Deps, row: FlowSend) -> FlowSend | None:
+    """One due row: reconcile if its last call may have reached Atomic, then maybe retry."""
+    if row.status in (SendStatus.UNKNOWN, SendStatus.SENDING, SendStatus.PENDING):
+        try:
+            found = await deps.atomic.all_cards(flow_invocation_id=row.flow_invocation_id)
+        except AppError as exc:
+            log.warning("reconciling send %s failed: %s", row.send_id, exc.user_message)
+            async with deps.sessions.begin() as session:
+                await send_store.update_send(session, send_id=row.send_id, status=row.status,
+                                             next_attempt_at=deps.clock() + _backoff(1))
+            return None
+        if found:
+            async with deps.sessions.begin() as session:
+                await send_store.update_send(session, send_id=row.send_id,
+                                             status=SendStatus.SENT, sent_at=deps.clock(),
+                                             error="", next_attempt_at=None)
+                return await send_store.get_send(session, send_id=row.send_id)
+    if row.attempts >= MAX_ATTEMPTS:
+        async with deps.sessions.begin() as session:
+            await send_store.update_send(
+                session, send_id=row.send_id, status=SendStatus.FAILED,
+                error=row.error or "Atomic did not accept the send after several attempts.",
+                next_attempt_at=None)
+            return await send_store.get_send(session, send_id=row.send_id)
+    async with deps.sessions.begin() as session:
+        await send_store.update_send(session, send_id=row.send_id, attempts=row.attempts + 1)
+        current = await send_store.get_send(session, send_id=row.send_id)
+    assert current is not None
+    return await _attempt(deps, current, None)

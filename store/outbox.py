@@ -1,0 +1,115 @@
+"""The notifications outbox: Slack posts written in the service transaction, drained by a job.
+
+Kinds: `post` (the support-channel message of a send), `update` (chat.update of that message),
+`reply` (a thread reply under it) and `dm` (a direct message to a user).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store import models
+
+_outbox: Table = models.Notification.__table__  # type: ignore[assignment]
+
+POST, UPDATE, REPLY, DM = "post", "update", "reply", "dm"
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    kind: str
+    channel: str
+    thread_ts: str
+    message_ts: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    error: str
+    next_attempt_at: datetime | None
+    send_id: str
+
+
+def _to_item(row: Any) -> OutboxItem:
+    return OutboxItem(id=row.id, kind=row.kind, channel=row.channel, thread_ts=row.thread_ts or "",
+                      message_ts=row.message_ts or "", payload=dict(row.payload or {}),
+                      status=row.status, attempts=row.attempts or 0, error=row.error or "",
+                      next_attempt_at=row.next_attempt_at, send_id=row.send_id or "")
+
+
+async def enqueue(session: AsyncSession, *, kind: str, channel: str, payload: dict[str, Any],
+                  at: datetime, send_id: str = "", thread_ts: str = "") -> int:
+    """Add a pending notification; its id."""
+    result = await session.execute(insert(_outbox).values(
+        kind=kind, channel=channel, payload=payload, send_id=send_id, thread_ts=thread_ts,
+        message_ts="", status=PENDING, attempts=0, error="", next_attempt_at=None,
+        created_at=at).returning(_outbox.c.id))
+    return int(result.scalar_one())
+
+
+async def get_item(session: AsyncSession, *, item_id: int) -> OutboxItem | None:
+    row = (await session.execute(select(_outbox).where(_outbox.c.id == item_id))).first()
+    return None if row is None else _to_item(row)
+
+
+async def for_send(session: AsyncSession, *, send_id: str, kind: str,
+                   status: str | None = None) -> list[OutboxItem]:
+    """The send's notifications of one kind, oldest first."""
+    stmt = select(_outbox).where(_outbox.c.send_id == send_id, _outbox.c.kind == kind)
+    if status is not None:
+        stmt = stmt.where(_outbox.c.status == status)
+    return [_to_item(r) for r in (await session.execute(stmt.order_by(_outbox.c.id))).all()]
+
+
+async def set_payload(session: AsyncSession, *, item_id: int, payload: dict[str, Any]) -> bool:
+    """Replace the payload of a notification still pending (coalesces updates)."""
+    result = await session.execute(update(_outbox).where(
+        _outbox.c.id == item_id, _outbox.c.status == PENDING).values(payload=payload))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def due(session: AsyncSession, *, now: datetime, limit: int = 100) -> list[OutboxItem]:
+    """Pending notifications whose next attempt is due, in the order they were written."""
+    stmt = (select(_outbox)
+            .where(_outbox.c.status == PENDING,
+                   or_(_outbox.c.next_attempt_at.is_(None), _outbox.c.next_attempt_at <= now))
+            .order_by(_outbox.c.id).limit(limit))
+    return [_to_item(r) for r in (await session.execute(stmt)).all()]
+
+
+async def pending_count(session: AsyncSession) -> int:
+    rows = (await session.execute(select(_outbox.c.id).where(_outbox.c.status == PENDING))).all()
+    return len(rows)
+
+
+async def mark_sent(session: AsyncSession, *, item_id: int, message_ts: str = "",
+                    attempts: int) -> None:
+    await session.execute(update(_outbox).where(_outbox.c.id == item_id).values(
+        status=SENT, message_ts=message_ts, attempts=attempts, error="", next_attempt_at=None))
+
+
+async def mark_retry(session: AsyncSession, *, item_id: int, attempts: int,
+                     next_attempt_at: datetime, error: str) -> None:
+    await session.execute(update(_outbox).where(_outbox.c.id == item_id).values(
+        attempts=attempts, next_attempt_at=next_attempt_at, error=error[:1000]))
+
+
+async def mark_failed(session: AsyncSession, *, item_id: int, attempts: int, error: str) -> None:
+    await session.execute(update(_outbox).where(_outbox.c.id == item_id).values(
+        status=FAILED, attempts=attempts, error=error[:1000], next_attempt_at=None))
+
+
+async def all_items(session: AsyncSession, *, kinds: Sequence[str] | None = None
+                    ) -> list[OutboxItem]:
+    """Every notification, oldest first (tests and the status page)."""
+    stmt = select(_outbox).order_by(_outbox.c.id)
+    if kinds is not None:
+        stmt = stmt.where(_outbox.c.kind.in_(list(kinds)))
+    return [_to_item(r) for r in (await session.execute(stmt)).all()]
