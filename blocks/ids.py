@@ -13,6 +13,17 @@ class Command(StrEnum):
 
 class ActionId(StrEnum):
     VIEW_CUSTOMER = "customer.view"  # button value: CustomerRef JSON
+    # Access control (issue 4)
+    REQUEST_ACCESS = "access.request"  # refusal: DM the admins; value: the role asked for
+    GRANT_REQUESTED_VIEW = "access.grant_view"  # admin DM: one-click grant; value: AccessRequest
+    GRANT_REQUESTED_EDIT = "access.grant_edit"  # admin DM: one-click grant; value: AccessRequest
+    HOME_ADD_GRANT = "access.add"  # App Home (admins): open the add-grant modal
+    HOME_REMOVE_GRANT = "access.remove"  # App Home (admins): value: GrantSubject JSON
+    HOME_SUPPORT_CHANNEL = "access.channel"  # App Home (admins): conversations select
+    GRANT_USER = "access.user"  # add-grant modal: users select
+    GRANT_USERGROUP = "access.usergroup"  # add-grant modal: external select (options load)
+    GRANT_ROLE = "access.role"  # add-grant modal: role radio buttons
+    AUDIT_PAGE = "audit.page"  # /customer-center audit: older entries; value: AuditQuery JSON
     OPEN_CUSTOMER_VIEW = "customer.open"  # "Open Customer Center" on a lookup answer: CustomerRef
     CUSTOMER_TAB = "customer.tab."  # + tab: feed tab buttons (a state, or "all")
     CUSTOMER_CONTAINER = "customer.container"  # stream container select
@@ -34,6 +45,7 @@ class ActionId(StrEnum):
 
 class CallbackId(StrEnum):
     CUSTOMER_VIEW = "customer.view"  # the customer view modal (private_metadata: CustomerViewMeta)
+    GRANT_ADD = "access.grant"  # App Home add-grant modal (issue 4)
     CARD_DETAILS = "card.details"  # a pushed card details view
     CUSTOMER_ANALYTICS = "customer.analytics"  # a pushed analytics view
     SEARCH = "search.submit"  # the search modal (view_submission)
@@ -44,6 +56,14 @@ class CallbackId(StrEnum):
 
 class BlockId(StrEnum):
     CUSTOMER_HEADER = "customer.header"
+    GRANT_USER = "access.user"
+    GRANT_USERGROUP = "access.usergroup"
+    GRANT_ROLE = "access.role"
+    HOME_GRANT = "home.grant."  # + position in the App Home grants list
+    HOME_CHANNEL = "home.channel"
+    HOME_ACTIONS = "home.actions"
+    ACCESS_REQUEST = "access.request"
+    AUDIT_PAGER = "audit.pager"
     CUSTOMER_PROFILE = "customer.profile"
     CUSTOMER_COUNTS = "customer.counts"
     MATCHES = "customer.matches"
@@ -68,3 +88,5 @@ class Event(StrEnum):
     """Events API event types the app subscribes to (manifest.yml bot_events)."""
 
     APP_HOME_OPENED = "app_home_opened"
+    SUBTEAM_MEMBERS_CHANGED = "subteam_members_changed"
+    SUBTEAM_UPDATED = "subteam_updated"

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     support_channel_id: str | None = None
     customer_center_admins: str = ""
     slack_admins_are_admins: bool = False
+    # Access control (issue 4): users.info answers are cached this long; user groups re-synced
+    # every usergroup_sync_interval_seconds, usergroups.users.list calls paced (Slack Tier 2).
+    slack_admin_cache_seconds: float = Field(default=3600, ge=0)
+    usergroup_sync_interval_seconds: float = 15 * 60
+    usergroup_sync_pause_seconds: float = Field(default=3.5, ge=0)
+    audit_retention_days: float = Field(default=365, gt=0)
+    audit_purge_interval_seconds: float = 24 * 3600
 
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"

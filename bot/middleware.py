@@ -8,7 +8,6 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.deps import Deps
 from bot.domain import Role, SlackIdentity
-from bot.errors import PermissionDenied
 from bot.services import access
 
 Next = Callable[[], Awaitable[None]]
@@ -34,20 +33,21 @@ def identity_from_context(context: AsyncBoltContext) -> SlackIdentity:
 async def identify_actor(context: AsyncBoltContext, next: Next) -> None:
     """Global middleware: `context["actor"]` (identity + role) through the access service."""
     deps: Deps = context["deps"]
-    context["actor"] = await access.resolve_actor(deps, identity_from_context(context))
+    context["actor"] = await access.resolve_actor(deps, identity_from_context(context),
+                                                  slack=context.client)
     await next()
 
 
-def requires(role: Role) -> Middleware:
-    """Listener middleware: PermissionDenied (shown by `on_error`) unless the actor has `role`.
+def requires(role: Role, *, action: str = "request") -> Middleware:
+    """Listener middleware: PermissionDenied (shown by `on_error`, audited as "<action>.denied")
+    unless the actor has `role`.
 
     For commands and buttons the handlers check after `ack()` instead, so the refusal can name the
     admins in the same ephemeral thread; this guard is for surfaces without a reply of their own.
     """
 
     async def requires_middleware(context: AsyncBoltContext, next: Next) -> None:
-        if not access.allowed(context["actor"], role):
-            raise PermissionDenied()
+        await access.ensure(context["deps"], context["actor"], role, action=action, target="")
         await next()
 
     return requires_middleware

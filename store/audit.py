@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import models
@@ -49,3 +49,40 @@ async def recent(session: AsyncSession, *, limit: int = 50, team_id: str | None 
     return [AuditEntry(id=r.id, at=r.at, team_id=r.team_id, enterprise_id=r.enterprise_id,
                        actor_id=r.actor_id, action=r.action, target=r.target,
                        details=r.details or {}) for r in rows.all()]
+
+
+def _entry(r: Any) -> AuditEntry:
+    return AuditEntry(id=r.id, at=r.at, team_id=r.team_id, enterprise_id=r.enterprise_id,
+                      actor_id=r.actor_id, action=r.action, target=r.target,
+                      details=r.details or {})
+
+
+async def page(session: AsyncSession, *, enterprise_id: str, team_id: str, since: datetime,
+               actor_id: str = "", target: str = "", before_id: int | None = None,
+               limit: int = 20) -> list[AuditEntry]:
+    """One workspace's entries at or after `since`, newest first (by id), optionally by one actor
+    or about one target, older than `before_id` (the previous page's last id)."""
+    stmt = select(_audit).where(_audit.c.enterprise_id == enterprise_id,
+                                _audit.c.team_id == team_id, _audit.c.at >= since)
+    if actor_id:
+        stmt = stmt.where(_audit.c.actor_id == actor_id)
+    if target:
+        stmt = stmt.where(_audit.c.target == target)
+    if before_id is not None:
+        stmt = stmt.where(_audit.c.id < before_id)
+    rows = await session.execute(stmt.order_by(_audit.c.id.desc()).limit(limit))
+    return [_entry(r) for r in rows.all()]
+
+
+async def since(session: AsyncSession, *, at: datetime, after_id: int = 0,
+                limit: int = 1_000) -> list[AuditEntry]:
+    """Entries at or after `at`, oldest first, in id order from `after_id` (for exports)."""
+    rows = await session.execute(select(_audit).where(_audit.c.at >= at, _audit.c.id > after_id)
+                                 .order_by(_audit.c.id).limit(limit))
+    return [_entry(r) for r in rows.all()]
+
+
+async def purge(session: AsyncSession, *, before: datetime) -> int:
+    """Delete entries older than `before`; returns how many."""
+    result = await session.execute(delete(_audit).where(_audit.c.at < before))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,129 @@
+"""Refusals with a "Request access" button, and the admins' one-click grant DMs (issue 4)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from blocks.ids import ActionId, BlockId
+from bot.domain import Role
+
+MAX_ADMINS = 20
+USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+ADMINS_SETTING = "CUSTOMER_CENTER_ADMINS"
+ROLE_NAMES = {Role.VIEW: "View", Role.EDIT: "Edit", Role.ADMIN: "Admin"}
+ROLE_MEANS = {Role.VIEW: "look up customers and see their cards",
+              Role.EDIT: "also send enabled Action Flows",
+              Role.ADMIN: "also manage access, the support channel and the audit log"}
+
+
+class AccessRequest(BaseModel):
+    """The value of the Grant View / Grant Edit buttons in an admin's DM."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: str = Field(pattern=USER_ID.pattern, max_length=32)
+
+
+def parse_access_request(value: str) -> AccessRequest | None:
+    try:
+        return AccessRequest.model_validate_json(value)
+    except ValidationError:
+        return None
+
+
+def _md(text: str) -> MarkdownTextObject:
+    """mrkdwn that resolves mentions: only for text built from Slack ids, never customer data."""
+    return MarkdownTextObject(text=text)
+
+
+def _message(text: str, blocks: Sequence[Block]) -> dict[str, Any]:
+    return {"text": text, "blocks": [block.to_dict() for block in blocks]}
+
+
+def valid_user_ids(user_ids: Sequence[str]) -> list[str]:
+    """Slack user ids, de-duplicated, at most MAX_ADMINS; anything else is dropped."""
+    ids = [value.strip() for value in user_ids if USER_ID.fullmatch(value.strip())]
+    return list(dict.fromkeys(ids))[:MAX_ADMINS]
+
+
+def mentions(user_ids: Sequence[str]) -> str:
+    return ", ".join(f"<@{user_id}>" for user_id in valid_user_ids(user_ids))
+
+
+def access_denied_message(admin_ids: Sequence[str], *, needed: Role = Role.VIEW,
+                          current: Role | None = None) -> dict[str, Any]:
+    """A refusal naming the admins, with a Request access button (when there are admins)."""
+    admins = valid_user_ids(admin_ids)
+    if current is None:
+        title = "You don't have access to the Customer Center."
+    else:
+        title = (f"This needs {ROLE_NAMES[needed]} access; you have "
+                 f"{ROLE_NAMES[current]}.")
+    if admins:
+        who = f"Admins: {mentions(admins)}. Ask one of them, or press *Request access*."
+    else:
+        who = (f"No admins are configured yet, so nobody can grant access. Whoever runs the app "
+               f"can name them in the `{ADMINS_SETTING}` setting (comma-separated Slack user IDs "
+               f"such as `U012AB3CD`).")
+    blocks: list[Block] = [SectionBlock(text=_md(f":lock: *{title}*\n{who}"))]
+    if admins:
+        blocks.append(ActionsBlock(block_id=BlockId.ACCESS_REQUEST, elements=[ButtonElement(
+            text="Request access", action_id=ActionId.REQUEST_ACCESS, value=needed.value,
+            style="primary")]))
+    return _message(f"{title} Admins: {mentions(admins) or 'none configured'}.", blocks)
+
+
+def access_request_message(user_id: str, *, current: Role | None) -> dict[str, Any]:
+    """The DM each admin gets: who asks, what they have, and one-click grants."""
+    has = f"They have *{ROLE_NAMES[current]}* access now." if current else "They have no access."
+    value = AccessRequest(user_id=user_id).model_dump_json()
+    text = f"<@{user_id}> asks for access to the Customer Center."
+    buttons = [ButtonElement(text="Grant View", action_id=ActionId.GRANT_REQUESTED_VIEW,
+                             value=value, style="primary"),
+               ButtonElement(text="Grant Edit", action_id=ActionId.GRANT_REQUESTED_EDIT,
+                             value=value)]
+    return _message(text, [
+        SectionBlock(text=_md(f":raising_hand: *{text}*\n{has}\n"
+                              f"• *View*: {ROLE_MEANS[Role.VIEW]}\n"
+                              f"• *Edit*: {ROLE_MEANS[Role.EDIT]}")),
+        ActionsBlock(block_id=BlockId.ACCESS_REQUEST, elements=buttons),
+        ContextBlock(elements=[_md(
+            "Grant only where the job needs it: the feed shows what customers typed. "
+            "`/customer-center access` lists who has what.")]),
+    ])
+
+
+def access_requested_message(admin_ids: Sequence[str]) -> dict[str, Any]:
+    """What the requester sees after pressing Request access."""
+    admins = valid_user_ids(admin_ids)
+    if admins:
+        text = f"Request sent to {mentions(admins)}. You'll get a message when it's granted."
+    else:
+        text = "There is no admin to ask yet, so the request could not be sent."
+    return _message(text, [SectionBlock(text=_md(f":incoming_envelope: {text}"))])
+
+
+def request_granted_message(user_id: str, role: Role, *, by: str) -> dict[str, Any]:
+    """The admin's DM once a one-click grant was made (replaces the buttons)."""
+    text = f"<@{by}> granted <@{user_id}> {ROLE_NAMES[role]} access."
+    return _message(text, [SectionBlock(text=_md(f":white_check_mark: {text}"))])
+
+
+def you_were_granted_message(role: Role, *, by: str) -> dict[str, Any]:
+    """The DM a user gets when their request was granted."""
+    text = (f"<@{by}> granted you {ROLE_NAMES[role]} access to the Customer Center: you can now "
+            f"{ROLE_MEANS[role].removeprefix('also ')}.")
+    return _message(text, [SectionBlock(text=_md(f":tada: {text}")), ContextBlock(elements=[
+        _md("Try `/customer` followed by a name, email or customer ID.")])])

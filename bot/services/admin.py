@@ -1,0 +1,150 @@
+"""Administration: grants, the support channel, access requests (issue 4).
+
+Every function re-checks the actor's role (ADMIN, except `request_access`) and writes the audit log
+in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from blocks.access import access_request_message
+from bot.deps import Deps
+from bot.domain import Actor, Grant, Role, SlackIdentity, SubjectKind, UserGroup
+from bot.errors import InvalidInput
+from bot.services import access, audit
+from store import grants
+from store import usergroups as groups_store
+
+log = logging.getLogger(__name__)
+
+LOWER_SELF = "You can't lower or revoke your own access. Ask another admin to change it."
+
+
+@dataclass(frozen=True, slots=True)
+class GrantChange:
+    subject_kind: SubjectKind
+    subject_id: str
+    role: Role | None  # None: revoked
+    previous: Role | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessOverview:
+    grants: list[Grant]
+    groups: dict[str, UserGroup]  # usergroup id -> cached group with members
+    bootstrap_admins: list[str]
+    slack_admins_are_admins: bool
+    support_channel: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _key(identity: SlackIdentity) -> dict[str, str]:
+    return {"enterprise_id": identity.enterprise_id, "team_id": identity.team_id}
+
+
+def subject_target(kind: SubjectKind, subject_id: str) -> str:
+    """How a grant subject is named in the audit log: `user:U123` or `usergroup:S123`."""
+    return f"{kind.value}:{subject_id}"
+
+
+async def grant(deps: Deps, actor: Actor, kind: SubjectKind, subject_id: str, role: Role, *,
+                slack: AsyncWebClient | None = None) -> GrantChange:
+    """Grant `role` to a user or user group (replacing their earlier grant).
+
+    A user group's members are fetched at once (one usergroups.users.list call) when `slack` is
+    given, so the grant takes effect without waiting for the scheduled sync.
+    """
+    target = subject_target(kind, subject_id)
+    await access.ensure(deps, actor, access.ADMIN_ROLE, action="grant", target=target)
+    if kind is SubjectKind.USER and subject_id == actor.user_id and role is not Role.ADMIN:
+        raise InvalidInput(LOWER_SELF)
+    async with deps.sessions.begin() as session:
+        previous = await grants.put_grant(session, **_key(actor.identity), subject_kind=kind,
+                                          subject_id=subject_id, role=role,
+                                          granted_by=actor.user_id, at=deps.clock())
+        await audit.record(session, deps, actor, "grant", target,
+                           {"role": role.value, "previous": previous.value if previous else ""})
+    if kind is SubjectKind.USERGROUP and slack is not None:
+        from bot.services.usergroups import sync_group
+
+        await sync_group(deps, slack, actor.identity, subject_id)
+    return GrantChange(kind, subject_id, role, previous)
+
+
+async def revoke(deps: Deps, actor: Actor, kind: SubjectKind, subject_id: str) -> GrantChange:
+    """Remove the grant of a user or user group. InvalidInput when there is none."""
+    target = subject_target(kind, subject_id)
+    await access.ensure(deps, actor, access.ADMIN_ROLE, action="revoke", target=target)
+    if kind is SubjectKind.USER and subject_id == actor.user_id:
+        raise InvalidInput(LOWER_SELF)
+    async with deps.sessions.begin() as session:
+        previous = await grants.delete_grant(session, **_key(actor.identity), subject_kind=kind,
+                                             subject_id=subject_id)
+        if previous is not None:
+            await audit.record(session, deps, actor, "revoke", target,
+                               {"previous": previous.value})
+    if previous is None:
+        who = f"<@{subject_id}>" if kind is SubjectKind.USER else f"<!subteam^{subject_id}>"
+        raise InvalidInput(f"{who} has no grant to revoke.")
+    return GrantChange(kind, subject_id, None, previous)
+
+
+async def overview(deps: Deps, actor: Actor) -> AccessOverview:
+    """Who has what, directly and through groups (admins only)."""
+    await access.ensure(deps, actor, access.ADMIN_ROLE, action="access.list", target="")
+    async with deps.sessions.begin() as session:
+        all_grants = await grants.list_grants(session, **_key(actor.identity))
+        group_ids = [g.subject_id for g in all_grants if g.subject_kind is SubjectKind.USERGROUP]
+        cached = await groups_store.groups(session, **_key(actor.identity), ids=group_ids,
+                                           with_members=True)
+        channel = await grants.support_channel(session, **_key(actor.identity))
+    return AccessOverview(grants=all_grants, groups={g.id: g for g in cached},
+                          bootstrap_admins=access.admin_ids(deps),
+                          slack_admins_are_admins=deps.settings.slack_admins_are_admins,
+                          support_channel=channel or (deps.settings.support_channel_id or ""))
+
+
+async def support_channel(deps: Deps, identity: SlackIdentity) -> str | None:
+    """The support channel for a workspace: set by an admin in Slack, else SUPPORT_CHANNEL_ID."""
+    async with deps.sessions.begin() as session:
+        channel = await grants.support_channel(session, **_key(identity))
+    return channel or deps.settings.support_channel_id or None
+
+
+async def set_support_channel(deps: Deps, actor: Actor, channel_id: str) -> str:
+    """Choose the support channel (admins only); returns the previous one ("" when none)."""
+    await access.ensure(deps, actor, access.ADMIN_ROLE, action="channel.set", target=channel_id)
+    async with deps.sessions.begin() as session:
+        previous = await grants.set_support_channel(session, **_key(actor.identity),
+                                                    channel_id=channel_id,
+                                                    updated_by=actor.user_id, at=deps.clock())
+        await audit.record(session, deps, actor, "channel.set", channel_id,
+                           {"previous": previous})
+    return previous
+
+
+async def request_access(deps: Deps, actor: Actor, slack: AsyncWebClient) -> list[str]:
+    """DM every admin a request with one-click Grant View / Grant Edit buttons.
+
+    Returns the admins who were told. The request is audited.
+    """
+    admins = [a for a in await access.admins(deps, actor.identity) if a != actor.user_id]
+    message = access_request_message(actor.user_id, current=actor.role)
+    told: list[str] = []
+    for admin in admins:
+        try:
+            opened = await slack.conversations_open(users=admin)
+            channel = (opened.get("channel") or {}).get("id") or admin
+            await slack.chat_postMessage(channel=channel, text=message["text"],
+                                         blocks=message["blocks"])
+        except SlackApiError as exc:
+            log.warning("could not DM admin %s: %s", admin, exc.response.get("error"))
+            continue
+        told.append(admin)
+    await audit.log(deps, actor, "access.request", actor.user_id, {"admins": told})
+    return told
