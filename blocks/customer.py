@@ -7,7 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -26,7 +28,8 @@ from blocks.format import (
     status_label,
     when,
 )
-from blocks.ids import BlockId
+from blocks.ids import ActionId, BlockId
+from blocks.metadata import MAX_CUSTOMER_ID, CustomerRef
 from blocks.text import safe_mrkdwn, safe_plain
 from bot.domain import Card, CardInput, Customer, CustomerSummary
 
@@ -69,8 +72,12 @@ def customer_message(summary: CustomerSummary, *, now: datetime) -> dict[str, An
         ContextBlock(elements=[mrkdwn(text) for text in _profile_notes(customer, now)]),
         _counts_section(summary),
         ContextBlock(elements=[mrkdwn(_freshness(summary, now))]),
-        DividerBlock(),
     ]
+    if 0 < len(customer.id) <= MAX_CUSTOMER_ID:
+        head.append(ActionsBlock(elements=[ButtonElement(
+            text="Open Customer Center", action_id=ActionId.OPEN_CUSTOMER_VIEW, style="primary",
+            value=CustomerRef(customer_id=customer.id).model_dump_json())]))
+    head.append(DividerBlock())
     blocks = [block.to_dict() for block in head]
     blocks.extend(_card_blocks(summary, now, used=blocks))
     total = _total(summary)

@@ -1,4 +1,5 @@
-"""Block actions on messages: the View button of a matches list."""
+"""Block actions that open the customer view or a page of matches: View / Open Customer Center,
+More results, and App Home's Find a customer."""
 
 from __future__ import annotations
 
@@ -8,37 +9,117 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
-from blocks.customer import customer_message
+from blocks.customer_view import customer_view_modal, loading_modal, message_modal
 from blocks.ids import ActionId
-from blocks.messages import access_denied_message, error_message
-from blocks.metadata import parse_customer_ref
+from blocks.messages import access_denied_message, error_message, matches_message
+from blocks.metadata import CustomerViewMeta, parse_customer_ref, parse_search_page
+from blocks.search import search_modal
 from bot.deps import Deps
-from bot.domain import Actor
-from bot.services import access, lookup
+from bot.domain import Actor, Role
+from bot.errors import AppError
+from bot.services import access, customer_view, lookup
 from handlers.commands import reply
 
 STALE_BUTTON = "That button is out of date. Run `/customer` again."
+Build = Callable[[], Awaitable[dict[str, Any]]]
 
 
-async def handle_view_customer(ack: AsyncAck, action: dict[str, Any], respond: AsyncRespond,
-                               deps: Deps, actor: Actor) -> None:
+def in_view(body: dict[str, Any]) -> bool:
+    """Whether the action came from a modal (push over it) rather than a message (open one)."""
+    return (body.get("container") or {}).get("type") == "view" or "view" in body
+
+
+async def fill(client: AsyncWebClient, opened: Any, build: Build) -> None:
+    """Replace a loading view with what `build` makes; an AppError becomes its message."""
+    view = opened["view"]
+    try:
+        content = await build()
+    except AppError as error:
+        content = message_modal(error.user_message)
+    await client.views_update(view_id=view["id"], hash=view.get("hash"), view=content)
+
+
+async def open_or_push(client: AsyncWebClient, body: dict[str, Any], build: Build) -> None:
+    """Loading view at once (the trigger id lives 3 s), then the real one."""
+    if in_view(body):
+        opened = await client.views_push(trigger_id=body["trigger_id"], view=loading_modal())
+    else:
+        opened = await client.views_open(trigger_id=body["trigger_id"], view=loading_modal())
+    await fill(client, opened, build)
+
+
+def view_builder(deps: Deps, actor: Actor, meta: CustomerViewMeta) -> Build:
+    async def build() -> dict[str, Any]:
+        data = await customer_view.customer_view(deps, actor, meta)
+        return customer_view_modal(data, now=deps.clock(), can_edit=actor.has(Role.EDIT))
+    return build
+
+
+async def handle_view_customer(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                               client: AsyncWebClient, respond: AsyncRespond, deps: Deps,
+                               actor: Actor) -> None:
     await ack()
     ref = parse_customer_ref(action.get("value") or "")
     target = ref.customer_id if ref is not None else ""
-    if not await access.permits(deps, actor, access.LOOKUP_ROLE, action="customer.view",
-                                target=target):  # buttons are re-checked on the server
-        await reply(respond, access_denied_message(access.admin_ids(deps)))
+    if not actor.has(Role.VIEW):
+        await access.permits(deps, actor, Role.VIEW, action="customer.view", target=target)
+        if in_view(body):
+            await client.views_push(trigger_id=body["trigger_id"],
+                                    view=message_modal(PERMISSION_TEXT))
+        else:
+            await reply(respond, access_denied_message(access.admin_ids(deps)))
         return
     if ref is None:
         await reply(respond, error_message(STALE_BUTTON))
         return
-    summary = await lookup.customer_summary(deps, actor, ref.customer_id)
-    await reply(respond, customer_message(summary, now=deps.clock()), replace_original=True)
+    await open_or_push(client, body,
+                       view_builder(deps, actor, CustomerViewMeta(customer_id=ref.customer_id)))
+
+
+PERMISSION_TEXT = "You don't have access to the Customer Center. Ask an app admin to grant it."
+
+
+async def handle_more_results(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                              client: AsyncWebClient, respond: AsyncRespond, deps: Deps,
+                              actor: Actor) -> None:
+    await ack()
+    page = parse_search_page(action.get("value") or "")
+    if page is None:
+        await reply(respond, error_message(STALE_BUTTON))
+        return
+    if "view" in body:  # the search modal
+        view = body["view"]
+        try:
+            result = await lookup.lookup(deps, actor, page.query, offset=page.offset)
+            content = search_modal(page.query, result)
+        except AppError as error:
+            content = search_modal(page.query, note=error.user_message)
+        await client.views_update(view_id=view["id"], hash=view.get("hash"), view=content)
+        return
+    if not await access.permits(deps, actor, Role.VIEW, action="customer.lookup",
+                                target=page.query):
+        await reply(respond, access_denied_message(access.admin_ids(deps)))
+        return
+    result = await lookup.lookup(deps, actor, page.query, offset=page.offset)
+    await reply(respond, matches_message(result), replace_original=True)
+
+
+async def handle_open_search(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                             deps: Deps, actor: Actor) -> None:
+    await ack()
+    if not await access.permits(deps, actor, Role.VIEW, action="customer.search", target=""):
+        await client.views_open(trigger_id=body["trigger_id"], view=message_modal(PERMISSION_TEXT))
+        return
+    await client.views_open(trigger_id=body["trigger_id"], view=search_modal())
 
 
 LISTENERS: dict[ActionId, Callable[..., Awaitable[None]]] = {
     ActionId.VIEW_CUSTOMER: handle_view_customer,
+    ActionId.OPEN_CUSTOMER_VIEW: handle_view_customer,
+    ActionId.MORE_RESULTS: handle_more_results,
+    ActionId.OPEN_SEARCH: handle_open_search,
 }
 
 

@@ -354,3 +354,9 @@ async def events_since(session: AsyncSession, *, customer_id: str, since: dateti
         select(_events.c.occurred_at, _events.c.name)
         .where(_events.c.customer_id == customer_id, _events.c.occurred_at >= since))
     return [(at, str(name)) for at, name in rows]
+
+
+async def first_card_at(session: AsyncSession, *, customer_id: str) -> datetime | None:
+    value: datetime | None = await session.scalar(
+        select(func.min(_cards.c.created_at)).where(_cards.c.customer_id == customer_id))
+    return value

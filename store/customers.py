@@ -234,3 +234,12 @@ async def search_customers(session: AsyncSession, *, query: str, limit: int = 10
     matches = [CustomerMatch(customer=loaded[cid], matched_field=key[2], exact=key[0] == 0)
                for cid, key in page if cid in loaded]
     return matches, total
+
+
+async def existing_ids(session: AsyncSession, *, customer_ids: Sequence[str]) -> set[str]:
+    """Which of these customer ids are stored."""
+    found: set[str] = set()
+    for chunk in iter_chunks(list(dict.fromkeys(customer_ids)), CHUNK):
+        rows = await session.scalars(select(_customers.c.id).where(_customers.c.id.in_(chunk)))
+        found.update(rows)
+    return found

@@ -92,3 +92,32 @@ async def customer_summary(deps: Deps, actor: Actor, customer_id: str, *,
         await audit.record(session, deps, actor, "customer.view", customer_id,
                            {"cards": summary.total_cards})
     return summary
+
+
+_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+_WORD = re.compile(r"[^\s<>|,;:()\[\]{}\"'`*_~]+")
+
+
+def _message_text(text: str) -> str:
+    return _SLACK_LINK.sub(_unwrap, text).replace("&lt;", "<").replace("&gt;", ">") \
+        .replace("&amp;", "&")
+
+
+async def lookup_in_text(deps: Deps, actor: Actor, text: str) -> LookupResult | None:
+    """Look up the first email address, else the first known customer id, in a message's text;
+    None when it holds neither.
+
+    Raises:
+        PermissionDenied: the actor has no View access (the attempt is audited).
+    """
+    await _require_view(deps, actor, "customer.lookup", "message shortcut")
+    plain = _message_text(text)
+    email = _EMAIL.search(plain)
+    if email is not None:
+        return await lookup(deps, actor, email.group(0).rstrip("."))
+    words = [w.strip(".!?") for w in _WORD.findall(plain)[:500]]
+    words = [w for w in words if 0 < len(w) <= 200]
+    async with deps.sessions.begin() as session:
+        known = await customers.existing_ids(session, customer_ids=words)
+    first = next((w for w in words if w in known), None)
+    return None if first is None else await lookup(deps, actor, first)
