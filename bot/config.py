@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
 
+    # Card preview images (issue 7): a bounded on-disk cache of rendered PNGs and their Slack file
+    # ids (survives restarts); card images fetched with a short timeout and a size cap.
+    preview_cache_dir: str = "./.preview-cache"
+    preview_cache_max_bytes: int = Field(default=200_000_000, ge=0)
+    preview_image_timeout_seconds: float = Field(default=3.0, gt=0)
+    preview_image_max_bytes: int = Field(default=2_000_000, ge=1)
+    preview_fetch_images: bool | None = None  # None: fetch, except from the emulator's demo URLs
+
     # True only in tests: Bolt then answers HTTP after the listener finishes.
     process_before_response: bool = False
 
