@@ -7,6 +7,7 @@ import httpx
 from bot.atomic.client import AtomicClient
 from bot.config import Settings
 from bot.deps import Clock, Deps, utcnow
+from bot.metrics import atomic_event_hooks
 from store.db import make_engine, make_sessions
 
 EMULATOR_BASE_URL = "http://atomic-emulator"
@@ -30,7 +31,8 @@ def build_deps(settings: Settings, *, clock: Clock = utcnow) -> Deps:
         emulator = Emulator(dataset, environment_id=settings.environment_id, clock=clock)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator.asgi),
                                  base_url=EMULATOR_BASE_URL,
-                                 timeout=httpx.Timeout(settings.atomic_timeout_seconds))
+                                 timeout=httpx.Timeout(settings.atomic_timeout_seconds),
+                                 event_hooks=atomic_event_hooks())
         atomic = AtomicClient(http, environment_id=settings.environment_id,
                               client_id=EMULATOR_CLIENT_ID, client_secret=EMULATOR_CLIENT_SECRET,
                               token_url=EMULATOR_TOKEN_URL)
@@ -39,7 +41,8 @@ def build_deps(settings: Settings, *, clock: Clock = utcnow) -> Deps:
 
     assert settings.atomic_api_base_url is not None  # uses_emulator is False
     http = httpx.AsyncClient(base_url=settings.atomic_api_base_url,
-                             timeout=httpx.Timeout(settings.atomic_timeout_seconds))
+                             timeout=httpx.Timeout(settings.atomic_timeout_seconds),
+                             event_hooks=atomic_event_hooks())
     secret = settings.atomic_client_secret
     atomic = AtomicClient(http, environment_id=settings.environment_id,
                           client_id=settings.atomic_client_id or "",

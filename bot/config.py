@@ -54,6 +54,24 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
 
+    # Webhook ingestion (bot/ingest_queue.py): bounded queue, batched writer.
+    ingest_queue_events: int = Field(default=20_000, ge=1)  # full -> 503 + Retry-After
+    ingest_batch_events: int = Field(default=1_000, ge=1)  # at most this many per transaction
+    ingest_ack: Literal["commit", "enqueue"] = "commit"  # when the webhook answers 200
+    ingest_retry_after_seconds: int = Field(default=5, ge=1)
+
+    # Scheduled jobs (bot/scheduler.py); an interval <= 0 disables a job.
+    scheduler_enabled: bool = True
+    leader_check_seconds: float = Field(default=5.0, gt=0)
+    sync_users_interval_seconds: float = 6 * 3600
+    sync_cards_interval_seconds: float = 15 * 60
+    sync_cards_active_hours: float = 24.0  # "recently active": an event within this window
+    sync_cards_max_customers: int = Field(default=2_000, ge=1)
+    sync_flows_interval_seconds: float = 10 * 60
+    sync_containers_interval_seconds: float = 3600
+    event_retention_days: float = Field(default=90, gt=0)
+    event_retention_interval_seconds: float = 24 * 3600
+
     # Card preview images (issue 7): a bounded on-disk cache of rendered PNGs and their Slack file
     # ids (survives restarts); card images fetched with a short timeout and a size cap.
     preview_cache_dir: str = "./.preview-cache"

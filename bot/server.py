@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -25,12 +27,23 @@ from bot.app import build_app
 from bot.bootstrap import build_deps, close_deps, migrate_database
 from bot.config import Settings
 from bot.deps import Deps
+from bot.ingest_queue import IngestQueue
+from bot.metrics import (
+    SLACK_ACK_SECONDS,
+    SLACK_REQUESTS,
+    RequestIdMiddleware,
+    install_request_id_filter,
+    render,
+    slack_kind,
+)
+from bot.services.ingest import apply_events
 from bot.services.sync import initial_sync_if_empty
 from bot.webhooks import atomic_webhook
 from store.migrate import is_at_head
 
 logger = logging.getLogger(__name__)
 SELF_BASE_URL = "http://customer-center"
+SHUTDOWN_DRAIN_SECONDS = 60.0
 
 
 @dataclass
@@ -42,6 +55,7 @@ class Runtime:
     slack_handler: AsyncSlackRequestHandler
     socket_mode: AsyncSocketModeHandler | None = None
     self_client: httpx.AsyncClient | None = None
+    ingest: IngestQueue | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -67,8 +81,28 @@ async def initial_import(deps: Deps) -> None:
 
 
 async def slack_events(request: Request) -> Response:
+    """Bolt answers (acks) the request; its kind, status and latency go to /metrics."""
     runtime: Runtime = request.app.state.runtime
-    return await runtime.slack_handler.handle(request)
+    started = time.perf_counter()
+    kind = slack_kind(await request.body(), request.headers.get("content-type", ""))
+    response = await runtime.slack_handler.handle(request)
+    SLACK_ACK_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
+    SLACK_REQUESTS.labels(kind=kind, status=str(response.status_code)).inc()
+    return response
+
+
+async def metrics_endpoint(_request: Request) -> Response:
+    body, content_type = render()
+    return Response(body, media_type=content_type)
+
+
+def start_ingest_queue(deps: Deps) -> IngestQueue:
+    """The batched webhook writer (bot/ingest_queue.py), sized by settings."""
+    queue = IngestQueue(lambda events: apply_events(deps, events),
+                        capacity=deps.settings.ingest_queue_events,
+                        batch_events=deps.settings.ingest_batch_events)
+    queue.start()
+    return queue
 
 
 async def healthz(_request: Request) -> JSONResponse:
@@ -116,6 +150,8 @@ def build_server(settings: Settings, *, deps: Deps | None = None,
             runtime = Runtime(deps=current, bolt=bolt, slack_handler=AsyncSlackRequestHandler(bolt))
             app.state.deps = current
             app.state.runtime = runtime
+            install_request_id_filter()
+            runtime.ingest = app.state.ingest_queue = start_ingest_queue(current)
             if current.emulator is not None:
                 runtime.self_client = wire_emulator_webhooks(current, app)
                 logger.info("the embedded Atomic emulator delivers webhooks to /atomic/webhooks")
@@ -138,9 +174,11 @@ def build_server(settings: Settings, *, deps: Deps | None = None,
         Route("/atomic/webhooks", atomic_webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/emulator/{rest:path}", EmulatorRoutes()),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan,
+                     middleware=[Middleware(RequestIdMiddleware)])
 
 
 def wire_emulator_webhooks(deps: Deps, target: Any) -> httpx.AsyncClient:
@@ -177,6 +215,9 @@ async def _shutdown(runtime: Runtime) -> None:
     await asyncio.gather(*runtime.background, return_exceptions=True)
     if runtime.socket_mode is not None:
         await runtime.socket_mode.close_async()  # type: ignore[no-untyped-call]
+    if runtime.ingest is not None:  # everything acknowledged is written before exit
+        left = await runtime.ingest.close(drain_seconds=SHUTDOWN_DRAIN_SECONDS)
+        logger.info("ingest queue drained%s", f"; {left} events NOT written" if left else "")
     if runtime.deps.emulator is not None:
         runtime.deps.emulator.set_webhook(None)
         await runtime.deps.emulator.aclose()  # pending webhook deliveries

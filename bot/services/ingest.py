@@ -69,28 +69,45 @@ async def ingest_events(deps: Deps, payload: Any) -> IngestResult:
     a savepoint of its own so only the faulty ones are rejected.
     """
     valid, rejected = validate_events(payload)
+    outcomes = await apply_events(deps, [e for _, e in valid]) if valid else []
+    return summarise(valid, outcomes, rejected)
+
+
+def summarise(valid: list[tuple[int, WebhookEvent]], outcomes: list[bool | None],
+              rejected: list[RejectedEvent]) -> IngestResult:
+    """One request's result from its validation and the outcome of each valid event."""
     accepted = duplicates = 0
-    if valid:
-        received_at = deps.clock()
-        async with deps.sessions.begin() as session:
-            try:
-                async with session.begin_nested():
-                    fresh = await _apply(session, [e for _, e in valid], received_at)
-                outcomes: list[bool | None] = list(fresh)
-            except _DB_ERRORS:
-                log.warning("webhook batch refused; applying its %d events one by one",
-                            len(valid), exc_info=True)
-                outcomes = [await _apply_one(session, event, received_at) for _, event in valid]
-        for (index, event), outcome in zip(valid, outcomes, strict=True):
-            if outcome is None:
-                rejected.append(RejectedEvent(index=index, identifier=event.identifier,
-                                              reason="could not be stored (database error)"))
-            elif outcome:
-                accepted += 1
-            else:
-                duplicates += 1
+    rejected = list(rejected)
+    for (index, event), outcome in zip(valid, outcomes, strict=True):
+        if outcome is None:
+            rejected.append(RejectedEvent(index=index, identifier=event.identifier,
+                                          reason="could not be stored (database error)"))
+        elif outcome:
+            accepted += 1
+        else:
+            duplicates += 1
     rejected.sort(key=lambda r: r.index)
     return IngestResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
+
+
+async def apply_events(deps: Deps, batch: list[WebhookEvent]) -> list[bool | None]:
+    """Apply valid events in ONE transaction; per event: True new, False duplicate, None refused.
+
+    Raises only when the transaction itself fails (database unreachable): nothing is then
+    written, and the caller keeps or refuses the whole batch.
+    """
+    if not batch:
+        return []
+    received_at = deps.clock()
+    async with deps.sessions.begin() as session:
+        try:
+            async with session.begin_nested():
+                fresh = await _apply(session, batch, received_at)
+            return list(fresh)
+        except _DB_ERRORS:
+            log.warning("webhook batch refused; applying its %d events one by one",
+                        len(batch), exc_info=True)
+            return [await _apply_one(session, event, received_at) for event in batch]
 
 
 _DB_ERRORS = (SQLAlchemyError, UnicodeError)
