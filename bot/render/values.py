@@ -1,0 +1,86 @@
+"""Submitted input values as the card shows them (ATOMIC-CONTRACT.md value encodings)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+
+def options(node: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(key, label) of a dropdown / radio / checkbox node (`items` or `values`)."""
+    raw = node.get("items") if "items" in node else node.get("values")
+    found: list[tuple[str, str]] = []
+    for item in raw if isinstance(raw, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        key = item.get("key", item.get("value"))
+        if key is None:
+            continue
+        label = item.get("label", item.get("title", key))
+        found.append((str(key), str(label if label not in (None, "") else key)))
+    return found
+
+
+def truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"true", "yes", "on", "1", "checked"}
+    return bool(value)
+
+
+def number_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{int(value):,}" if value.is_integer() else f"{value:,}"
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    if number == number.to_integral_value():
+        return f"{int(number):,}"
+    return f"{number.normalize():,f}"
+
+
+def text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return number_text(value)
+    if isinstance(value, str):
+        return value
+    return str(value)
+
+
+def checked_keys(value: Any) -> set[str]:
+    if isinstance(value, Mapping):
+        return {str(k) for k, v in value.items() if truthy(v)}
+    if isinstance(value, list | tuple | set | frozenset):
+        return {str(k) for k in value}
+    return set() if value is None else {str(value)}
+
+
+def chosen_label(node: Mapping[str, Any], value: Any) -> str:
+    if value is None:
+        return ""
+    for key, label in options(node):
+        if key == str(value):
+            return label
+    return text(value)
+
+
+def file_name(value: Any) -> str:
+    if isinstance(value, Mapping):
+        for key in ("filename", "fileName", "name"):
+            name = value.get(key)
+            if isinstance(name, str) and name.strip():
+                return name
+        return "file uploaded"
+    return text(value)
