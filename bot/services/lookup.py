@@ -95,7 +95,7 @@ async def customer_summary(deps: Deps, actor: Actor, customer_id: str, *,
 
 
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
-_WORD = re.compile(r"[^\s<>|,;:()\[\]{}\"'`*_~]+")
+_WORD = re.compile(r"[^\s<>|,;()\[\]{}\"'`]+")
 
 
 def _message_text(text: str) -> str:
@@ -115,7 +115,7 @@ async def lookup_in_text(deps: Deps, actor: Actor, text: str) -> LookupResult | 
     email = _EMAIL.search(plain)
     if email is not None:
         return await lookup(deps, actor, email.group(0).rstrip("."))
-    words = [w.strip(".!?") for w in _WORD.findall(plain)[:500]]
+    words = [w.strip(".!?:*_~") for w in _WORD.findall(plain)[:500]]
     words = [w for w in words if 0 < len(w) <= 200]
     async with deps.sessions.begin() as session:
         known = await customers.existing_ids(session, customer_ids=words)

@@ -13,7 +13,7 @@ from blocks.ids import ActionId, Command
 from bot.atomic.emulator.demo_data import HOSTILE_EMAIL, HOSTILE_NAME
 from bot.deps import Deps
 from store.models import AuditLog
-from tests.blockkit import validate_message
+from tests.blockkit import validate_message, validate_modal
 from tests.fakes.integration import ADMIN, OTHER_ADMIN, STAFF
 from tests.fakes.requests import SlackRequests
 from tests.fakes.slack import FakeSlack
@@ -100,7 +100,7 @@ async def test_a_name_matching_several_lists_them_with_view_buttons(
         assert full_name in text_of(answer["blocks"])
 
 
-async def test_view_button_replaces_the_list_with_that_customer(
+async def test_view_button_opens_the_customer_view_modal(
         app: AsyncApp, slack: SlackRequests, fake_slack: FakeSlack, deps: Deps) -> None:
     surname = shared_last_name(deps)
     await app.async_dispatch(slack.command(Command.CUSTOMER, surname, user_id=ADMIN).bolt())
@@ -112,12 +112,13 @@ async def test_view_button_replaces_the_list_with_that_customer(
         slack.action(ActionId.VIEW_CUSTOMER, button["value"], user_id=ADMIN).bolt())
 
     assert response.status == 200
-    answer = fake_slack.last("response")
-    assert answer["replace_original"] is True
-    assert answer["response_type"] == "ephemeral"
-    validate_message(answer)
-    assert user["profile"]["name"] in text_of(answer["blocks"])
-    assert view_buttons(answer["blocks"]) == []
+    methods = [c.method for c in fake_slack.calls]
+    assert methods.index("views.open") < methods.index("views.update")  # loading view first
+    assert "Loading" in text_of(fake_slack.last("views.open")["view"])
+    update = fake_slack.last("views.update")
+    validate_modal(update["view"])
+    assert update["hash"].startswith("hash-")
+    assert user["profile"]["name"] in text_of(update["view"])
 
 
 async def test_view_button_with_a_bad_value_says_so(app: AsyncApp, slack: SlackRequests,
@@ -139,10 +140,10 @@ async def test_view_button_for_an_unknown_customer_gets_a_clear_message(
         slack.action(ActionId.VIEW_CUSTOMER, value, user_id=ADMIN).bolt())
 
     assert response.status == 200
-    answer = fake_slack.last("response")
-    validate_message(answer)
-    assert "usr_missing" in answer["text"]
-    assert "incident" not in answer["text"]
+    view = fake_slack.last("views.update")["view"]
+    validate_modal(view)
+    assert "usr_missing" in text_of(view)
+    assert "incident" not in text_of(view)
 
 
 async def test_no_match(app: AsyncApp, slack: SlackRequests, fake_slack: FakeSlack) -> None:
