@@ -20,3 +20,19 @@ class Job:
 
 
 JOBS: list[Job] = []
+
+
+def _send_jobs() -> list[Job]:
+    """Send outbox reconciliation and the notifications outbox (issue 5)."""
+    from bot.services import notifications, sends
+
+    async def drain(deps: Deps) -> int:
+        return await notifications.drain(deps)
+
+    return [
+        Job("reconcile_sends", sends.reconcile_sends, lambda s: 15.0),
+        Job("notification_outbox", drain, lambda s: 2.0),
+    ]
+
+
+JOBS += _send_jobs()
