@@ -1,4 +1,4 @@
-"""`customer-center`: serve | migrate | sync | preview | emulator | simulate."""
+"""`customer-center`: serve | migrate | sync | preview | preview-card | emulator | simulate."""
 
 from __future__ import annotations
 
@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--platform", default=None)
     simulate.add_argument("--url", default=DEFAULT_SIMULATE_URL,
                           help=f"the emulator's simulation base URL ({DEFAULT_SIMULATE_URL})")
+    card = sub.add_parser("preview-card", help="render a card preview to a PNG file (no Slack)")
+    card.add_argument("card_id")
+    card.add_argument("--theme", choices=("light", "dark"), default="light")
+    card.add_argument("--sdk", default="", help="SDK version, e.g. 24.2.0 (default: latest)")
+    card.add_argument("--container", default="", help="stream container id (default: the card's)")
+    card.add_argument("--no-values", action="store_true", help="leave submitted values out")
+    card.add_argument("-o", "--output", default="card.png")
     return parser
 
 
@@ -247,9 +254,18 @@ def cmd_simulate(args: argparse.Namespace, _settings: Settings) -> int:
     return 0 if response.is_success else 1
 
 
+def cmd_preview_card(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.render import Mode
+    from bot.services.previews import write_preview_file
+
+    return asyncio.run(_with_deps(settings, lambda deps: write_preview_file(
+        deps, args.card_id, output=args.output, mode=Mode(args.theme), sdk=args.sdk,
+        container_id=args.container, with_values=not args.no_values)))
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "serve": cmd_serve, "migrate": cmd_migrate, "sync": cmd_sync, "preview": cmd_preview,
-    "emulator": cmd_emulator, "simulate": cmd_simulate,
+    "emulator": cmd_emulator, "simulate": cmd_simulate, "preview-card": cmd_preview_card,
 }
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from bot.deps import Deps
 from bot.domain import Actor, Card, Role, StreamContainer
@@ -231,3 +233,45 @@ def forget_upload(deps: Deps, key: str) -> None:
     """Slack would not show the cached file (deleted, or not ready): upload again next time."""
     if key:
         preview_cache(deps).forget_file_id(key)
+
+
+async def write_preview_file(deps: Deps, card_id: str, *, output: str, mode: Mode = Mode.LIGHT,
+                             sdk: str = "", container_id: str = "", with_values: bool = True,
+                             out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """`customer-center preview-card`: render one card to a PNG file, no Slack.
+
+    The read model is filled from Atomic (or the emulator, with its event history so submitted
+    values show) when it is empty, as `preview` does. Returns the process exit code."""
+    from bot.server import emulator_webhooks_into
+    from bot.services import sync
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    await sync.initial_sync_if_empty(deps)
+    if deps.emulator is not None:
+        async with emulator_webhooks_into(deps):
+            await deps.emulator.replay_history()
+            await deps.emulator.drain()
+    try:
+        card, found = await load_card(deps, card_id)
+    except CardNotFound as exc:
+        err.write(f"{exc.user_message}\n")
+        return 1
+    subject = subject_for(card, found, PreviewRequest(card_id=card_id, container_id=container_id,
+                                                      mode=mode, sdk=sdk,
+                                                      with_values=with_values))
+    rendered = await render(deps, subject)
+    path = Path(output)
+    await asyncio.to_thread(path.write_bytes, rendered.png)
+    where = subject.container.name if subject.container else "no container"
+    out.write(f"wrote {path} ({rendered.width}x{rendered.height}, {len(rendered.png):,} bytes): "
+              f"{card.title} · {where} · {subject.palette.name} · SDK {subject.sdk or 'latest'}\n")
+    if mode is Mode.DARK and subject.mode is Mode.LIGHT:
+        out.write(f"note: {where} has no dark theme; drawn in its light theme\n")
+    for line in rendered.omitted:
+        out.write(f"not shown with SDK {subject.sdk}: {line}\n")
+    for line in rendered.ignored:
+        out.write(f"ignored by SDK {subject.sdk}: {line}\n")
+    for url in rendered.missing_images:
+        out.write(f"image unavailable (placeholder drawn): {url}\n")
+    return 0
