@@ -1,26 +1,75 @@
-"""The App Home tab: what the app is, the user's access, how to search, and whom to ask."""
+"""The App Home tab per role, and the admins' add-grant modal (issue 4)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
+    ConfirmObject,
     ContextBlock,
+    ConversationFilter,
+    ConversationSelectElement,
     DividerBlock,
+    ExternalDataSelectElement,
     HeaderBlock,
+    InputBlock,
     MarkdownTextObject,
+    Option,
+    RadioButtonsElement,
     SectionBlock,
+    UserSelectElement,
 )
+from slack_sdk.models.views import View
 
-from blocks.customer import mrkdwn
-from blocks.ids import Command
+from blocks.access import ROLE_MEANS, ROLE_NAMES
+from blocks.admin import subject_mention
+from blocks.ids import ActionId, BlockId, CallbackId, Command
 from blocks.messages import admins_text, role_summary, usage_lines, valid_admin_ids
-from bot.domain import Role
+from blocks.text import safe_plain
+from bot.domain import Grant, Role, SubjectKind, UserGroup
+
+MAX_HOME_GRANTS = 60
+MAX_OPTIONS = 100
 
 
-def home_view(*, role: Role | None, admin_ids: Sequence[str]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class AdminPanel:
+    """What an admin's Home shows beyond everyone else's."""
+
+    grants: Sequence[Grant] = ()
+    groups: Mapping[str, UserGroup] = field(default_factory=dict)
+    support_channel: str = ""
+    extra_blocks: Sequence[dict[str, Any]] = ()  # e.g. job status blocks (issue 6), appended
+
+
+class GrantSubject(BaseModel):
+    """The value of a Remove button: whose grant."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: SubjectKind
+    id: str = Field(pattern=r"^[UWS][A-Z0-9]{2,30}$")
+
+
+def parse_grant_subject(value: str) -> GrantSubject | None:
+    try:
+        return GrantSubject.model_validate_json(value)
+    except ValidationError:
+        return None
+
+
+def _md(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=text)  # built from Slack ids and fixed words only
+
+
+def home_view(*, role: Role | None, admin_ids: Sequence[str],
+              panel: AdminPanel | None = None) -> dict[str, Any]:
     """The Home tab view (`views.publish`), tailored to the user's role."""
     admins = valid_admin_ids(admin_ids)
     if admins:
@@ -29,23 +78,144 @@ def home_view(*, role: Role | None, admin_ids: Sequence[str]) -> dict[str, Any]:
         ask = f"*Admins*\n{admins_text(admins)}"
     blocks: list[Block] = [
         HeaderBlock(text="Customer Center"),
-        SectionBlock(text=mrkdwn(
+        SectionBlock(text=_md(
             "Atomic's Customer Center in Slack: find a customer, see their profile and the action "
             "cards they received (state, when they last saw or acted on each card, and what they "
             "typed into its inputs).")),
         DividerBlock(),
-        SectionBlock(text=mrkdwn(f"*Your access*\n{role_summary(role)}")),
+        SectionBlock(text=_md(f"*Your access*\n{role_summary(role)}")),
     ]
     if role is not None:
-        blocks.append(SectionBlock(text=mrkdwn(
-            f"*Search*\nType `{Command.CUSTOMER}` in any conversation, followed by what you know "
-            f"about the customer:\n{usage_lines()}")))
+        blocks += [
+            SectionBlock(text=_md(
+                f"*Search*\nType `{Command.CUSTOMER}` in any conversation, followed by what you "
+                f"know about the customer:\n{usage_lines()}")),
+            ActionsBlock(block_id=BlockId.HOME_ACTIONS, elements=[ButtonElement(
+                text="Find a customer", action_id=ActionId.OPEN_SEARCH, style="primary")]),
+        ]
+    else:
+        blocks.append(ActionsBlock(block_id=BlockId.ACCESS_REQUEST, elements=[ButtonElement(
+            text="Request access", action_id=ActionId.REQUEST_ACCESS, value=Role.VIEW.value,
+            style="primary")]) if admins else DividerBlock())
     blocks += [
         DividerBlock(),
-        # Not verbatim-sensitive: admin mentions come from configuration, never from customer data.
-        SectionBlock(text=MarkdownTextObject(text=ask)),
-        ContextBlock(elements=[mrkdwn(
+        SectionBlock(text=_md(ask)),
+        ContextBlock(elements=[_md(
             ":lock: Customer details appear only where just you can see them: private replies, "
             f"modals, direct messages and this tab. `{Command.CUSTOMER_CENTER}` shows help.")]),
     ]
-    return {"type": "home", "blocks": [block.to_dict() for block in blocks]}
+    body = [block.to_dict() for block in blocks]
+    if role is Role.ADMIN and panel is not None:
+        body += [block.to_dict() for block in _admin_blocks(panel)]
+        body += list(panel.extra_blocks)
+    return {"type": "home", "blocks": body}
+
+
+def _admin_blocks(panel: AdminPanel) -> list[Block]:
+    blocks: list[Block] = [
+        DividerBlock(),
+        HeaderBlock(text="Manage access"),
+        SectionBlock(
+            text=_md("Grant *View* or *Edit* only where a role needs it: the feed shows what "
+                     "customers typed. Grants to a user group follow its membership."),
+            accessory=ButtonElement(text="Add access", action_id=ActionId.HOME_ADD_GRANT,
+                                    style="primary")),
+    ]
+    if not panel.grants:
+        blocks.append(SectionBlock(text=_md("_No grants yet._")))
+    for index, grant in enumerate(panel.grants[:MAX_HOME_GRANTS]):
+        blocks.append(_grant_row(index, grant, panel.groups.get(grant.subject_id)))
+    hidden = len(panel.grants) - MAX_HOME_GRANTS
+    if hidden > 0:
+        blocks.append(ContextBlock(elements=[_md(
+            f"{hidden} more grants: `{Command.CUSTOMER_CENTER} access` lists them all.")]))
+    channel = (f"<#{panel.support_channel}>" if panel.support_channel else "_not set_")
+    select = ConversationSelectElement(
+        action_id=ActionId.HOME_SUPPORT_CHANNEL, placeholder="Choose a channel",
+        initial_conversation=panel.support_channel or None,
+        filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True))
+    blocks.append(SectionBlock(block_id=BlockId.HOME_CHANNEL, text=_md(
+        f"*Support channel*: {channel}\nSends from Slack are announced there."),
+        accessory=select))
+    return blocks
+
+
+def _grant_row(index: int, grant: Grant, group: UserGroup | None) -> SectionBlock:
+    who = subject_mention(grant.subject_kind, grant.subject_id)
+    detail = ""
+    if grant.subject_kind is SubjectKind.USERGROUP:
+        count = len(group.members) if group is not None else 0
+        detail = f" · user group, {count} member{'s' if count != 1 else ''} known"
+    value = GrantSubject(kind=grant.subject_kind, id=grant.subject_id).model_dump_json()
+    confirm = ConfirmObject(title="Remove access?", confirm="Remove", deny="Keep",
+                            text=f"Remove the {ROLE_NAMES[grant.role]} grant? "
+                                 "They lose access at once.")
+    return SectionBlock(
+        block_id=f"{BlockId.HOME_GRANT}{index}",
+        text=_md(f"{who}: *{ROLE_NAMES[grant.role]}*{detail}"),
+        accessory=ButtonElement(text="Remove", action_id=ActionId.HOME_REMOVE_GRANT, value=value,
+                                style="danger", confirm=confirm))
+
+
+# -- the add-grant modal -----------------------------------------------------------------------
+
+
+def grant_modal() -> dict[str, Any]:
+    """Pick a person or a user group, and a role."""
+    roles = [Option(value=r.value, label=ROLE_NAMES[r], description=ROLE_MEANS[r].capitalize())
+             for r in (Role.VIEW, Role.EDIT, Role.ADMIN)]
+    view = View(type="modal", callback_id=CallbackId.GRANT_ADD, title="Add access",
+                submit="Grant", close="Cancel", blocks=[
+                    SectionBlock(text=_md("Choose *one* person or *one* user group.")),
+                    InputBlock(block_id=BlockId.GRANT_USER, label="Person", optional=True,
+                               element=UserSelectElement(action_id=ActionId.GRANT_USER,
+                                                         placeholder="Choose a person")),
+                    InputBlock(block_id=BlockId.GRANT_USERGROUP, label="User group",
+                               optional=True, element=ExternalDataSelectElement(
+                                   action_id=ActionId.GRANT_USERGROUP, min_query_length=0,
+                                   placeholder="Choose a user group")),
+                    InputBlock(block_id=BlockId.GRANT_ROLE, label="Role",
+                               element=RadioButtonsElement(action_id=ActionId.GRANT_ROLE,
+                                                           options=roles,
+                                                           initial_option=roles[0])),
+                ])
+    return view.to_dict()
+
+
+@dataclass(frozen=True, slots=True)
+class GrantForm:
+    kind: SubjectKind
+    subject_id: str
+    role: Role
+
+
+def parse_grant_modal(values: Mapping[str, Any]) -> GrantForm | dict[str, str]:
+    """The submitted `view.state.values` → GrantForm, or errors keyed by input block id."""
+    user = (values.get(BlockId.GRANT_USER, {}).get(ActionId.GRANT_USER) or {}).get("selected_user")
+    group = ((values.get(BlockId.GRANT_USERGROUP, {}).get(ActionId.GRANT_USERGROUP) or {})
+             .get("selected_option") or {}).get("value")
+    role_value = ((values.get(BlockId.GRANT_ROLE, {}).get(ActionId.GRANT_ROLE) or {})
+                  .get("selected_option") or {}).get("value")
+    errors: dict[str, str] = {}
+    if bool(user) == bool(group):
+        errors[BlockId.GRANT_USER] = "Choose a person or a user group (not both)."
+    try:
+        role = Role(str(role_value))
+    except ValueError:
+        errors[BlockId.GRANT_ROLE] = "Choose a role."
+    if errors:
+        return errors
+    if user:
+        return GrantForm(SubjectKind.USER, str(user), role)
+    return GrantForm(SubjectKind.USERGROUP, str(group), role)
+
+
+def usergroup_options(groups: Sequence[UserGroup]) -> dict[str, Any]:
+    """The options response of the user-group external select."""
+    options = []
+    for group in groups[:MAX_OPTIONS]:
+        label = f"@{group.handle}" if group.handle else group.id
+        if group.name:
+            label += f" ({group.name})"
+        options.append(Option(value=group.id, label=safe_plain(label, 75)).to_dict())
+    return {"options": options}

@@ -17,7 +17,8 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from blocks.messages import access_denied_message, error_message
+from blocks.access import access_denied_message
+from blocks.messages import error_message
 from bot.deps import Deps
 from bot.errors import AppError, PermissionDenied, SlackBusy
 from bot.services import access

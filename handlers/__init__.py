@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, commands, events, shortcuts, views
+from handlers import actions, admin, commands, events, home, shortcuts, views
 
 
 def register(app: AsyncApp) -> None:
     commands.register(app)
     actions.register(app)
     events.register(app)
+    admin.register(app)
+    home.register(app)
     views.register(app)
     shortcuts.register(app)

@@ -1,4 +1,4 @@
-"""Slash commands: `/customer <query>` and `/customer-center` (help)."""
+"""Slash commands: `/customer <query>`, and `/customer-center` (dispatched in handlers/admin.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
+from blocks.access import access_denied_message
 from blocks.customer import customer_message
 from blocks.ids import Command
 from blocks.messages import (
-    access_denied_message,
     empty_query_message,
-    help_message,
     looking_up_text,
     matches_message,
     no_match_message,
@@ -22,6 +21,7 @@ from blocks.messages import (
 from bot.deps import Deps
 from bot.domain import Actor
 from bot.services import access, lookup
+from handlers.admin import handle_customer_center
 
 
 async def reply(respond: AsyncRespond, payload: dict[str, Any], *,
@@ -35,7 +35,8 @@ async def customer_answer(deps: Deps, actor: Actor, query: str) -> dict[str, Any
     """The message `/customer <query>` answers with; `customer-center preview` prints the same."""
     if not await access.permits(deps, actor, access.LOOKUP_ROLE, action="customer.lookup",
                                 target=query):
-        return access_denied_message(access.admin_ids(deps))
+        return access_denied_message(await access.admins(deps, actor.identity),
+                                     current=actor.role)
     if not query:
         return empty_query_message()
     result = await lookup.lookup(deps, actor, query)
@@ -56,14 +57,9 @@ async def handle_customer_command(ack: AsyncAck, command: dict[str, Any], respon
     await reply(respond, await customer_answer(deps, actor, query))
 
 
-async def handle_help_command(ack: AsyncAck, respond: AsyncRespond, actor: Actor) -> None:
-    await ack()
-    await reply(respond, help_message(role=actor.role))
-
-
 LISTENERS: dict[Command, Callable[..., Awaitable[None]]] = {
     Command.CUSTOMER: handle_customer_command,
-    Command.CUSTOMER_CENTER: handle_help_command,
+    Command.CUSTOMER_CENTER: handle_customer_center,
 }
 
 

@@ -1,4 +1,4 @@
-"""Events API: App Home."""
+"""Events API: App Home, and user-group changes that keep the membership cache fresh."""
 
 from __future__ import annotations
 
@@ -6,25 +6,28 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
-from blocks.home import home_view
 from blocks.ids import Event
 from bot.deps import Deps
 from bot.domain import Actor
-from bot.services import access
+from bot.services import usergroups
+from handlers.home import handle_app_home_opened
 
 
-async def handle_app_home_opened(event: dict[str, Any], client: AsyncWebClient, deps: Deps,
-                                 actor: Actor) -> None:
-    if event.get("tab", "home") != "home":  # the Messages tab is disabled in manifest.yml
-        return
-    view = home_view(role=actor.role, admin_ids=access.admin_ids(deps))
-    await client.views_publish(user_id=event["user"], view=view)
+async def handle_subteam_members_changed(event: dict[str, Any], deps: Deps,
+                                         actor: Actor) -> None:
+    """Someone joined or left a group: applied at once (no API call), so access follows."""
+    await usergroups.apply_members_changed(deps, actor.identity, event)
+
+
+async def handle_subteam_updated(event: dict[str, Any], deps: Deps, actor: Actor) -> None:
+    await usergroups.apply_subteam_updated(deps, actor.identity, event.get("subteam") or {})
 
 
 LISTENERS: dict[Event, Callable[..., Awaitable[None]]] = {
     Event.APP_HOME_OPENED: handle_app_home_opened,
+    Event.SUBTEAM_MEMBERS_CHANGED: handle_subteam_members_changed,
+    Event.SUBTEAM_UPDATED: handle_subteam_updated,
 }
 
 

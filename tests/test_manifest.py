@@ -62,7 +62,9 @@ def test_http_mode_settings(manifest: dict[str, Any]) -> None:
             *(c["url"] for c in manifest["features"]["slash_commands"])]
     assert all(url.endswith("/slack/events") for url in urls)
     home = manifest["features"]["app_home"]
-    assert home["home_tab_enabled"] is True and home["messages_tab_enabled"] is False
+    assert home["home_tab_enabled"] is True
+    # Read-only Messages tab: the app DMs admins access requests; nobody can type to it.
+    assert home["messages_tab_enabled"] is True and home["messages_tab_read_only_enabled"] is True
 
 
 def test_scopes_are_only_what_the_app_uses(manifest: dict[str, Any]) -> None:

@@ -148,3 +148,14 @@ async def request_access(deps: Deps, actor: Actor, slack: AsyncWebClient) -> lis
         told.append(admin)
     await audit.log(deps, actor, "access.request", actor.user_id, {"admins": told})
     return told
+
+
+async def find_usergroups(deps: Deps, actor: Actor, text: str) -> list[UserGroup]:
+    """Cached user groups matching `text`, for the add-grant picker (admins only; others get
+    nothing and the attempt is audited)."""
+    if not await access.permits(deps, actor, access.ADMIN_ROLE, action="usergroups.search",
+                                target=text[:100]):
+        return []
+    async with deps.sessions.begin() as session:
+        return await groups_store.search(session, enterprise_id=actor.identity.enterprise_id,
+                                         team_id=actor.identity.team_id, text=text)
