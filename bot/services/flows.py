@@ -25,6 +25,7 @@ from blocks.flows import RegistryEntry
 from bot.deps import Deps
 from bot.domain import ActionFlow, Actor, Customer, Role, VariableType
 from bot.errors import (
+    AtomicError,
     CustomerNotFound,
     FlowDisabled,
     FlowNotFound,
@@ -159,9 +160,13 @@ def check_against(flow: ActionFlow, values: dict[str, Value]) -> dict[str, str]:
 async def review(deps: Deps, actor: Actor, form: SendForm) -> Confirmation:
     """Check the filled-in form again on the server; what the confirmation step shows.
 
-    Raises PermissionDenied, CustomerNotFound, FlowNotFound/FlowDisabled, or InvalidInput with
-    field errors when the flow's variables changed since the modal was opened.
+    Raises InvalidInput (forged metadata, audited), PermissionDenied, CustomerNotFound,
+    FlowNotFound/FlowDisabled, or InvalidInput with field errors when the flow's variables
+    changed since the modal was opened.
     """
+    if not sealed_ok(deps, form.meta):
+        await refuse_forged(deps, actor, form.meta.customer_id)
+        raise InvalidInput("This form can't be used: it was changed outside Slack.")
     await _require_edit(deps, actor, form.meta.customer_id)
     flow = await sendable_flow(deps, form.meta.flow_id)
     errors = check_against(flow, form.values)
@@ -210,3 +215,27 @@ async def set_enabled(deps: Deps, actor: Actor, flow_id: str, enabled: bool) -> 
                            flow_id, {"name": flow.name, "status": flow.status})
     verb = "enabled" if enabled else "disabled"
     return f"“{flow.name}” is now {verb} for the Customer Center."
+
+
+async def toggle(deps: Deps, actor: Actor, flow_id: str,
+                 enabled: bool) -> tuple[list[RegistryEntry], str]:
+    """The Enable / Disable buttons: the registry after the change and a line about it.
+
+    A flow that can't be enabled (or is gone) is not an error here: the line says why.
+    Raises PermissionDenied (audited) for non-admins.
+    """
+    try:
+        notice = await set_enabled(deps, actor, flow_id, enabled)
+    except (FlowDisabled, FlowNotFound) as exc:
+        notice = exc.user_message
+    return await registry(deps, actor), notice
+
+
+async def refresh_page(deps: Deps, actor: Actor) -> tuple[list[RegistryEntry], str]:
+    """The Refresh button: re-read Atomic's catalogue; when Atomic fails, the stored registry
+    with the reason. Raises PermissionDenied (audited) for non-admins."""
+    try:
+        entries = await refresh_registry(deps, actor)
+    except AtomicError as exc:
+        return await registry(deps, actor), f"Atomic could not be read: {exc.user_message}"
+    return entries, f"Read {len(entries)} Action Flows from Atomic."

@@ -16,7 +16,7 @@ from typing import Any
 
 from blocks.flow_form import ConfirmMeta
 from bot.deps import Deps
-from bot.domain import ActionFlow, Actor, FlowSend, Role, SendStatus
+from bot.domain import ActionFlow, Actor, Customer, FlowSend, Role, SendStatus
 from bot.errors import (
     AppError,
     AtomicError,
@@ -28,6 +28,7 @@ from bot.errors import (
     PermissionDenied,
 )
 from bot.services import access, audit, flows, notifications
+from store import customers
 from store import sends as send_store
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class SendOutcome:
     send: FlowSend
     flow_name: str
     repeated: bool = False  # an earlier submission with the same key: nothing was called
+    customer: Customer | None = None  # for the result view (None: no longer stored)
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -101,7 +103,8 @@ async def send(deps: Deps, actor: Actor, meta: ConfirmMeta) -> SendOutcome:
         await audit.record(session, deps, actor, flows.SEND_ACTION, row.customer_id,
                            {**_details(result), "flow_name": flow.name})
         await notifications.send_changed(session, deps, result, flow_name=flow.name)
-    return SendOutcome(send=result, flow_name=flow.name)
+        customer = await customers.get_customer(session, customer_id=row.customer_id)
+    return SendOutcome(send=result, flow_name=flow.name, customer=customer)
 
 
 async def _repeat(deps: Deps, existing: FlowSend) -> SendOutcome:
@@ -109,9 +112,10 @@ async def _repeat(deps: Deps, existing: FlowSend) -> SendOutcome:
         from store import flows as flow_store
 
         flow = await flow_store.get_flow(session, flow_id=existing.flow_id)
+        customer = await customers.get_customer(session, customer_id=existing.customer_id)
     log.info("send %s submitted again: not sent twice", existing.send_id)
     return SendOutcome(send=existing, flow_name=flow.name if flow else existing.flow_id,
-                       repeated=True)
+                       repeated=True, customer=customer)
 
 
 async def _attempt(deps: Deps, row: FlowSend, flow: ActionFlow | None) -> FlowSend:

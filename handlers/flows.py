@@ -1,0 +1,211 @@
+"""Send Action Flow (modal: loading → pick + variables → confirmation → progress → result), the
+`/customer-center flows` registry with its Enable / Disable / Refresh buttons, and the support
+thread's Show responses button (issue 5, DESIGN.md §8, SLACK-RULES.md §1 and §3).
+
+Thin listeners: ack first (view submissions answer in the ack), parse with blocks/, one service
+call, render, send. The services re-check Edit / Admin / View and that the flow is still enabled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from blocks.flow_form import (
+    FieldErrors,
+    parse_confirm_meta,
+    parse_send_flow,
+    parse_send_meta,
+    picked_flow_id,
+)
+from blocks.flows import (
+    SendResult,
+    confirm_send_modal,
+    flows_registry_message,
+    send_flow_loading_modal,
+    send_flow_modal,
+    send_progress_modal,
+    send_result_modal,
+)
+from blocks.ids import ActionId, BlockId, CallbackId
+from blocks.metadata import parse_customer_ref
+from bot.deps import Deps
+from bot.domain import Actor, Role
+from bot.errors import AppError, FlowDisabled, FlowNotFound, InvalidInput
+from bot.services import flows, notifications, sends
+from bot.services.flows import SendChoices
+from handlers.actions import in_view
+from handlers.admin import SubcommandCall, register_subcommand, reply
+
+OUT_OF_DATE = "This form is out of date. Open the customer again and start over."
+Listener = Callable[..., Awaitable[None]]
+
+
+def message_modal(text: str) -> dict[str, Any]:
+    return send_result_modal(SendResult(status=None, error=text))
+
+
+def choices_modal(choices: SendChoices) -> dict[str, Any]:
+    return send_flow_modal(choices.customer, choices.flows, choices.meta,
+                           selected=choices.selected, notice=choices.notice)
+
+
+# -- the send modal ---------------------------------------------------------------------------
+
+
+async def handle_open_send_flow(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                                client: AsyncWebClient, deps: Deps, actor: Actor) -> None:
+    """Send Action Flow button (customer view modal or lookup answer): loading modal at once."""
+    await ack()
+    if in_view(body):
+        opened = await client.views_push(trigger_id=body["trigger_id"],
+                                         view=send_flow_loading_modal())
+    else:
+        opened = await client.views_open(trigger_id=body["trigger_id"],
+                                         view=send_flow_loading_modal())
+    view = opened["view"]
+    ref = parse_customer_ref(action.get("value") or "")
+    try:
+        if ref is None:
+            raise InvalidInput(OUT_OF_DATE)
+        content = choices_modal(await flows.list_enabled(deps, actor,
+                                                         customer_id=ref.customer_id))
+    except AppError as error:
+        content = message_modal(error.user_message)
+    await client.views_update(view_id=view["id"], hash=view.get("hash"), view=content)
+
+
+async def handle_pick_flow(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                           client: AsyncWebClient, deps: Deps, actor: Actor) -> None:
+    """A flow was chosen in the select: the same view with that flow's variables."""
+    await ack()
+    view = body["view"]
+    meta = parse_send_meta(view.get("private_metadata") or "")
+    try:
+        if meta is None:
+            raise InvalidInput(OUT_OF_DATE)
+        content = choices_modal(await flows.list_enabled(
+            deps, actor, customer_id=meta.customer_id, flow_id=picked_flow_id(action),
+            nonce=meta.nonce))
+    except AppError as error:
+        content = message_modal(error.user_message)
+    await client.views_update(view_id=view["id"], hash=view.get("hash"), view=content)
+
+
+async def handle_send_flow_submission(ack: AsyncAck, view: dict[str, Any], deps: Deps,
+                                      actor: Actor) -> None:
+    """Review: inline errors, or the confirmation view, both in the ack (nothing calls Atomic)."""
+    form = parse_send_flow(view)
+    if form is None:
+        await ack(response_action="update", view=message_modal(OUT_OF_DATE))
+        return
+    if isinstance(form, FieldErrors):
+        await ack(response_action="errors", errors=form.by_block_id)
+        return
+    try:
+        confirmation = await flows.review(deps, actor, form)
+    except (FlowDisabled, FlowNotFound) as error:  # disabled since the modal opened
+        await ack(response_action="errors",
+                  errors={BlockId.FLOW_PICKER.value: error.user_message[:150]})
+        return
+    except InvalidInput as error:
+        if error.field_errors:
+            await ack(response_action="errors", errors=error.field_errors)
+        else:
+            await ack(response_action="update", view=message_modal(error.user_message))
+        return
+    except AppError as error:
+        await ack(response_action="update", view=message_modal(error.user_message))
+        return
+    await ack(response_action="update", view=confirm_send_modal(
+        confirmation.customer, confirmation.flow, confirmation.meta))
+
+
+async def handle_confirm_send(ack: AsyncAck, view: dict[str, Any], client: AsyncWebClient,
+                              deps: Deps, actor: Actor) -> None:
+    """Send: a progress view in the ack, the exactly-once send, then the outcome."""
+    meta = parse_confirm_meta(view.get("private_metadata") or "")
+    if meta is None:
+        await ack(response_action="update", view=message_modal(OUT_OF_DATE))
+        return
+    await ack(response_action="update", view=send_progress_modal())
+    try:
+        outcome = await sends.send(deps, actor, meta)
+        result = SendResult(status=outcome.send.status, flow_name=outcome.flow_name,
+                            customer=outcome.customer, error=outcome.send.error,
+                            repeated=outcome.repeated)
+    except AppError as error:
+        result = SendResult(status=None, error=error.user_message)
+    await client.views_update(view_id=view["id"], view=send_result_modal(result))
+
+
+# -- /customer-center flows -------------------------------------------------------------------
+
+
+async def flows_subcommand(call: SubcommandCall) -> dict[str, Any]:
+    if call.args and call.args[0].lower() == "refresh":
+        entries, notice = await flows.refresh_page(call.deps, call.actor)
+        return flows_registry_message(entries, notice=notice)
+    return flows_registry_message(await flows.registry(call.deps, call.actor))
+
+
+async def handle_flow_toggle(ack: AsyncAck, action: dict[str, Any], respond: AsyncRespond,
+                             deps: Deps, actor: Actor) -> None:
+    await ack()
+    enabled = action.get("action_id") == ActionId.FLOW_ENABLE
+    entries, notice = await flows.toggle(deps, actor, str(action.get("value") or ""), enabled)
+    await reply(respond, flows_registry_message(entries, notice=notice), replace_original=True)
+
+
+async def handle_flows_refresh(ack: AsyncAck, respond: AsyncRespond, deps: Deps,
+                               actor: Actor) -> None:
+    await ack()
+    entries, notice = await flows.refresh_page(deps, actor)
+    await reply(respond, flows_registry_message(entries, notice=notice), replace_original=True)
+
+
+# -- the support channel ----------------------------------------------------------------------
+
+
+async def handle_show_responses(ack: AsyncAck, action: dict[str, Any], respond: AsyncRespond,
+                                deps: Deps, actor: Actor) -> None:
+    """Show responses (thread reply): the values, privately, to a View user only."""
+    await ack()
+    answer = await notifications.responses(deps, actor, str(action.get("value") or ""))
+    await reply(respond, answer, replace_original=False)
+
+
+async def ignore_variable_action(ack: AsyncAck) -> None:
+    """Variable inputs don't dispatch actions; acknowledge one anyway (never an error)."""
+    await ack()
+
+
+ACTIONS: dict[ActionId, Listener] = {
+    ActionId.OPEN_SEND_FLOW: handle_open_send_flow,
+    ActionId.PICK_FLOW: handle_pick_flow,
+    ActionId.FLOW_ENABLE: handle_flow_toggle,
+    ActionId.FLOW_DISABLE: handle_flow_toggle,
+    ActionId.FLOWS_REFRESH: handle_flows_refresh,
+    ActionId.SHOW_RESPONSES: handle_show_responses,
+    ActionId.FLOW_VARIABLE: ignore_variable_action,
+}
+VIEWS: dict[CallbackId, Listener] = {
+    CallbackId.SEND_FLOW: handle_send_flow_submission,
+    CallbackId.CONFIRM_SEND_FLOW: handle_confirm_send,
+}
+
+register_subcommand("flows", flows_subcommand, role=Role.ADMIN, usage="[refresh]",
+                    help="Action Flows from Atomic: variables, published state, Enable / Disable "
+                         "for sending from Slack.")
+
+
+def register(app: AsyncApp) -> None:
+    for action_id, listener in ACTIONS.items():
+        app.action(action_id.value)(listener)
+    for callback_id, view_listener in VIEWS.items():
+        app.view(callback_id.value)(view_listener)
