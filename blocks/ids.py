@@ -41,6 +41,9 @@ class ActionId(StrEnum):
     FLOW_DISABLE = "flow.disable"  # /customer-center flows: Disable; value: flow id
     FLOWS_REFRESH = "flow.refresh"  # /customer-center flows: re-read the catalogue from Atomic
     SHOW_RESPONSES = "flow.responses"  # thread reply: show what the customer typed; value: send id
+    PREVIEW_CARD = "card.preview"  # Preview button of a card (issue 7); value: card instance id
+    PREVIEW_THEME = "card.preview.theme"  # preview modal: Light / Dark
+    PREVIEW_SDK = "card.preview.sdk"  # preview modal: SDK version select
 
 
 class CallbackId(StrEnum):
@@ -52,6 +55,7 @@ class CallbackId(StrEnum):
     LOOKUP_MESSAGE = "customer.lookup_message"  # message shortcut "Look up customer"
     SEND_FLOW = "flow.send"  # send modal: pick a flow and fill its variables
     CONFIRM_SEND_FLOW = "flow.confirm"  # send modal: confirmation step
+    CARD_PREVIEW = "card.preview"  # the pushed card preview modal (private_metadata: PreviewMeta)
 
 
 class BlockId(StrEnum):
@@ -82,6 +86,9 @@ class BlockId(StrEnum):
     FLOW_NOTICE = "flow.notice"
     SEND_STATUS = "send.status"
     SEND_ACTIONS = "send.actions"
+    PREVIEW_IMAGE = "preview.image"
+    PREVIEW_CONTROLS = "preview.controls"
+    PREVIEW_NOTES = "preview.notes"
 
 
 class Event(StrEnum):

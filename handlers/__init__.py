@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, admin, commands, events, home, shortcuts, views
+from handlers import actions, admin, commands, events, home, previews, shortcuts, views
 
 
 def register(app: AsyncApp) -> None:
@@ -15,3 +15,4 @@ def register(app: AsyncApp) -> None:
     home.register(app)
     views.register(app)
     shortcuts.register(app)
+    previews.register(app)

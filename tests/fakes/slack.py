@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 RESPONSE = "response"  # the method name recorded for response_url posts
+UPLOAD = "upload"  # the method name recorded for file bytes posted to a files.uploadV2 upload_url
 TEAM_ID = "T0TEST"
 BOT_USER_ID = "U0BOT"
 _JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
@@ -102,6 +103,8 @@ class FakeSlack:
     async def _handle(self, request: web.Request) -> web.Response:
         path = request.path.lstrip("/")
         method = RESPONSE if path.startswith(RESPONSE + "/") else path
+        if path.startswith(UPLOAD + "/"):
+            method = UPLOAD
         body = await self._parse(request)
         self.calls.append(Call(method, body, request.path, dict(request.headers)))
         async with self._arrived:
@@ -120,6 +123,10 @@ class FakeSlack:
 
     @staticmethod
     async def _parse(request: web.Request) -> dict[str, Any]:
+        if request.path.lstrip("/").startswith(UPLOAD + "/"):  # raw file bytes (files.uploadV2)
+            data = await request.read()
+            return {"file_id": request.path.rsplit("/", 1)[-1], "content": data,
+                    "size": len(data)}
         raw = await request.text()
         if not raw:
             return dict(request.query)
@@ -147,6 +154,15 @@ class FakeSlack:
                 view = json.loads(view)
             return {"ok": True, "view": {**view, "id": body.get("view_id") or f"V{n:08d}",
                                          "hash": f"hash-{n}", "team_id": TEAM_ID}}
+        if method == "files.getUploadURLExternal":  # step 1 of files.uploadV2: upload here
+            return {"ok": True, "file_id": f"F{n:09d}",
+                    "upload_url": f"{self.url}{UPLOAD}/F{n:09d}"}
+        if method == "files.completeUploadExternal":  # step 3: the files, as Slack lists them
+            files = body.get("files") or "[]"
+            listed = json.loads(files) if isinstance(files, str) else files
+            return {"ok": True, "files": [{"id": f.get("id", ""), "title": f.get("title", ""),
+                                           "name": f.get("title", "")}
+                                          for f in listed if isinstance(f, dict)]}
         if method in ("chat.postMessage", "chat.postEphemeral"):
             return {"ok": True, "channel": body.get("channel", ""), "ts": f"1700000000.{n:06d}",
                     "message_ts": f"1700000000.{n:06d}"}

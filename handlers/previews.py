@@ -1,0 +1,149 @@
+"""Card previews (issue 7): the Preview button pushes a modal that is filled with the rendered
+image once it is drawn and uploaded; Light / Dark and SDK version choices re-render it.
+
+Everything slow (reading, rendering, uploading) runs after ack() and after the loading modal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from blocks.customer_view import message_modal
+from blocks.ids import ActionId
+from blocks.metadata import parse_view_meta
+from blocks.preview import (
+    LATEST,
+    PreviewMeta,
+    parse_preview_meta,
+    preview_loading_modal,
+    preview_modal,
+)
+from bot.deps import Deps
+from bot.domain import Actor
+from bot.errors import AppError
+from bot.render import Mode
+from bot.services import previews
+from bot.services.customer_view import KNOWN_SDK_VERSIONS
+
+log = logging.getLogger(__name__)
+
+OUT_OF_DATE = "This preview is out of date. Open the card again."
+NOT_SHOWN = "Slack could not show the uploaded image ({error})."
+
+
+def uploader(client: AsyncWebClient) -> previews.Uploader:
+    """files.uploadV2 (getUploadURLExternal, the upload POST, completeUploadExternal), shared
+    with nobody: the file only backs the modal's image block."""
+    async def upload(png: bytes, filename: str, title: str) -> str:
+        response = await client.files_upload_v2(content=png, filename=filename, title=title,
+                                                alt_txt=title[:1_000])
+        file = response.get("file") or {}
+        file_id = file.get("id") if isinstance(file, dict) else None
+        if not isinstance(file_id, str) or not file_id:
+            raise ValueError("files.uploadV2 returned no file id")
+        return file_id
+    return upload
+
+
+def _selected(action: dict[str, Any]) -> str:
+    return str((action.get("selected_option") or {}).get("value") or "")
+
+
+async def _show(client: AsyncWebClient, deps: Deps, actor: Actor, meta: PreviewMeta,
+                view_id: str) -> None:
+    """Render (or reuse) the preview and put it into the modal `view_id`."""
+    try:
+        subject = await previews.load_subject(deps, actor, previews.PreviewRequest(
+            card_id=meta.card_id, container_id=meta.container, mode=Mode(meta.mode),
+            sdk=meta.sdk))
+    except AppError as refused:
+        await client.views_update(view_id=view_id, view=message_modal(refused.user_message))
+        return
+    result = await previews.slack_preview(deps, subject, upload=uploader(client))
+    shown = meta.model_copy(update={"mode": subject.mode.value,
+                                    "container": subject.container.id if subject.container
+                                    else meta.container})
+    versions = [v for v in dict.fromkeys([*KNOWN_SDK_VERSIONS, meta.sdk]) if v]
+
+    def modal(file_id: str, error: str) -> dict[str, Any]:
+        return preview_modal(subject.card, shown, file_id=file_id, error=error,
+                             dark_available=subject.dark_available, sdk_versions=versions,
+                             container_name=subject.container.name if subject.container else "",
+                             omitted=result.omitted, ignored=result.ignored,
+                             missing_images=result.missing_images)
+    try:
+        await client.views_update(view_id=view_id, view=modal(result.file_id, result.error))
+    except SlackApiError as exc:
+        if not result.file_id:
+            raise
+        # The file may be gone, or not processed yet: forget it and show the text preview.
+        error = str(exc.response.get("error") or "unknown error")
+        log.warning("preview modal with file %s refused: %s", result.file_id, error)
+        previews.forget_upload(deps, result.key)
+        await client.views_update(view_id=view_id, view=modal("", NOT_SHOWN.format(error=error)))
+
+
+async def handle_preview_card(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                              client: AsyncWebClient, deps: Deps, actor: Actor) -> None:
+    """Preview button: push a loading modal at once, then fill it."""
+    await ack()
+    view_meta = parse_view_meta(str((body.get("view") or {}).get("private_metadata") or ""))
+    card_id = str(action.get("value") or "")[:200]
+    meta = PreviewMeta(card_id=card_id or "?", container=view_meta.container if view_meta else "",
+                       sdk=view_meta.sdk if view_meta else "")
+    loading = preview_loading_modal(meta)
+    if (body.get("container") or {}).get("type") == "view":
+        opened = await client.views_push(trigger_id=body["trigger_id"], view=loading)
+    else:
+        opened = await client.views_open(trigger_id=body["trigger_id"], view=loading)
+    view_id = opened["view"]["id"]
+    if not card_id:
+        await client.views_update(view_id=view_id, view=message_modal(OUT_OF_DATE))
+        return
+    await _show(client, deps, actor, meta, view_id)
+
+
+Change = Callable[[PreviewMeta, str], PreviewMeta]
+
+
+def _changer(change: Change) -> Callable[..., Awaitable[None]]:
+    async def handle_preview_choice(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                                    client: AsyncWebClient, deps: Deps, actor: Actor) -> None:
+        await ack()
+        view = body.get("view") or {}
+        meta = parse_preview_meta(str(view.get("private_metadata") or ""))
+        view_id = str(view.get("id") or "")
+        if meta is None:
+            await client.views_update(view_id=view_id, view=message_modal(OUT_OF_DATE))
+            return
+        meta = change(meta, _selected(action))
+        await client.views_update(view_id=view_id, view=preview_loading_modal(meta))
+        await _show(client, deps, actor, meta, view_id)
+    return handle_preview_choice
+
+
+def _mode(meta: PreviewMeta, value: str) -> PreviewMeta:
+    return meta.model_copy(update={"mode": value if value in ("light", "dark") else meta.mode})
+
+
+def _sdk(meta: PreviewMeta, value: str) -> PreviewMeta:
+    return meta.model_copy(update={"sdk": "" if value == LATEST else value[:30]})
+
+
+LISTENERS: dict[ActionId, Callable[..., Awaitable[None]]] = {
+    ActionId.PREVIEW_CARD: handle_preview_card,
+    ActionId.PREVIEW_THEME: _changer(_mode),
+    ActionId.PREVIEW_SDK: _changer(_sdk),
+}
+
+
+def register(app: AsyncApp) -> None:
+    for action_id, listener in LISTENERS.items():
+        app.action(action_id.value)(listener)
