@@ -36,6 +36,7 @@ from bot.metrics import (
     render,
     slack_kind,
 )
+from bot.scheduler import JobScheduler
 from bot.services.ingest import apply_events
 from bot.services.sync import initial_sync_if_empty
 from bot.webhooks import atomic_webhook
@@ -56,6 +57,7 @@ class Runtime:
     socket_mode: AsyncSocketModeHandler | None = None
     self_client: httpx.AsyncClient | None = None
     ingest: IngestQueue | None = None
+    scheduler: JobScheduler | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -152,6 +154,9 @@ def build_server(settings: Settings, *, deps: Deps | None = None,
             app.state.runtime = runtime
             install_request_id_filter()
             runtime.ingest = app.state.ingest_queue = start_ingest_queue(current)
+            if current.settings.scheduler_enabled:
+                runtime.scheduler = JobScheduler(current)
+                await runtime.scheduler.start()
             if current.emulator is not None:
                 runtime.self_client = wire_emulator_webhooks(current, app)
                 logger.info("the embedded Atomic emulator delivers webhooks to /atomic/webhooks")
@@ -210,6 +215,8 @@ async def emulator_webhooks_into(deps: Deps) -> AsyncIterator[None]:
 
 
 async def _shutdown(runtime: Runtime) -> None:
+    if runtime.scheduler is not None:  # release the lead first: another instance takes over
+        await runtime.scheduler.stop()
     for task in list(runtime.background):
         task.cancel()
     await asyncio.gather(*runtime.background, return_exceptions=True)

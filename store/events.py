@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, case, delete, literal_column, select
+from sqlalchemy import Table, and_, case, delete, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import CLOSED_STATUSES, CardStatus
@@ -217,3 +217,16 @@ async def delete_events_before(session: AsyncSession, *, before: datetime) -> in
     """Drop events older than the retention window; the number deleted."""
     result = await session.execute(delete(_events).where(_events.c.occurred_at < before))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def recently_active_customers(session: AsyncSession, *, since: datetime,
+                                    limit: int) -> list[str]:
+    """Customers with an event at or after `since`, most recently active first."""
+    latest = func.max(_events.c.occurred_at)
+    rows = await session.scalars(
+        select(_events.c.customer_id)
+        .where(_events.c.occurred_at >= since, _events.c.customer_id != "")
+        .group_by(_events.c.customer_id)
+        .order_by(latest.desc(), _events.c.customer_id)
+        .limit(limit))
+    return list(rows)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import TypeVar
 
 from bot.deps import Deps
 from bot.domain import ActionFlow, SyncReport
 from bot.errors import AppError, AtomicNotFound, NotFound
-from store import cards, containers, customers, flows, sync_state
+from store import cards, containers, customers, events, flows, sync_state
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ R = TypeVar("R")
 USERS_PAGE = 500
 FLOWS_PAGE = 100
 USERS, CARDS, FLOWS, CONTAINERS = "users", "cards", "flows", "containers"
+RETENTION = "event_retention"
 
 
 def _report(progress: Progress | None, stage: str, done: int, total: int | None) -> None:
@@ -164,3 +166,24 @@ async def initial_sync_if_empty(deps: Deps, progress: Progress | None = None,
     if not await is_empty(deps):
         return None
     return await sync_all(deps, progress)
+
+
+async def sync_recent_cards(deps: Deps, progress: Progress | None = None) -> int:
+    """Reconcile the cards of recently active customers (an event within
+    `sync_cards_active_hours`, at most `sync_cards_max_customers`, most recent first): states
+    webhooks missed are corrected from Atomic. The number of cards written."""
+    settings = deps.settings
+    since = deps.clock() - timedelta(hours=settings.sync_cards_active_hours)
+    async with deps.sessions.begin() as session:
+        ids = await events.recently_active_customers(session, since=since,
+                                                     limit=settings.sync_cards_max_customers)
+    return await sync_cards(deps, customer_ids=ids, progress=progress)
+
+
+async def purge_events(deps: Deps) -> int:
+    """Delete card events older than `event_retention_days`; how many were deleted."""
+    before = deps.clock() - timedelta(days=deps.settings.event_retention_days)
+    async with deps.sessions.begin() as session:
+        deleted = await events.delete_events_before(session, before=before)
+    log.info("event retention: %d events older than %s deleted", deleted, before.date())
+    return deleted
