@@ -368,3 +368,19 @@ class FlowSend(Model):
     created_at: datetime
     sent_at: datetime | None = None
     next_attempt_at: datetime | None = None
+
+
+class JobStatus(Model):
+    """A scheduled job as admins see it (issue 6): its interval and last outcomes from sync_state.
+
+    `lag_seconds` is how long since the last success (since never: None); `overdue` is True when
+    that is more than two intervals (or the job never succeeded after running).
+    """
+
+    name: str
+    interval_seconds: float  # <= 0: disabled
+    last_run_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    last_error: str = ""
+    lag_seconds: float | None = None
+    overdue: bool = False

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, admin, commands, events, home, previews, shortcuts, views
+from handlers import (
+    actions,
+    admin,
+    commands,
+    events,
+    flows,
+    home,
+    previews,
+    shortcuts,
+    status,
+    views,
+)
 
 
 def register(app: AsyncApp) -> None:
@@ -16,3 +27,5 @@ def register(app: AsyncApp) -> None:
     views.register(app)
     shortcuts.register(app)
     previews.register(app)
+    flows.register(app)
+    status.register(app)

@@ -1,0 +1,86 @@
+"""Scheduled job status for admins: App Home blocks and the `/customer-center status` message."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, SectionBlock
+
+from blocks.customer import mrkdwn
+from blocks.format import relative_time
+from blocks.text import safe_mrkdwn
+from bot.domain import JobStatus
+
+ERROR_LIMIT = 300
+MAX_JOBS = 40  # a Home tab holds 100 blocks; a message 50
+
+
+def every(seconds: float) -> str:
+    """`every 15 min`, `every 6 h`, `every day`; `disabled` for <= 0."""
+    if seconds <= 0:
+        return "disabled"
+    if seconds % 86_400 == 0:
+        days = int(seconds // 86_400)
+        return "every day" if days == 1 else f"every {days} days"
+    if seconds >= 3_600 and seconds % 3_600 == 0:
+        return f"every {int(seconds // 3_600)} h"
+    if seconds >= 60:
+        return f"every {round(seconds / 60)} min"
+    return f"every {seconds:g} s"
+
+
+def _icon(status: JobStatus) -> str:
+    if status.interval_seconds <= 0:
+        return ":white_circle:"
+    if status.last_run_at is None:
+        return ":hourglass_flowing_sand:"
+    if status.last_error or status.overdue:
+        return ":warning:"
+    return ":large_green_circle:"
+
+
+def _line(status: JobStatus, now: datetime) -> str:
+    name = safe_mrkdwn(status.name, 100)
+    parts = [f"{_icon(status)} *{name}* · {every(status.interval_seconds)}"]
+    if status.last_run_at is None:
+        parts.append("not run yet")
+    else:
+        parts.append(f"last run {relative_time(status.last_run_at, now)}")
+        if status.last_ok_at is None:
+            parts.append("never succeeded")
+        elif status.last_ok_at != status.last_run_at:
+            parts.append(f"last success {relative_time(status.last_ok_at, now)}")
+    text = " · ".join(parts)
+    if status.last_error:
+        text += f"\n> Last error: {safe_mrkdwn(status.last_error, ERROR_LIMIT)}"
+    if status.overdue:
+        text += "\n> Overdue: no success for more than two intervals."
+    return text
+
+
+def job_status_blocks(statuses: Sequence[JobStatus], now: datetime) -> list[dict[str, Any]]:
+    """A header, one section per job, and a summary line (for App Home and messages)."""
+    blocks: list[Block] = [HeaderBlock(text="Scheduled jobs")]
+    if not statuses:
+        blocks.append(SectionBlock(text=mrkdwn("No scheduled jobs are registered.")))
+    for status in statuses[:MAX_JOBS]:
+        blocks.append(SectionBlock(text=mrkdwn(_line(status, now))))
+    failing = sum(1 for s in statuses if s.last_error or s.overdue)
+    summary = (f":warning: {failing} of {len(statuses)} jobs need attention." if failing
+               else f"All {len(statuses)} jobs are healthy.") if statuses else ""
+    if len(statuses) > MAX_JOBS:
+        summary += f" {len(statuses) - MAX_JOBS} more not shown."
+    if summary:
+        blocks.append(ContextBlock(elements=[mrkdwn(
+            f"{summary} Jobs run on one instance (the leader); times in UTC.")]))
+    return [block.to_dict() for block in blocks]
+
+
+def job_status_message(statuses: Sequence[JobStatus], now: datetime) -> dict[str, Any]:
+    """The private answer to `/customer-center status`."""
+    failing = [s.name for s in statuses if s.last_error or s.overdue]
+    text = (f"Scheduled jobs: {len(failing)} need attention ({', '.join(failing)})" if failing
+            else f"Scheduled jobs: all {len(statuses)} healthy")
+    return {"text": text[:3000], "blocks": job_status_blocks(statuses, now)}

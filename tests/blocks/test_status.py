@@ -1,0 +1,69 @@
+"""blocks/status.py: job status for admins, golden files and Block Kit validation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from blocks.status import MAX_JOBS, every, job_status_blocks, job_status_message
+from bot.domain import JobStatus
+from tests.blockkit import assert_golden, validate_home, validate_message
+
+NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+
+
+def ago(**kwargs: float) -> datetime:
+    return NOW - timedelta(**kwargs)
+
+
+STATUSES = [
+    JobStatus(name="cards", interval_seconds=900, last_run_at=ago(minutes=3),
+              last_ok_at=ago(minutes=3), lag_seconds=180),
+    JobStatus(name="event_retention", interval_seconds=86_400),
+    JobStatus(name="flows", interval_seconds=600, last_run_at=ago(minutes=2),
+              last_ok_at=ago(hours=1), lag_seconds=3600, overdue=True,
+              last_error="Atomic is not reachable right now. <!channel> & co"),
+    JobStatus(name="usergroups", interval_seconds=0),
+]
+
+
+def test_job_status_message(request: pytest.FixtureRequest) -> None:
+    message = job_status_message(STATUSES, NOW)
+    validate_message(message)
+    assert_golden("job_status_message__mixed", message, request)
+    assert message["text"] == "Scheduled jobs: 1 need attention (flows)"
+
+
+def test_job_status_blocks_fit_a_home_tab_and_escape_errors() -> None:
+    blocks = job_status_blocks(STATUSES, NOW)
+    validate_home({"type": "home", "blocks": blocks})
+    text = str(blocks)
+    assert "<!channel>" not in text and "&lt;!channel&gt; &amp; co" in text
+    assert "every 15 min" in text and "not run yet" in text and "disabled" in text
+    assert "last success 1 hour ago" in text and "Overdue" in text
+    assert "1 of 4 jobs need attention" in text
+
+
+def test_all_healthy_and_no_jobs() -> None:
+    healthy = job_status_message(STATUSES[:1], NOW)
+    assert healthy["text"] == "Scheduled jobs: all 1 healthy"
+    assert "All 1 jobs are healthy" in str(healthy["blocks"])
+    empty = job_status_blocks([], NOW)
+    validate_home({"type": "home", "blocks": empty})
+    assert "No scheduled jobs" in str(empty)
+
+
+def test_many_jobs_are_capped() -> None:
+    many = [JobStatus(name=f"job{i}", interval_seconds=60) for i in range(MAX_JOBS + 5)]
+    blocks = job_status_blocks(many, NOW)
+    validate_home({"type": "home", "blocks": blocks})
+    assert len(blocks) == MAX_JOBS + 2 and "5 more not shown" in str(blocks[-1])
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (0, "disabled"), (-1, "disabled"), (30, "every 30 s"), (900, "every 15 min"),
+    (6 * 3600, "every 6 h"), (86_400, "every day"), (2 * 86_400, "every 2 days"),
+    (5400, "every 90 min")])
+def test_every(seconds: float, text: str) -> None:
+    assert every(seconds) == text

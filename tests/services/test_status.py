@@ -1,0 +1,59 @@
+"""bot/services/status.py: job statuses from the job registry and sync_state."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.jobs import JOBS, Job
+from bot.services.status import job_statuses
+from store import sync_state
+from tests.services.readmodel_support import T0, FixedClock, make_deps
+
+
+async def nothing(_deps: object) -> None:
+    return None
+
+
+JOBS_UNDER_TEST = [Job("b_ok", nothing, lambda s: 60), Job("a_failing", nothing, lambda s: 60),
+                   Job("c_never", nothing, lambda s: 60), Job("d_off", nothing, lambda s: 0),
+                   Job("e_late", nothing, lambda s: 60)]
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def deps(engine, sessions, clock):
+    return make_deps(engine, sessions, clock=clock)
+
+
+async def test_statuses_carry_last_run_success_error_and_lag(deps, clock) -> None:
+    async with deps.sessions.begin() as session:
+        await sync_state.record_run(session, name="b_ok", at=T0 - timedelta(seconds=30))
+        await sync_state.record_run(session, name="a_failing", at=T0 - timedelta(seconds=90))
+        await sync_state.record_run(session, name="a_failing", at=T0 - timedelta(seconds=10),
+                                    error="Atomic is not reachable right now.")
+        await sync_state.record_run(session, name="e_late", at=T0 - timedelta(minutes=5))
+        await sync_state.record_run(session, name="not_a_job", at=T0)
+
+    statuses = await job_statuses(deps, JOBS_UNDER_TEST)
+
+    assert [s.name for s in statuses] == ["a_failing", "b_ok", "c_never", "d_off", "e_late"]
+    failing, ok, never, off, late = statuses
+    assert failing.last_error == "Atomic is not reachable right now."
+    assert failing.lag_seconds == 90 and not failing.overdue
+    assert failing.last_run_at == T0 - timedelta(seconds=10)
+    assert ok.lag_seconds == 30 and ok.last_error == "" and not ok.overdue
+    assert never.last_run_at is None and never.lag_seconds is None and not never.overdue
+    assert off.interval_seconds == 0 and not off.overdue
+    assert late.lag_seconds == 300 and late.overdue  # more than two intervals without success
+
+
+async def test_default_registry_is_listed(deps) -> None:
+    names = [s.name for s in await job_statuses(deps)]
+    assert names == sorted(job.name for job in JOBS)
+    assert "users" in names and "event_retention" in names
