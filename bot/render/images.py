@@ -75,7 +75,7 @@ async def fetch_all(urls: Sequence[str], fetcher: ImageFetcher) -> dict[str, byt
 
 
 def decode(data: bytes | None) -> Image.Image | None:
-    """An RGBA image, or None when the bytes are not a (reasonably sized) image."""
+    """An RGB(A) image, or None when the bytes are not a (reasonably sized) image."""
     if not data:
         return None
     try:
@@ -86,7 +86,8 @@ def decode(data: bytes | None) -> Image.Image | None:
                 if width <= 0 or height <= 0 or width * height > MAX_SOURCE_PIXELS:
                     return None
                 source.draft("RGB", (1_600, 1_600))  # JPEG: decode at a smaller scale
-                return source.convert("RGBA")
+                has_alpha = source.mode in ("RGBA", "LA", "PA") or "transparency" in source.info
+                return source.convert("RGBA" if has_alpha else "RGB")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
             Image.DecompressionBombError):
         return None

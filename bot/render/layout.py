@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
@@ -76,7 +77,9 @@ class Pen:
         self.image.paste(picture.convert("RGB"), (self._s(x), self._s(y)), mask)
 
 
+@lru_cache(maxsize=8_192)
 def text_width(text: str, *, face: Face, size: float, scale: int = SCALE) -> float:
+    """Width of `text` in logical pixels (cached: wrapping measures the same words often)."""
     return float(font(face, round(size * scale)).getlength(text)) / scale
 
 

@@ -131,7 +131,7 @@ async def test_fetch_all_dedupes_and_survives_a_broken_fetcher() -> None:
 def test_decode_refuses_garbage_and_huge_images() -> None:
     assert decode(None) is None and decode(b"") is None and decode(b"not an image") is None
     image = decode(banner_png())
-    assert image is not None and image.mode == "RGBA" and image.size == (600, 300)
+    assert image is not None and image.mode == "RGB" and image.size == (600, 300)
     huge = io.BytesIO()
     Image.new("1", (5_000, 5_000)).save(huge, format="PNG")  # tiny file, 25 megapixels
     assert decode(huge.getvalue()) is None
