@@ -18,6 +18,7 @@ from bot.atomic.definitions import guess_kind, input_specs
 from bot.atomic.events import WebhookEvent
 from bot.deps import Deps
 from bot.domain import CardInput, IngestResult, RejectedEvent
+from bot.services import notifications
 from store import cards, customers, events
 
 log = logging.getLogger(__name__)
@@ -99,15 +100,28 @@ async def apply_events(deps: Deps, batch: list[WebhookEvent]) -> list[bool | Non
     if not batch:
         return []
     received_at = deps.clock()
+    outcomes: list[bool | None]
     async with deps.sessions.begin() as session:
         try:
             async with session.begin_nested():
-                fresh = await _apply(session, batch, received_at)
-            return list(fresh)
+                outcomes = list(await _apply(session, batch, received_at))
         except _DB_ERRORS:
             log.warning("webhook batch refused; applying its %d events one by one",
                         len(batch), exc_info=True)
-            return [await _apply_one(session, event, received_at) for event in batch]
+            outcomes = [await _apply_one(session, event, received_at) for event in batch]
+    await _follow_sends(deps, [e for e, new in zip(batch, outcomes, strict=True) if new])
+    return outcomes
+
+
+async def _follow_sends(deps: Deps, fresh: list[WebhookEvent]) -> None:
+    """After the commit: newly stored events of sends from Slack update the support channel
+    (issue 5). A failure here is logged and never fails ingestion (the events are stored)."""
+    if not fresh:
+        return
+    try:
+        await notifications.on_card_events(deps, fresh)
+    except Exception:  # noqa: BLE001 - follow-ups are best effort; ingestion must not fail
+        log.warning("send follow-up of %d events failed", len(fresh), exc_info=True)
 
 
 _DB_ERRORS = (SQLAlchemyError, UnicodeError)
