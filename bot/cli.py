@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--container", default="", help="stream container id (default: the card's)")
     card.add_argument("--no-values", action="store_true", help="leave submitted values out")
     card.add_argument("-o", "--output", default="card.png")
+    audit = sub.add_parser("audit", help="the audit log: `audit export --since DATE` writes CSV")
+    audit.add_argument("action", choices=("export",))
+    audit.add_argument("--since", required=True, help="first day to include, YYYY-MM-DD (UTC)")
+    audit.add_argument("-o", "--output", default="-", help="CSV file (default: stdout)")
     return parser
 
 
@@ -263,9 +267,17 @@ def cmd_preview_card(args: argparse.Namespace, settings: Settings) -> int:
         container_id=args.container, with_values=not args.no_values)))
 
 
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services.audit import export_command
+
+    return asyncio.run(_with_deps(settings, lambda deps: export_command(
+        deps, since=args.since, output=args.output)))
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "serve": cmd_serve, "migrate": cmd_migrate, "sync": cmd_sync, "preview": cmd_preview,
     "emulator": cmd_emulator, "simulate": cmd_simulate, "preview-card": cmd_preview_card,
+    "audit": cmd_audit,
 }
 
 

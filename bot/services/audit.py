@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime, timedelta
+import sys
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TextIO
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,3 +87,20 @@ async def purge(deps: Deps) -> int:
     cutoff = deps.clock() - timedelta(days=deps.settings.audit_retention_days)
     async with deps.sessions.begin() as session:
         return await audit_store.purge(session, before=cutoff)
+
+
+async def export_command(deps: Deps, *, since: str, output: str) -> int:
+    """`customer-center audit export --since YYYY-MM-DD [-o FILE]`: CSV to FILE or stdout."""
+    try:
+        day = date.fromisoformat(since)
+    except ValueError:
+        sys.stderr.write(f"audit export: --since must be a date like 2025-01-31, not {since!r}\n")
+        return 2
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    if output == "-":
+        count = await export_csv(deps, sys.stdout, since=start)
+    else:
+        with open(output, "w", encoding="utf-8", newline="") as out:  # noqa: ASYNC230 - CLI
+            count = await export_csv(deps, out, since=start)
+    sys.stderr.write(f"exported {count} audit entries since {day.isoformat()}\n")
+    return 0

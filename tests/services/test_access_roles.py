@@ -13,9 +13,11 @@ from bot.domain import Role, SlackIdentity, SubjectKind
 from bot.errors import InvalidInput, PermissionDenied
 from bot.services import access, admin
 from store import audit, grants, usergroups
-from tests.fakes.integration import fake_slack  # noqa: F401 - fixture
+from tests.fakes import integration
 from tests.fakes.slack import FakeSlack
 from tests.services.readmodel_support import T0, FixedClock, make_deps
+
+fake_slack = integration.fake_slack  # the FakeSlack fixture
 
 TEAM = SlackIdentity(team_id="T1", user_id="")
 KEY = {"enterprise_id": "", "team_id": "T1"}
