@@ -180,11 +180,6 @@ async def handle_show_responses(ack: AsyncAck, action: dict[str, Any], respond: 
     await reply(respond, answer, replace_original=False)
 
 
-async def ignore_variable_action(ack: AsyncAck) -> None:
-    """Variable inputs don't dispatch actions; acknowledge one anyway (never an error)."""
-    await ack()
-
-
 ACTIONS: dict[ActionId, Listener] = {
     ActionId.OPEN_SEND_FLOW: handle_open_send_flow,
     ActionId.PICK_FLOW: handle_pick_flow,
@@ -192,7 +187,6 @@ ACTIONS: dict[ActionId, Listener] = {
     ActionId.FLOW_DISABLE: handle_flow_toggle,
     ActionId.FLOWS_REFRESH: handle_flows_refresh,
     ActionId.SHOW_RESPONSES: handle_show_responses,
-    ActionId.FLOW_VARIABLE: ignore_variable_action,
 }
 VIEWS: dict[CallbackId, Listener] = {
     CallbackId.SEND_FLOW: handle_send_flow_submission,
