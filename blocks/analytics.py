@@ -68,7 +68,7 @@ def analytics_modal(data: CustomerAnalytics) -> dict[str, Any]:
     hidden = len(data.flows) - MAX_FLOWS
     if hidden > 0:
         flows.append(f"…and {hidden} more")
-    activity = ", ".join(f"{humanise_event(name)} {count:,}" for name, count in
+    activity = ", ".join(f"{safe_mrkdwn(humanise_event(name), 60)} {count:,}" for name, count in
                          sorted(data.activity.items(), key=lambda kv: (-kv[1], kv[0])))
     blocks: list[Block] = [
         HeaderBlock(text=safe_plain(f"Analytics: {data.customer.display_name}", 150)),

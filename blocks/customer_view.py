@@ -24,6 +24,7 @@ from slack_sdk.models.blocks import (
 from blocks.customer import mrkdwn
 from blocks.feed import (
     MAX_IMAGES_DETAILS,
+    as_utc,
     card_blocks,
     fact_lines,
     fit,
@@ -84,7 +85,11 @@ def _profile(customer: Customer) -> SectionBlock:
 
 def _notes(view: CustomerView, now: datetime) -> list[str]:
     customer = view.customer
-    seen = f":eyes: Last seen {when(customer.last_seen_at, now)}"
+    seen_at = customer.last_seen_at
+    if view.last_seen is not None and (seen_at is None
+                                       or as_utc(view.last_seen.at) > as_utc(seen_at)):
+        seen_at = view.last_seen.at
+    seen = f":eyes: Last seen {when(seen_at, now)}"
     if view.last_seen is not None:
         how = safe_mrkdwn(view.last_seen.platform or "unknown platform", 30)
         if view.last_seen.sdk_version:

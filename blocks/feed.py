@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -57,7 +57,7 @@ BUTTON_TYPES = frozenset({"submitButton", "linkButton", "snoozeButton", "dismiss
 def parse_version(value: str) -> tuple[int, ...] | None:
     """`24.2.0` → (24, 2, 0); None for anything that is not a dotted version."""
     parts = value.strip().split(".")
-    if not value.strip() or not all(p.isdigit() for p in parts) or len(parts) > 4:
+    if not all(p.isascii() and p.isdigit() for p in parts) or len(parts) > 4:
         return None
     return tuple(int(p) for p in parts)
 
@@ -92,6 +92,11 @@ def _sdk_note(required: str | None) -> str:
 
 # -- facts ----------------------------------------------------------------------------------------
 
+def as_utc(moment: datetime) -> datetime:
+    """Naive datetimes are UTC (the read model stores UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
 def priority_text(priority: int) -> str:
     """`3 (higher than the default 5)`: 1 is the highest priority."""
     if priority < DEFAULT_PRIORITY:
@@ -104,7 +109,7 @@ def priority_text(priority: int) -> str:
 def expiry_text(expires_at: datetime | None, now: datetime) -> str:
     if expires_at is None:
         return "no expiry"
-    verb = "expired" if expires_at <= now else "expires"
+    verb = "expired" if as_utc(expires_at) <= as_utc(now) else "expires"
     return f"{verb} {relative_time(expires_at, now)} ({absolute_time(expires_at)})"
 
 
