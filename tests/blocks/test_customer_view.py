@@ -27,7 +27,14 @@ from bot.domain import (
     StreamContainer,
 )
 from tests.blockkit import assert_golden, validate_modal
-from tests.blocks.factories import NOW, ago, every_kind_inputs, make_card, make_customer, make_matches
+from tests.blocks.factories import (
+    NOW,
+    ago,
+    every_kind_inputs,
+    make_card,
+    make_customer,
+    make_matches,
+)
 
 HOME = StreamContainer(id="c_home", name="Home", stream_id="s_home", is_default=True)
 OFFERS = StreamContainer(id="c_offers", name="Offers", stream_id="s_offers")
@@ -199,7 +206,8 @@ def test_analytics(request: pytest.FixtureRequest) -> None:
     assert_golden("analytics_modal__basic", modal, request)
     body = text(modal)
     assert "Completion rate:* 63%" in body and "Dismissal rate:* 5%" in body
-    assert "3 hours 2 minutes" in body and "Caller verification*: sent 10, completed 7 (70%)" in body
+    assert "3 hours 2 minutes" in body
+    assert "Caller verification*: sent 10, completed 7 (70%)" in body
     assert "Period:" in body and "last 30 days" in body
 
 
