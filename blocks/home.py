@@ -35,6 +35,7 @@ from blocks.text import safe_plain
 from bot.domain import Grant, Role, SubjectKind, UserGroup
 
 MAX_HOME_GRANTS = 60
+HOME_BLOCK_LIMIT = 100  # Slack's cap for a Home tab
 MAX_OPTIONS = 100
 
 
@@ -107,7 +108,7 @@ def home_view(*, role: Role | None, admin_ids: Sequence[str],
     body = [block.to_dict() for block in blocks]
     if role is Role.ADMIN and panel is not None:
         body += [block.to_dict() for block in _admin_blocks(panel)]
-        body += list(panel.extra_blocks)
+        body += list(panel.extra_blocks)[: max(0, HOME_BLOCK_LIMIT - len(body))]
     return {"type": "home", "blocks": body}
 
 

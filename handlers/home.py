@@ -21,9 +21,10 @@ from blocks.home import (
     usergroup_options,
 )
 from blocks.ids import ActionId, BlockId, CallbackId
+from blocks.status import job_status_blocks
 from bot.deps import Deps
 from bot.domain import Actor, Role
-from bot.services import access, admin
+from bot.services import access, admin, status
 
 NO_LONGER_ADMIN = "You are no longer an admin, so this grant was not made."
 
@@ -33,8 +34,9 @@ async def publish_home(client: AsyncWebClient, deps: Deps, actor: Actor) -> None
     panel = None
     if actor.has(Role.ADMIN):
         seen = await admin.overview(deps, actor)
+        jobs = job_status_blocks(await status.job_statuses(deps), deps.clock())
         panel = AdminPanel(grants=seen.grants, groups=seen.groups,
-                           support_channel=seen.support_channel)
+                           support_channel=seen.support_channel, extra_blocks=jobs)
     view = home_view(role=actor.role, admin_ids=await access.admins(deps, actor.identity),
                      panel=panel)
     await client.views_publish(user_id=actor.user_id, view=view)

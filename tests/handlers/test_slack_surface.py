@@ -102,6 +102,9 @@ async def test_app_home_opened_publishes_a_valid_home(app: AsyncApp, slack: Slac
     rendered = json.dumps(published["view"])
     if user == STAFF:  # someone without access learns whom to ask
         assert f"<@{ADMIN}>" in rendered and f"<@{OTHER_ADMIN}>" in rendered
+        assert "Scheduled jobs" not in rendered
+    else:  # admins also see how the scheduled jobs are doing
+        assert "Scheduled jobs" in rendered and "users" in rendered
 
 
 async def test_messages_tab_open_publishes_nothing(app: AsyncApp, slack: SlackRequests,
