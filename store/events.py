@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, case, delete, func, literal_column, select
+from sqlalchemy import (
+    DateTime,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import CLOSED_STATUSES, CardStatus
@@ -86,6 +98,30 @@ async def insert_events(session: AsyncSession, new: Sequence[NewEvent], *,
             for e in new]
     await session.execute(dialect_insert(session, _events)
                           .on_conflict_do_nothing(index_elements=[_events.c.event_id]), rows)
+
+
+async def insert_new_events(session: AsyncSession, new: Sequence[NewEvent], *,
+                            received_at: datetime) -> set[str]:
+    """Store the events whose ids are not stored yet, in bulk; the ids actually inserted.
+
+    One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING per page (SQLAlchemy's
+    "insertmanyvalues"), instead of a SELECT of known ids first: no per-batch IN list (whose
+    cached generic plan on PostgreSQL could degrade to a sequential scan) and one round trip per
+    page. Within `new`, the first event with a given id is the one stored.
+    """
+    first = list({e.event_id: e for e in reversed(new)}.values())[::-1]
+    if not first:
+        return set()
+    rows = [{"event_id": e.event_id, "name": e.name, "occurred_at": e.occurred_at,
+             "received_at": received_at, "card_instance_id": e.card_instance_id,
+             "customer_id": e.customer_id, "platform": e.platform, "sdk_version": e.sdk_version,
+             "flow_invocation_id": e.flow_invocation_id, "properties": e.properties}
+            for e in first]
+    result = await session.execute(
+        dialect_insert(session, _events)
+        .on_conflict_do_nothing(index_elements=[_events.c.event_id])
+        .returning(_events.c.event_id), rows)
+    return set(result.scalars())
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +204,8 @@ async def apply_card_effects(session: AsyncSession, effects: Sequence[CardEventE
     """
     if not effects:
         return
-    ins = dialect_insert(session, _cards)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    ins = _unnest_cards_insert(effects) if postgres else dialect_insert(session, _cards)
     ex, cur = ins.excluded, _cards.c
 
     def fill(column: str) -> Any:
@@ -197,7 +234,37 @@ async def apply_card_effects(session: AsyncSession, effects: Sequence[CardEventE
         "last_interaction": case((newer_interaction, ex.last_interaction),
                                  else_=cur.last_interaction),
     })
-    await session.execute(stmt, [_effect_row(e) for e in effects])
+    if postgres:
+        await session.execute(stmt)
+    else:
+        await session.execute(stmt, [_effect_row(e) for e in effects])
+
+
+_EFFECT_TEXTS = ("card_instance_id", "customer_id", "template_id", "template_name",
+                 "flow_invocation_id", "sent_by_send_id", "status", "last_interaction")
+_EFFECT_TIMES = ("status_at", "created_at", "last_seen_at", "last_interacted_at")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _unnest_cards_insert(effects: Sequence[CardEventEffect]) -> postgresql.Insert:
+    """PostgreSQL: one INSERT ... SELECT unnest(array) per column, the arrays bound as single
+    parameters. One statement and one round trip per batch, with a constant shape (cached plan,
+    cached compilation) and no per-row parameter processing, unlike an executemany upsert."""
+    rows = [_effect_row(e) for e in effects]
+    columns = [func.unnest(bindparam(f"u_{name}", [r[name] for r in rows],
+                                     type_=postgresql.ARRAY(String()))).label(name)
+               for name in _EFFECT_TEXTS]
+    columns += [func.unnest(bindparam(f"u_{name}", [_utc(r[name]) for r in rows],
+                                      type_=postgresql.ARRAY(DateTime(timezone=True))))
+                .label(name) for name in _EFFECT_TIMES]
+    names = [*_EFFECT_TEXTS, *_EFFECT_TIMES]
+    # Columns left out take their (constant) defaults, rendered once into the SELECT.
+    return postgresql.insert(_cards).from_select(names, select(*columns))
 
 
 async def apply_card_event(session: AsyncSession, effect: CardEventEffect) -> None:

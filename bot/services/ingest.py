@@ -141,19 +141,19 @@ async def _apply_one(session: AsyncSession, event: WebhookEvent,
 async def _apply(session: AsyncSession, batch: list[WebhookEvent],
                  received_at: datetime) -> list[bool]:
     """Apply events in bulk; for each, whether it was new (False: a duplicate)."""
-    stored = await events.existing_event_ids(session, event_ids=[e.identifier for e in batch])
+    inserted = await events.insert_new_events(session, [_new_event(e) for e in batch],
+                                              received_at=received_at)
     fresh: list[bool] = []
     new: list[WebhookEvent] = []
-    for event in batch:
-        is_new = event.identifier not in stored
-        stored.add(event.identifier)
+    for event in batch:  # the first event with an inserted id is new; the others duplicates
+        is_new = event.identifier in inserted
+        inserted.discard(event.identifier)
         fresh.append(is_new)
         if is_new:
             new.append(event)
     if not new:
         return fresh
 
-    await events.insert_events(session, [_new_event(e) for e in new], received_at=received_at)
     await customers.ensure_customers(session, customer_ids=[e.user_id for e in new])
     seen: dict[str, datetime] = {}
     effects: dict[str, events.CardEventEffect] = {}

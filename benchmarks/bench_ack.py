@@ -1,0 +1,245 @@
+"""Ack latency of `/customer` under 50 concurrent signed requests (DESIGN.md §11: p99 < 300 ms and
+within 1.5x of a bare AsyncApp that only acks, measured on the same server in the same run).
+
+Both apps are served the same way: each in its own `uvicorn` subprocess on 127.0.0.1 (port 0),
+behind Starlette and `AsyncSlackRequestHandler`. The real one is `bot.server.build_server` with
+real deps: a migrated temp-file SQLite database filled from the embedded emulator (initial sync
+and event history replayed before the clock starts), the requesting user holding a View grant (so
+the role is resolved from the database, as for staff), and a local FakeSlack (tests/fakes) for
+`auth.test` and the response_url answers. The bare one is an `AsyncApp` whose `/customer` listener
+only calls `ack()`. Latency is the client-side time until the HTTP answer (the ack); requests are
+signed with a fresh timestamp and sent by 50 concurrent workers. Bare and real are measured in
+alternating rounds so drift of the machine hits both.
+
+    uv run python -m benchmarks.bench_ack [--requests 1000] [--concurrency 50] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+from bot.bootstrap import build_deps, close_deps, migrate_database
+from bot.config import Settings
+from bot.domain import Role, SubjectKind
+from bot.server import emulator_webhooks_into
+from bot.services.sync import initial_sync_if_empty
+from store import grants
+from store.models import Customer
+from tests.fakes.requests import SlackRequests
+from tests.fakes.slack import TEAM_ID, FakeSlack
+
+SECRET = "bench-signing-secret"  # noqa: S105 - benchmark value
+TOKEN = "xoxb-bench-token"  # noqa: S105 - benchmark value
+STAFF = "U0BENCHSTAFF"
+
+
+def server_env(database_url: str, slack_url: str, customers: int) -> dict[str, str]:
+    return {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack_url,
+            "DATABASE_URL": database_url, "EMULATOR_CUSTOMERS": str(customers),
+            "SCHEDULER_ENABLED": "false", "LOG_LEVEL": "WARNING"}
+
+
+# -- the two servers (run in a subprocess: `python -m benchmarks.bench_ack --serve real|bare`) --
+
+
+def bare_server(settings: Settings) -> object:
+    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    assert settings.slack_signing_secret is not None and settings.slack_bot_token is not None
+    bolt = AsyncApp(signing_secret=settings.slack_signing_secret.get_secret_value(),
+                    client=AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
+                                          base_url=settings.slack_api_url))
+
+    @bolt.command("/customer")
+    async def only_ack(ack: object) -> None:
+        await ack()  # type: ignore[operator]
+
+    handler = AsyncSlackRequestHandler(bolt)
+
+    async def events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    async def healthz(_request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(routes=[Route("/slack/events", events, methods=["POST"]),
+                             Route("/healthz", healthz, methods=["GET"])])
+
+
+def serve(kind: str) -> None:
+    import uvicorn
+
+    settings = Settings.from_env(os.environ)
+    if kind == "real":
+        from bot.server import build_server
+
+        app: object = build_server(settings)
+    else:
+        app = bare_server(settings)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    print(f"PORT {sock.getsockname()[1]}", flush=True)
+    config = uvicorn.Config(app, lifespan="on", log_level="warning", log_config=None,  # type: ignore[arg-type]
+                            access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+# -- the client -----------------------------------------------------------------------------
+
+
+async def prepare_database(settings: Settings) -> list[str]:
+    """Migrate, sync and replay the emulator's history; grant STAFF View; some customer ids."""
+    await migrate_database(settings.database_url)
+    deps = build_deps(settings)
+    try:
+        await initial_sync_if_empty(deps)
+        assert deps.emulator is not None
+        async with emulator_webhooks_into(deps):
+            await deps.emulator.replay_history()
+            await deps.emulator.drain()
+        async with deps.sessions.begin() as session:
+            await grants.put_grant(session, enterprise_id="", team_id=TEAM_ID,
+                                   subject_kind=SubjectKind.USER, subject_id=STAFF,
+                                   role=Role.VIEW, granted_by="bench", at=datetime.now(UTC))
+            ids = list(await session.scalars(select(Customer.id).limit(50)))
+    finally:
+        if deps.emulator is not None:
+            await deps.emulator.aclose()
+        await close_deps(deps)
+    assert ids, "the emulator filled no customers"
+    return ids
+
+
+class Server:
+    def __init__(self, kind: str, env: dict[str, str]) -> None:
+        self.kind = kind
+        self.process = subprocess.Popen(  # noqa: S603 - our own module
+            [sys.executable, "-m", "benchmarks.bench_ack", "--serve", kind],
+            env={**os.environ, **env}, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("PORT "):
+            self.process.kill()
+            raise RuntimeError(f"{kind} server did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+
+    async def wait_ready(self, client: httpx.AsyncClient) -> None:
+        for _ in range(300):
+            try:
+                if (await client.get(f"{self.url}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"{self.kind} server is not answering /healthz")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+async def burst(client: httpx.AsyncClient, url: str, slack: SlackRequests, queries: list[str],
+                *, requests: int, concurrency: int) -> list[float]:
+    """Latencies (seconds) of `requests` signed /customer commands, `concurrency` at a time."""
+    latencies: list[float] = []
+    failures: list[str] = []
+    counter = iter(range(requests))
+
+    async def worker() -> None:
+        for n in counter:
+            signed = slack.command("/customer", queries[n % len(queries)], user_id=STAFF)
+            started = time.perf_counter()
+            response = await client.post(f"{url}/slack/events", content=signed.body,
+                                         headers=signed.headers)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                failures.append(f"{response.status_code} {response.text[:80]}")
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    if failures:
+        raise RuntimeError(f"{len(failures)} requests failed, e.g. {failures[0]}")
+    return latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1]
+
+
+async def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(prog="bench_ack")
+    parser.add_argument("--requests", type=int, default=1000, help="per app and round")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--customers", type=int, default=200, help="emulator dataset size")
+    args = parser.parse_args(argv)
+    fake = FakeSlack()
+    await fake.start()
+    servers: list[Server] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = server_env(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", fake.url,
+                             args.customers)
+            queries = await prepare_database(Settings.from_env(env))
+            slack = SlackRequests(SECRET, fake)
+            limits = httpx.Limits(max_connections=args.concurrency,
+                                  max_keepalive_connections=args.concurrency)
+            async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+                servers = [Server("bare", env), Server("real", env)]
+                for server in servers:
+                    await server.wait_ready(client)
+                    # warm-up: connections, auth.test, caches, the initial import's replay
+                    await burst(client, server.url, slack, queries, requests=200,
+                                concurrency=args.concurrency)
+                await asyncio.sleep(2)
+                results: dict[str, list[float]] = {"bare": [], "real": []}
+                for _ in range(args.rounds):
+                    for server in servers:
+                        results[server.kind] += await burst(
+                            client, server.url, slack, queries, requests=args.requests,
+                            concurrency=args.concurrency)
+    finally:
+        for server in servers:
+            server.stop()
+        await fake.stop()
+    figures: dict[str, float] = {}
+    for kind in ("bare", "real"):
+        figures[f"{kind} p50 ms"] = 1000 * percentile(results[kind], 50)
+        figures[f"{kind} p99 ms"] = 1000 * percentile(results[kind], 99)
+    figures["p99 ratio real/bare"] = figures["real p99 ms"] / figures["bare p99 ms"]
+    figures["requests per app"] = float(len(results["real"]))
+    print(f"/customer ack, {args.concurrency} concurrent, {len(results['real'])} requests each: "
+          f"bare p50 {figures['bare p50 ms']:.1f} ms p99 {figures['bare p99 ms']:.1f} ms; "
+          f"real p50 {figures['real p50 ms']:.1f} ms p99 {figures['real p99 ms']:.1f} ms; "
+          f"p99 ratio {figures['p99 ratio real/bare']:.2f}")
+    return figures
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        serve(sys.argv[2])
+    else:
+        asyncio.run(main(sys.argv[1:]))
