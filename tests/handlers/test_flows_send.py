@@ -285,3 +285,20 @@ async def test_registry_command_and_buttons(app: AsyncApp, deps: Deps, slack: Sl
     async with deps.sessions.begin() as session:
         flow = await flows.flow_store.get_flow(session, flow_id=CALLER)
     assert flow is not None and flow.enabled_for_cc is False
+
+
+async def test_from_the_customer_view_modal_the_form_is_pushed(app: AsyncApp, deps: Deps,
+                                                               fake_slack: FakeSlack) -> None:
+    await flows.set_enabled(deps, admin(), CALLER, True)
+    ref = CustomerRef(customer_id=customer_id(deps)).model_dump_json()
+    customer_view = {"id": "V0CUSTOMER", "hash": "h0", "type": "modal", "blocks": [],
+                     "private_metadata": "{}", "callback_id": CallbackId.CUSTOMER_VIEW}
+    button = {"type": "button", "action_id": ActionId.OPEN_SEND_FLOW, "block_id": "tools",
+              "value": ref}
+    await app.async_dispatch(view_action(customer_view, button))
+    assert [c.method for c in fake_slack.calls if c.method.startswith("views.")][:2] == \
+        ["views.push", "views.update"]  # stacked over the customer view, not a new modal
+    assert "Caller verification" in json.dumps(shown(fake_slack))
+
+    await app.async_dispatch(view_action(customer_view, {**button, "value": "not a ref"}))
+    assert "out of date" in json.dumps(shown(fake_slack))
