@@ -64,8 +64,13 @@ async def show_error(body: dict[str, Any], payload: dict[str, Any], *, client: A
 
 
 async def on_error(error: Exception, body: dict[str, Any], client: AsyncWebClient,
-                   context: AsyncBoltContext, logger: Logger) -> BoltResponse:
-    """Bolt's global error handler: always answers Slack 200."""
+                   context: AsyncBoltContext, logger: Logger,
+                   response: BoltResponse | None = None) -> BoltResponse | None:
+    """Bolt's global error handler: Slack always gets 200.
+
+    `response` is None when the listener failed after ack() (the HTTP answer has already gone):
+    there is nothing to replace then, and Bolt refuses a returned response.
+    """
     if isinstance(error, BoltUnhandledRequestError):
         kind = body.get("event", {}).get("type") or body.get("type")
         logger.warning("unhandled %s request", kind)
@@ -75,4 +80,4 @@ async def on_error(error: Exception, body: dict[str, Any], client: AsyncWebClien
         await show_error(body, payload, client=client, respond=context.respond, context=context)
     except Exception as exc:  # noqa: BLE001 - the error path itself must never raise to Slack
         logger.warning("could not show the error to the user: %r", exc)
-    return BoltResponse(status=200, body="")
+    return BoltResponse(status=200, body="") if response is not None else None

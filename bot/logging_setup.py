@@ -78,10 +78,29 @@ def secret_values(settings: Settings) -> frozenset[str]:
     return frozenset(v.get_secret_value() for v in values if v is not None and v.get_secret_value())
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a record is emitted (it may be swapped after setup)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+HANDLER_NAME = "customer-center"
+
+
 def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> logging.Handler:
-    """Install one root handler for the process; returns it (tests read what it writes)."""
+    """Install the app's root handler (replacing one installed before); returns it."""
     secrets = secret_values(settings)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.Handler = StderrHandler() if stream is None else logging.StreamHandler(stream)
+    handler.set_name(HANDLER_NAME)
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter(secrets))
     else:
@@ -89,7 +108,8 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> lo
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if old.get_name() == HANDLER_NAME:  # ours from an earlier call; others (pytest's) stay
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
     for name in QUIET:

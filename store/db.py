@@ -52,7 +52,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front, so concurrent writers queue on the busy timeout.
+        # A deferred transaction that read first and writes later fails at once with "database is
+        # locked" when another writer committed in between (SQLite cannot upgrade a stale snapshot).
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
