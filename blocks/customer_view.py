@@ -35,6 +35,7 @@ from blocks.feed import (
 from blocks.format import STATUS_ORDER, absolute_time, relative_time, when
 from blocks.ids import ActionId, BlockId, CallbackId
 from blocks.metadata import ALL_CONTAINERS, ALL_TAB, CustomerRef, CustomerViewMeta
+from blocks.preview import preview_button
 from blocks.text import safe_mrkdwn, safe_plain
 from bot.domain import Card, CardStatus, Customer, CustomerView, StreamContainer
 
@@ -216,7 +217,8 @@ def customer_view_modal(view: CustomerView, *, now: datetime, can_edit: bool) ->
     for index, card in enumerate(view.cards):
         entry = card_blocks(card, index=index, now=now, containers=view.containers,
                             sent_by=view.sent_by, sdk=view.sdk,
-                            block_id=f"{BlockId.VIEW_CARD}{index}")
+                            block_id=f"{BlockId.VIEW_CARD}{index}",
+                            buttons=[preview_button(card.card_instance_id)])
         if len(blocks) + len(entry) > 97:
             break
         blocks.extend(entry)
@@ -230,8 +232,13 @@ def customer_view_modal(view: CustomerView, *, now: datetime, can_edit: bool) ->
 
 
 def card_details_modal(card: Card, *, now: datetime, containers: list[StreamContainer],
-                       sent_by: dict[str, str], sdk: str) -> dict[str, Any]:
-    """Everything about one card, pushed over the customer view."""
+                       sent_by: dict[str, str], sdk: str,
+                       private_metadata: str = "") -> dict[str, Any]:
+    """Everything about one card, pushed over the customer view, with a Preview button.
+
+    `private_metadata` carries the customer view's state (CustomerViewMeta JSON) so that the
+    preview knows the chosen container and SDK version.
+    """
     facts = fact_lines(card, now=now, containers=containers, sent_by=sent_by)
     facts += [f"Card instance `{safe_mrkdwn(card.card_instance_id, 200)}`",
               f"Template `{safe_mrkdwn(card.template_id, 200)}`"
@@ -249,4 +256,9 @@ def card_details_modal(card: Card, *, now: datetime, containers: list[StreamCont
         lines = [f"`{safe_mrkdwn(str(k), 80)}` = {safe_mrkdwn(str(v), 300)}"
                  for k, v in list(card.variables.items())[:40]]
         blocks.append(SectionBlock(text=mrkdwn(fit(["*Variables*"] + lines))))
-    return _view("Card details", blocks, callback_id=CallbackId.CARD_DETAILS)
+    rendered: list[Block | dict[str, Any]] = list(blocks)
+    if 0 < len(card.card_instance_id) <= 2_000:
+        rendered.append({"type": "actions", "block_id": BlockId.CARD_DETAILS_BUTTONS.value,
+                         "elements": [preview_button(card.card_instance_id)]})
+    return _view("Card details", rendered, callback_id=CallbackId.CARD_DETAILS,
+                 private_metadata=private_metadata)

@@ -271,15 +271,23 @@ def fit(lines: Sequence[str], limit: int = SECTION_LIMIT) -> str:
     return "\n".join(kept) or "—"
 
 
+def card_buttons(card: Card, *, block_id: str,
+                 extra: Sequence[dict[str, Any]] = ()) -> dict[str, Any] | None:
+    """The card's row of buttons: Details, then `extra` (e.g. the Preview button), or None when
+    the card has no usable id."""
+    if not 0 < len(card.card_instance_id) <= 2_000:
+        return None
+    details = ButtonElement(text="Details", action_id=ActionId.CARD_DETAILS,
+                            value=card.card_instance_id).to_dict()
+    return {"type": "actions", "block_id": block_id, "elements": [details, *extra]}
+
+
 def card_blocks(card: Card, *, index: int, now: datetime, containers: Sequence[StreamContainer],
-                sent_by: Mapping[str, str], sdk: str, block_id: str) -> list[dict[str, Any]]:
-    """The feed entry of one card (at most 5 blocks) with a Details button."""
-    details = None
-    if 0 < len(card.card_instance_id) <= 2_000:
-        details = ButtonElement(text="Details", action_id=ActionId.CARD_DETAILS,
-                                value=card.card_instance_id)
+                sent_by: Mapping[str, str], sdk: str, block_id: str,
+                buttons: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """The feed entry of one card (at most 6 blocks) ending with Details and `buttons`."""
     blocks: list[Block] = [
-        SectionBlock(block_id=block_id, accessory=details,
+        SectionBlock(block_id=block_id,
                      text=mrkdwn(fit(fact_lines(card, now=now, containers=containers,
                                                 sent_by=sent_by)))),
         ContextBlock(elements=[mrkdwn(fit(preview_lines(card, sdk=sdk), 2_000))]),
@@ -288,5 +296,9 @@ def card_blocks(card: Card, *, index: int, now: datetime, containers: Sequence[S
     inputs = input_lines(card, sdk=sdk)
     if inputs:
         blocks.append(SectionBlock(text=mrkdwn(fit(inputs))))
-    blocks.append(DividerBlock())
-    return [block.to_dict() for block in blocks]
+    rendered = [block.to_dict() for block in blocks]
+    row = card_buttons(card, block_id=f"{block_id}.buttons", extra=buttons)
+    if row is not None:
+        rendered.append(row)
+    rendered.append(DividerBlock().to_dict())
+    return rendered

@@ -77,6 +77,7 @@ class BlockId(StrEnum):
     VIEW_TOOLS = "customer.tools"
     VIEW_PAGER = "customer.pager"
     VIEW_CARD = "customer.card."  # + position on the page
+    CARD_DETAILS_BUTTONS = "card.details.buttons"  # the Preview button row of card details
     MORE_MATCHES = "customer.more"
     SEARCH_INPUT = "search.input"
     FLOW_PICKER = "flow.picker"

@@ -11,9 +11,10 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from blocks.access import access_denied_message
 from blocks.customer_view import customer_view_modal, loading_modal, message_modal
 from blocks.ids import ActionId
-from blocks.messages import access_denied_message, error_message, matches_message
+from blocks.messages import error_message, matches_message
 from blocks.metadata import CustomerViewMeta, parse_customer_ref, parse_search_page
 from blocks.search import search_modal
 from bot.deps import Deps
@@ -50,6 +51,11 @@ async def open_or_push(client: AsyncWebClient, body: dict[str, Any], build: Buil
     await fill(client, opened, build)
 
 
+async def refusal(deps: Deps, actor: Actor) -> dict[str, Any]:
+    """The refusal message: every admin who can grant access, and a Request access button."""
+    return access_denied_message(await access.admins(deps, actor.identity), current=actor.role)
+
+
 def view_builder(deps: Deps, actor: Actor, meta: CustomerViewMeta) -> Build:
     async def build() -> dict[str, Any]:
         data = await customer_view.customer_view(deps, actor, meta)
@@ -69,7 +75,7 @@ async def handle_view_customer(ack: AsyncAck, action: dict[str, Any], body: dict
             await client.views_push(trigger_id=body["trigger_id"],
                                     view=message_modal(PERMISSION_TEXT))
         else:
-            await reply(respond, access_denied_message(access.admin_ids(deps)))
+            await reply(respond, await refusal(deps, actor))
         return
     if ref is None:
         await reply(respond, error_message(STALE_BUTTON))
@@ -100,7 +106,7 @@ async def handle_more_results(ack: AsyncAck, action: dict[str, Any], body: dict[
         return
     if not await access.permits(deps, actor, Role.VIEW, action="customer.lookup",
                                 target=page.query):
-        await reply(respond, access_denied_message(access.admin_ids(deps)))
+        await reply(respond, await refusal(deps, actor))
         return
     result = await lookup.lookup(deps, actor, page.query, offset=page.offset)
     await reply(respond, matches_message(result), replace_original=True)

@@ -119,7 +119,8 @@ async def handle_card_details(ack: AsyncAck, action: dict[str, Any], body: dict[
         card, containers, senders = await customer_view.card_details(
             deps, actor, customer_id=meta.customer_id, card_instance_id=card_id)
         return card_details_modal(card, now=deps.clock(), containers=containers,
-                                  sent_by=senders, sdk=meta.sdk)
+                                  sent_by=senders, sdk=meta.sdk,
+                                  private_metadata=meta.model_dump_json())
     await _push(client, body, build)
 
 

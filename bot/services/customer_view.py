@@ -3,10 +3,9 @@ and Refresh (re-read this customer's cards from Atomic; the read model answers w
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +21,7 @@ from bot.errors import (
     PermissionDenied,
 )
 from bot.services import access, audit
-from store import cards, containers, customers
+from store import cards, containers, customers, sends
 
 log = logging.getLogger(__name__)
 
@@ -30,25 +29,12 @@ PAGE_SIZE = 8
 # SDK versions offered in the preview's SDK choice, besides those the customer was seen with.
 KNOWN_SDK_VERSIONS = ("24.2.0", "24.1.0", "23.4.0", "23.3.0", "22.1.0")
 
-SentBy = Callable[..., Awaitable[dict[str, str]]]
-
-
-def _sent_by_reader() -> SentBy | None:
-    """store.sends.sent_by (issue 5) when it exists: send id -> Slack user id."""
-    try:
-        module = importlib.import_module("store.sends")
-    except ImportError:
-        return None
-    reader = getattr(module, "sent_by", None)
-    return reader if callable(reader) else None
-
-
 async def sent_by(session: AsyncSession, send_ids: Sequence[str]) -> dict[str, str]:
+    """send id -> the Slack user who sent it from Slack (flow_sends), for these cards' ids."""
     ids = sorted({s for s in send_ids if s})
-    reader = _sent_by_reader()
-    if not ids or reader is None:
+    if not ids:
         return {}
-    return dict(await reader(session, send_ids=ids))
+    return await sends.sent_by(session, send_ids=ids)
 
 
 async def _require(deps: Deps, actor: Actor, action: str, target: str) -> None:

@@ -189,6 +189,25 @@ def test_card_details(request: pytest.FixtureRequest) -> None:
     assert "`code` = 4821" in text(modal) and "*Inputs*" in text(modal)
 
 
+def test_every_card_has_details_and_preview_buttons() -> None:
+    modal = render(make_view([feed_card(i) for i in range(3)], pages=1))
+    rows = [b for b in modal["blocks"] if str(b.get("block_id", "")).endswith(".buttons")]
+    assert [[(e["action_id"], e["value"]) for e in row["elements"]] for row in rows] == [
+        [(ActionId.CARD_DETAILS, f"ci_{i}"), (ActionId.PREVIEW_CARD, f"ci_{i}")]
+        for i in range(3)]
+
+
+def test_card_details_has_preview_and_keeps_the_view_state() -> None:
+    meta = CustomerViewMeta(customer_id="u_1", container="c_home", sdk="23.0.0").model_dump_json()
+    modal = card_details_modal(feed_card(0), now=NOW, containers=[HOME], sent_by={}, sdk="",
+                               private_metadata=meta)
+    validate_modal(modal)
+    assert modal["private_metadata"] == meta
+    row = next(b for b in modal["blocks"] if b.get("block_id") == BlockId.CARD_DETAILS_BUTTONS)
+    assert [(e["action_id"], e["value"]) for e in row["elements"]] == [
+        (ActionId.PREVIEW_CARD, "ci_0")]
+
+
 def test_loading_modal() -> None:
     validate_modal(loading_modal())
 

@@ -142,6 +142,18 @@ async def test_lookup_open_tab_container_page_two_and_card_details(
     assert card_view["callback_id"] == CallbackId.CARD_DETAILS
     assert details["value"] in json.dumps(card_view)
     assert "*Inputs*" in json.dumps(card_view)
+    assert meta_of(card_view) == meta_of(view)  # the preview reads container and SDK from it
+
+    preview = find(card_view, lambda n: n.get("action_id") == ActionId.PREVIEW_CARD)
+    assert preview["value"] == details["value"]
+    pushes = len(fake_slack.calls_to("views.push"))
+    await app.async_dispatch(view_action({**card_view, "id": "V_DETAILS"}, {
+        "type": "button", **preview, "block_id": BlockId.CARD_DETAILS_BUTTONS}))
+    assert len(fake_slack.calls_to("views.push")) == pushes + 1  # pushed over the details
+    shown = fake_slack.last("views.update")["view"]
+    validate_modal(shown)
+    assert shown["callback_id"] == CallbackId.CARD_PREVIEW
+    assert json.loads(shown["private_metadata"])["card_id"] == details["value"]
 
 
 async def test_refresh_reads_atomic_and_says_when(app: AsyncApp, slack: SlackRequests,
@@ -233,7 +245,11 @@ async def test_staff_without_access_get_no_customer_data(
                                           json.dumps({"customer_id": customer_id}),
                                           user_id=STAFF).bolt())
     assert fake_slack.calls_to("views.open") == []
-    assert "don't have access" in json.dumps(fake_slack.last("response"))
+    refusal = fake_slack.last("response")
+    assert "don't have access" in json.dumps(refusal)
+    assert customer_id not in json.dumps(refusal)
+    request = find(refusal, lambda n: n.get("action_id") == ActionId.REQUEST_ACCESS)
+    assert request["value"] == "view"  # one click asks the admins for View access
     await app.async_dispatch(message_shortcut(f"about {customer_id}", user_id=STAFF))
     refused = current(fake_slack)
     assert "don't have access" in json.dumps(refused)
