@@ -33,6 +33,7 @@ from bot.metrics import (
     SLACK_REQUESTS,
     RequestIdMiddleware,
     install_request_id_filter,
+    refresh_outbox_gauges,
     render,
     slack_kind,
 )
@@ -93,7 +94,13 @@ async def slack_events(request: Request) -> Response:
     return response
 
 
-async def metrics_endpoint(_request: Request) -> Response:
+async def metrics_endpoint(request: Request) -> Response:
+    deps: Deps | None = getattr(request.app.state, "deps", None)
+    if deps is not None:
+        try:
+            await refresh_outbox_gauges(deps.sessions, deps.clock())
+        except Exception:  # noqa: BLE001 - the other metrics are still worth serving
+            logger.warning("outbox gauges not refreshed (database unreadable)", exc_info=True)
     body, content_type = render()
     return Response(body, media_type=content_type)
 

@@ -145,3 +145,19 @@ def test_endpoint_templates_have_no_ids(path: str, template: str) -> None:
     (b"payload=%7Bbroken", "application/x-www-form-urlencoded", "unknown")])
 def test_slack_kind(body: bytes, content_type: str, kind: str) -> None:
     assert slack_kind(body, content_type) == kind
+
+
+async def test_scrape_reads_the_outbox_gauges_from_the_database(
+        http: httpx.AsyncClient, deps: Deps) -> None:
+    from store import outbox
+
+    async with deps.sessions.begin() as session:
+        await outbox.enqueue(session, kind=outbox.POST, channel="C0SUPPORT", payload={},
+                             at=deps.clock())
+    found = await scrape(http)
+    assert value(found, "customer_center_outbox_depth", outbox="notifications",
+                 status="pending") >= 1
+    assert value(found, "customer_center_outbox_depth", outbox="flow_sends",
+                 status="pending") == 0
+    assert ("customer_center_outbox_oldest_age_seconds",
+            frozenset({("outbox", "notifications")})) in found
