@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from bot.domain import Customer
 
@@ -26,6 +25,12 @@ _NON_DIGIT = re.compile(r"\D+")
 
 def normalise(text: str) -> str:
     """NFKD, combining marks stripped, casefolded, controls dropped, whitespace collapsed."""
+    if text.isascii() and text.isprintable():  # the common case, same answer, ~20x faster
+        return " ".join(text.lower().split())
+    return _normalise_unicode(text)
+
+
+def _normalise_unicode(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     kept: list[str] = []
     for char in decomposed:
@@ -68,8 +73,9 @@ def next_prefix(prefix: str) -> str | None:
     return trimmed[:-1] + chr(last)
 
 
-@dataclass(frozen=True, slots=True)
-class Term:
+class Term(NamedTuple):
+    """One (field, term) a customer is found by (a tuple: millions are made when loading)."""
+
     field: str
     term: str
     exact: bool = False
@@ -116,7 +122,7 @@ def customer_terms(customer: Customer) -> list[Term]:
             continue
         field = key if key not in BUILTIN_FIELDS else f"profile:{key}"
         add_words(field, value)
-    return [Term(field=f, term=t, exact=e) for (f, t), e in found.items()]
+    return [Term(f, t, e) for (f, t), e in found.items()]
 
 
 def query_tokens(query: str) -> list[str]:
