@@ -101,15 +101,23 @@ async def ensure_customers(session: AsyncSession, *, customer_ids: Sequence[str]
     """Insert placeholder customers (id only, found by id) for the ids not stored yet."""
     ids = list(dict.fromkeys(customer_ids))
     for chunk in iter_chunks(ids, CHUNK):
-        await session.execute(
+        # RETURNING: one multi-row statement per page, and the ids actually inserted; customers
+        # already stored have their search rows, so only the new ones get theirs.
+        created = await session.scalars(
             dialect_insert(session, _customers).on_conflict_do_nothing(
-                index_elements=[_customers.c.id]),
+                index_elements=[_customers.c.id]).returning(_customers.c.id),
             [{"id": cid, "name": "", "email": "", "phone": "", "external_id": "", "profile": {}}
              for cid in chunk])
+        await _placeholder_terms(session, list(created))
+
+
+async def _placeholder_terms(session: AsyncSession, ids: Sequence[str]) -> None:
+    """The search rows of placeholder customers (found by id)."""
+    if ids:
         await session.execute(
             dialect_insert(session, _search).on_conflict_do_nothing(),
             [{"customer_id": cid, "field": t.field, "term": t.term, "exact": t.exact}
-             for cid in chunk for t in customer_terms(Customer(id=cid))])
+             for cid in ids for t in customer_terms(Customer(id=cid))])
 
 
 async def ensure_customer(session: AsyncSession, *, customer_id: str) -> bool:
@@ -120,7 +128,7 @@ async def ensure_customer(session: AsyncSession, *, customer_id: str) -> bool:
         .on_conflict_do_nothing(index_elements=[_customers.c.id]).returning(_customers.c.id))
     if created is None:
         return False
-    await ensure_customers(session, customer_ids=[customer_id])
+    await _placeholder_terms(session, [customer_id])
     return True
 
 
