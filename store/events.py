@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,9 +12,11 @@ from sqlalchemy import (
     DateTime,
     String,
     Table,
+    Text,
     and_,
     bindparam,
     case,
+    cast,
     delete,
     func,
     literal_column,
@@ -112,6 +115,8 @@ async def insert_new_events(session: AsyncSession, new: Sequence[NewEvent], *,
     first = list({e.event_id: e for e in reversed(new)}.values())[::-1]
     if not first:
         return set()
+    if session.get_bind().dialect.name == "postgresql":
+        return set(await session.scalars(_unnest_events_insert(first, received_at)))
     rows = [{"event_id": e.event_id, "name": e.name, "occurred_at": e.occurred_at,
              "received_at": received_at, "card_instance_id": e.card_instance_id,
              "customer_id": e.customer_id, "platform": e.platform, "sdk_version": e.sdk_version,
@@ -122,6 +127,30 @@ async def insert_new_events(session: AsyncSession, new: Sequence[NewEvent], *,
         .on_conflict_do_nothing(index_elements=[_events.c.event_id])
         .returning(_events.c.event_id), rows)
     return set(result.scalars())
+
+
+_EVENT_TEXTS = ("event_id", "name", "card_instance_id", "customer_id", "platform", "sdk_version",
+                "flow_invocation_id")
+
+
+def _unnest_events_insert(new: Sequence[NewEvent], received_at: datetime) -> Any:
+    """PostgreSQL: the events as one INSERT ... SELECT unnest(array) per column ... ON CONFLICT
+    DO NOTHING RETURNING event_id (constant shape, arrays bound as single parameters)."""
+
+    def array(name: str, values: list[Any], item: Any) -> Any:
+        return func.unnest(bindparam(f"u_{name}", values, type_=postgresql.ARRAY(item)))
+
+    columns = [array(n, [getattr(e, n) for e in new], String()).label(n) for n in _EVENT_TEXTS]
+    columns.append(array("occurred_at", [_utc(e.occurred_at) for e in new],
+                         DateTime(timezone=True)).label("occurred_at"))
+    columns.append(cast(array("properties", [json.dumps(e.properties) for e in new], Text()),
+                        postgresql.JSONB).label("properties"))
+    columns.append(bindparam("received_at", _utc(received_at), type_=DateTime(timezone=True))
+                   .label("received_at"))
+    names = [*_EVENT_TEXTS, "occurred_at", "properties", "received_at"]
+    return (postgresql.insert(_events).from_select(names, select(*columns))
+            .on_conflict_do_nothing(index_elements=[_events.c.event_id])
+            .returning(_events.c.event_id))
 
 
 @dataclass(frozen=True, slots=True)
