@@ -105,9 +105,12 @@ def _aware(value: datetime) -> datetime:
 
 
 def count_outcomes(outcomes: Iterable[bool | None]) -> None:
+    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
     for outcome in outcomes:
-        name = "accepted" if outcome else "duplicate" if outcome is False else "rejected"
-        INGEST_EVENTS.labels(outcome=name).inc()
+        counts["accepted" if outcome else "duplicate" if outcome is False else "rejected"] += 1
+    for name, count in counts.items():
+        if count:
+            INGEST_EVENTS.labels(outcome=name).inc(count)
 
 
 def render() -> tuple[bytes, str]:
