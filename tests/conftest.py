@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from store.db import make_engine
@@ -21,9 +23,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="rewrite golden files from the current output (review the diff)")
 
 
-def _reset_postgres() -> None:
+def _worker_database_url() -> str:
+    """TEST_DATABASE_URL, or under pytest-xdist a database of this worker's own on that server."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker:
+        return TEST_DATABASE_URL
+    base = make_url(TEST_DATABASE_URL)
+    return base.set(database=f"{base.database}_{worker}").render_as_string(hide_password=False)
+
+
+def _reset_postgres(url: str) -> None:
     async def reset() -> None:
-        engine = make_engine(TEST_DATABASE_URL)
+        if url != TEST_DATABASE_URL:  # a worker's database: (re)create it from the main one
+            admin = make_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
+            name = make_url(url).database
+            async with admin.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+            await admin.dispose()
+        engine = make_engine(url)
         async with engine.begin() as conn:
             await conn.run_sync(Base.metadata.drop_all)
             await conn.run_sync(Base.metadata.create_all)
@@ -41,8 +59,9 @@ def postgres_ready() -> Iterator[str]:
         if os.environ.get("CUSTOMER_CENTER_REQUIRE_POSTGRES"):
             pytest.fail("CUSTOMER_CENTER_REQUIRE_POSTGRES is set but TEST_DATABASE_URL is not")
         pytest.skip("TEST_DATABASE_URL is not set")
-    _reset_postgres()
-    yield TEST_DATABASE_URL
+    url = _worker_database_url()
+    _reset_postgres(url)
+    yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
