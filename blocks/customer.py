@@ -62,8 +62,12 @@ def mrkdwn(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=text, verbatim=True)
 
 
-def customer_message(summary: CustomerSummary, *, now: datetime) -> dict[str, Any]:
-    """The lookup answer for one customer: `{"text", "blocks"}` within Slack's message limits."""
+def customer_message(summary: CustomerSummary, *, now: datetime,
+                     can_edit: bool = False) -> dict[str, Any]:
+    """The lookup answer for one customer: `{"text", "blocks"}` within Slack's message limits.
+
+    `can_edit` adds Send Action Flow (the flow handlers check Edit again on the server).
+    """
     customer = summary.customer
     head: list[Block] = [
         HeaderBlock(block_id=BlockId.CUSTOMER_HEADER,
@@ -74,9 +78,13 @@ def customer_message(summary: CustomerSummary, *, now: datetime) -> dict[str, An
         ContextBlock(elements=[mrkdwn(_freshness(summary, now))]),
     ]
     if 0 < len(customer.id) <= MAX_CUSTOMER_ID:
-        head.append(ActionsBlock(elements=[ButtonElement(
-            text="Open Customer Center", action_id=ActionId.OPEN_CUSTOMER_VIEW, style="primary",
-            value=CustomerRef(customer_id=customer.id).model_dump_json())]))
+        ref = CustomerRef(customer_id=customer.id).model_dump_json()
+        buttons = [ButtonElement(text="Open Customer Center", action_id=ActionId.OPEN_CUSTOMER_VIEW,
+                                 style="primary", value=ref)]
+        if can_edit:
+            buttons.append(ButtonElement(text="Send Action Flow", action_id=ActionId.OPEN_SEND_FLOW,
+                                         value=ref))
+        head.append(ActionsBlock(elements=buttons))
     head.append(DividerBlock())
     blocks = [block.to_dict() for block in head]
     blocks.extend(_card_blocks(summary, now, used=blocks))

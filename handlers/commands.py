@@ -19,7 +19,7 @@ from blocks.messages import (
     no_match_message,
 )
 from bot.deps import Deps
-from bot.domain import Actor
+from bot.domain import Actor, Role
 from bot.services import access, lookup
 from handlers.admin import handle_customer_center
 
@@ -41,7 +41,8 @@ async def customer_answer(deps: Deps, actor: Actor, query: str) -> dict[str, Any
         return empty_query_message()
     result = await lookup.lookup(deps, actor, query)
     if result.summary is not None:  # exactly one match
-        return customer_message(result.summary, now=deps.clock())
+        return customer_message(result.summary, now=deps.clock(),
+                                can_edit=actor.has(Role.EDIT))
     if result.matches:
         return matches_message(result)
     return no_match_message(query)

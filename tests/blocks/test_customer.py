@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from blocks.customer import customer_message
@@ -161,3 +163,20 @@ def test_inputs_keep_the_definition_order() -> None:
     lines = [line for line in first.splitlines() if line.startswith(":") and "*: " in line]
     lines_rev = [line for line in second.splitlines() if line.startswith(":") and "*: " in line]
     assert lines == list(reversed(lines_rev))
+
+
+def _action_ids(payload: dict) -> list[str]:
+    return [element["action_id"] for block in payload["blocks"] if block["type"] == "actions"
+            for element in block["elements"]]
+
+
+def test_send_action_flow_button_only_for_editors(request: pytest.FixtureRequest) -> None:
+    viewer = customer_message(rich_summary(), now=NOW)
+    editor = customer_message(rich_summary(), now=NOW, can_edit=True)
+    validate_message(editor)
+    assert_golden("customer_message__editor", editor, request)
+    assert _action_ids(viewer) == ["customer.open"]
+    assert _action_ids(editor) == ["customer.open", "flow.open"]
+    button = next(element for block in editor["blocks"] if block["type"] == "actions"
+                  for element in block["elements"] if element["action_id"] == "flow.open")
+    assert json.loads(button["value"]) == {"customer_id": "123"}

@@ -80,6 +80,9 @@ async def test_admin_finds_a_customer_by_email(app: AsyncApp, slack: SlackReques
     validate_message(answer)
     assert name in text_of(answer["blocks"])
     assert fake_slack.calls_to("chat.postMessage") == []  # customer data never goes to a channel
+    buttons = [e["action_id"] for b in answer["blocks"] if b["type"] == "actions"
+               for e in b["elements"]]
+    assert "flow.open" in buttons  # an admin may edit: Send Action Flow is offered
 
 
 async def test_a_name_matching_several_lists_them_with_view_buttons(
