@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # Access control (issue 4): users.info answers are cached this long; user groups re-synced
     # every usergroup_sync_interval_seconds, usergroups.users.list calls paced (Slack Tier 2).
     slack_admin_cache_seconds: float = Field(default=3600, ge=0)
+    # Resolved roles are reused this long (per process) so acks rarely wait on the database;
+    # changes made on this instance apply at once, on other instances within this time. 0: off.
+    role_cache_seconds: float = Field(default=10, ge=0)
     usergroup_sync_interval_seconds: float = 15 * 60
     usergroup_sync_pause_seconds: float = Field(default=3.5, ge=0)
     audit_retention_days: float = Field(default=365, gt=0)

@@ -69,6 +69,7 @@ async def grant(deps: Deps, actor: Actor, kind: SubjectKind, subject_id: str, ro
                                           granted_by=actor.user_id, at=deps.clock())
         await audit.record(session, deps, actor, "grant", target,
                            {"role": role.value, "previous": previous.value if previous else ""})
+    deps.roles.clear()  # roles resolved before this change must not be reused
     if kind is SubjectKind.USERGROUP and slack is not None:
         from bot.services.usergroups import sync_group
 
@@ -88,6 +89,7 @@ async def revoke(deps: Deps, actor: Actor, kind: SubjectKind, subject_id: str) -
         if previous is not None:
             await audit.record(session, deps, actor, "revoke", target,
                                {"previous": previous.value})
+    deps.roles.clear()  # the revoked access ends now, not when a cached role expires
     if previous is None:
         who = f"<@{subject_id}>" if kind is SubjectKind.USER else f"<!subteam^{subject_id}>"
         raise InvalidInput(f"{who} has no grant to revoke.")

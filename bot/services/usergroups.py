@@ -64,12 +64,15 @@ async def sync_group(deps: Deps, slack: AsyncWebClient, team: SlackIdentity,
         if exc.response.get("error") in GONE:
             async with deps.sessions.begin() as session:
                 await store.remove_group(session, **_key(team), usergroup_id=usergroup_id)
+            deps.roles.clear()
             return 0
         raise
     users = [u for u in response.get("users") or [] if isinstance(u, str)]
     async with deps.sessions.begin() as session:
-        return await store.replace_members(session, **_key(team), usergroup_id=usergroup_id,
-                                           user_ids=users, at=deps.clock())
+        changed = await store.replace_members(session, **_key(team), usergroup_id=usergroup_id,
+                                              user_ids=users, at=deps.clock())
+    deps.roles.clear()  # membership decides roles: nothing resolved before may be reused
+    return changed
 
 
 async def refresh_names(deps: Deps, slack: AsyncWebClient, team: SlackIdentity) -> int:
@@ -165,6 +168,7 @@ async def apply_members_changed(deps: Deps, team: SlackIdentity, event: dict[str
         changed += await store.add_members(session, **_key(team), usergroup_id=group_id,
                                            user_ids=_users(event.get("added_users")),
                                            at=deps.clock())
+    deps.roles.clear()
     return changed
 
 
@@ -174,16 +178,19 @@ async def apply_subteam_updated(deps: Deps, team: SlackIdentity, subteam: dict[s
     group_id = str(subteam.get("id") or "")
     if not group_id:
         return
-    async with deps.sessions.begin() as session:
-        if subteam.get("date_delete"):
-            await store.remove_group(session, **_key(team), usergroup_id=group_id)
-            return
-        await store.upsert_group(session, **_key(team), usergroup_id=group_id,
-                                 handle=str(subteam.get("handle") or ""),
-                                 name=str(subteam.get("name") or ""), at=deps.clock())
-        users = subteam.get("users")
-        count = subteam.get("user_count")
-        # The event lists members only up to a limit: trust it only when it is complete.
-        if isinstance(users, list) and (count is None or str(count) == str(len(users))):
-            await store.replace_members(session, **_key(team), usergroup_id=group_id,
-                                        user_ids=_users(users), at=deps.clock())
+    try:
+        async with deps.sessions.begin() as session:
+            if subteam.get("date_delete"):
+                await store.remove_group(session, **_key(team), usergroup_id=group_id)
+                return
+            await store.upsert_group(session, **_key(team), usergroup_id=group_id,
+                                     handle=str(subteam.get("handle") or ""),
+                                     name=str(subteam.get("name") or ""), at=deps.clock())
+            users = subteam.get("users")
+            count = subteam.get("user_count")
+            # The event lists members only up to a limit: trust it only when it is complete.
+            if isinstance(users, list) and (count is None or str(count) == str(len(users))):
+                await store.replace_members(session, **_key(team), usergroup_id=group_id,
+                                            user_ids=_users(users), at=deps.clock())
+    finally:
+        deps.roles.clear()  # a membership or group change decides roles

@@ -30,7 +30,8 @@ def who(user_id: str, team_id: str = "T1", enterprise_id: str = "") -> SlackIden
 @pytest.fixture
 def deps(engine, sessions):
     built = make_deps(engine, sessions, clock=FixedClock())
-    settings = Settings.from_env({"CUSTOMER_CENTER_ADMINS": "UBOOT"})
+    # Grants are written straight to the store here: resolve every time (the cache is tested below).
+    settings = Settings.from_env({"CUSTOMER_CENTER_ADMINS": "UBOOT", "ROLE_CACHE_SECONDS": "0"})
     return replace(built, settings=settings)
 
 
@@ -113,7 +114,8 @@ async def test_admins_include_granted_admins_and_admin_groups(deps) -> None:
 
 
 async def test_slack_admins_are_admins_uses_cached_users_info(deps, fake_slack: FakeSlack) -> None:
-    deps = replace(deps, settings=Settings.from_env({"SLACK_ADMINS_ARE_ADMINS": "true"}))
+    deps = replace(deps, settings=Settings.from_env({"SLACK_ADMINS_ARE_ADMINS": "true",
+                                                     "ROLE_CACHE_SECONDS": "0"}))
     slack = AsyncWebClient(token="xoxb-test", base_url=fake_slack.url)
     fake_slack.override("users.info", body={"ok": True, "user": {"id": "U7", "is_admin": True}})
 
@@ -136,7 +138,8 @@ async def test_slack_admins_off_never_calls_users_info(deps, fake_slack: FakeSla
 
 
 async def test_users_info_failure_is_not_admin(deps, fake_slack: FakeSlack) -> None:
-    deps = replace(deps, settings=Settings.from_env({"SLACK_ADMINS_ARE_ADMINS": "true"}))
+    deps = replace(deps, settings=Settings.from_env({"SLACK_ADMINS_ARE_ADMINS": "true",
+                                                     "ROLE_CACHE_SECONDS": "0"}))
     slack = AsyncWebClient(token="xoxb-test", base_url=fake_slack.url)
     fake_slack.override("users.info", body={"ok": False, "error": "user_not_found"})
     assert (await access.resolve_actor(deps, who("U7"), slack=slack)).role is None
@@ -200,3 +203,34 @@ async def test_support_channel_setting(deps) -> None:
     viewer = await access.resolve_actor(deps, who("U1"))
     with pytest.raises(PermissionDenied):
         await admin.set_support_channel(deps, viewer, "C3")
+
+
+async def test_resolved_roles_are_reused_until_a_change_or_the_ttl(deps) -> None:
+    cached = replace(deps, settings=Settings.from_env({"CUSTOMER_CENTER_ADMINS": "UBOOT",
+                                                       "ROLE_CACHE_SECONDS": "60"}))
+    await put(cached, SubjectKind.USER, "U1", Role.VIEW)
+    assert await role_of(cached, "U1") is Role.VIEW
+
+    await put(cached, SubjectKind.USER, "U1", Role.EDIT)  # behind the service's back
+    assert await role_of(cached, "U1") is Role.VIEW  # reused: no database read before the ack
+
+    admin_actor = await access.resolve_actor(cached, who("UBOOT"))
+    await admin.revoke(cached, admin_actor, SubjectKind.USER, "U1")  # a change through the service
+    assert await role_of(cached, "U1") is None  # ... ends the reuse at once
+
+
+def test_role_cache_expires_and_stays_bounded() -> None:
+    from bot.deps import RoleCache
+
+    now = [0.0]
+    cache = RoleCache(monotonic=lambda: now[0])
+    cache.put(("", "T1", "U1"), Role.EDIT)
+    assert cache.get(("", "T1", "U1"), ttl=10) == (True, Role.EDIT)
+    now[0] = 10.0
+    assert cache.get(("", "T1", "U1"), ttl=10) == (False, None)
+    assert cache.get(("", "T1", "U1"), ttl=0) == (False, None)
+    cache.put(("", "T1", "U2"), None)  # "no access" is cached too
+    assert cache.get(("", "T1", "U2"), ttl=10) == (True, None)
+    for n in range(RoleCache.MAX_ENTRIES + 1):
+        cache.put(("", "T1", f"U{n}"), Role.VIEW)
+    assert len(cache._entries) <= RoleCache.MAX_ENTRIES
