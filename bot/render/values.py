@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from blocks.format import format_number
 
 
 def options(node: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -30,21 +30,8 @@ def truthy(value: Any) -> bool:
 
 
 def number_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float) and math.isfinite(value):
-        return f"{int(value):,}" if value.is_integer() else f"{value:,}"
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return str(value)
-    if not number.is_finite():
-        return str(value)
-    if number == number.to_integral_value():
-        return f"{int(number):,}"
-    return f"{number.normalize():,f}"
+    """Numbers as the Block Kit text shows them (`1,234`, `0.25`), so image and text agree."""
+    return format_number(value)
 
 
 def text(value: Any) -> str:
