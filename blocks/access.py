@@ -43,12 +43,12 @@ def parse_access_request(value: str) -> AccessRequest | None:
         return None
 
 
-def _md(text: str) -> MarkdownTextObject:
+def ids_mrkdwn(text: str) -> MarkdownTextObject:
     """mrkdwn that resolves mentions: only for text built from Slack ids, never customer data."""
     return MarkdownTextObject(text=text)
 
 
-def _message(text: str, blocks: Sequence[Block]) -> dict[str, Any]:
+def message_payload(text: str, blocks: Sequence[Block]) -> dict[str, Any]:
     return {"text": text, "blocks": [block.to_dict() for block in blocks]}
 
 
@@ -77,12 +77,12 @@ def access_denied_message(admin_ids: Sequence[str], *, needed: Role = Role.VIEW,
         who = (f"No admins are configured yet, so nobody can grant access. Whoever runs the app "
                f"can name them in the `{ADMINS_SETTING}` setting (comma-separated Slack user IDs "
                f"such as `U012AB3CD`).")
-    blocks: list[Block] = [SectionBlock(text=_md(f":lock: *{title}*\n{who}"))]
+    blocks: list[Block] = [SectionBlock(text=ids_mrkdwn(f":lock: *{title}*\n{who}"))]
     if admins:
         blocks.append(ActionsBlock(block_id=BlockId.ACCESS_REQUEST, elements=[ButtonElement(
             text="Request access", action_id=ActionId.REQUEST_ACCESS, value=needed.value,
             style="primary")]))
-    return _message(f"{title} Admins: {mentions(admins) or 'none configured'}.", blocks)
+    return message_payload(f"{title} Admins: {mentions(admins) or 'none configured'}.", blocks)
 
 
 def access_request_message(user_id: str, *, current: Role | None) -> dict[str, Any]:
@@ -94,12 +94,12 @@ def access_request_message(user_id: str, *, current: Role | None) -> dict[str, A
                              value=value, style="primary"),
                ButtonElement(text="Grant Edit", action_id=ActionId.GRANT_REQUESTED_EDIT,
                              value=value)]
-    return _message(text, [
-        SectionBlock(text=_md(f":raising_hand: *{text}*\n{has}\n"
+    return message_payload(text, [
+        SectionBlock(text=ids_mrkdwn(f":raising_hand: *{text}*\n{has}\n"
                               f"• *View*: {ROLE_MEANS[Role.VIEW]}\n"
                               f"• *Edit*: {ROLE_MEANS[Role.EDIT]}")),
         ActionsBlock(block_id=BlockId.ACCESS_REQUEST, elements=buttons),
-        ContextBlock(elements=[_md(
+        ContextBlock(elements=[ids_mrkdwn(
             "Grant only where the job needs it: the feed shows what customers typed. "
             "`/customer-center access` lists who has what.")]),
     ])
@@ -112,18 +112,20 @@ def access_requested_message(admin_ids: Sequence[str]) -> dict[str, Any]:
         text = f"Request sent to {mentions(admins)}. You'll get a message when it's granted."
     else:
         text = "There is no admin to ask yet, so the request could not be sent."
-    return _message(text, [SectionBlock(text=_md(f":incoming_envelope: {text}"))])
+    return message_payload(text, [SectionBlock(text=ids_mrkdwn(f":incoming_envelope: {text}"))])
 
 
 def request_granted_message(user_id: str, role: Role, *, by: str) -> dict[str, Any]:
     """The admin's DM once a one-click grant was made (replaces the buttons)."""
     text = f"<@{by}> granted <@{user_id}> {ROLE_NAMES[role]} access."
-    return _message(text, [SectionBlock(text=_md(f":white_check_mark: {text}"))])
+    return message_payload(text, [SectionBlock(text=ids_mrkdwn(f":white_check_mark: {text}"))])
 
 
 def you_were_granted_message(role: Role, *, by: str) -> dict[str, Any]:
     """The DM a user gets when their request was granted."""
     text = (f"<@{by}> granted you {ROLE_NAMES[role]} access to the Customer Center: you can now "
             f"{ROLE_MEANS[role].removeprefix('also ')}.")
-    return _message(text, [SectionBlock(text=_md(f":tada: {text}")), ContextBlock(elements=[
-        _md("Try `/customer` followed by a name, email or customer ID.")])])
+    return message_payload(text, [
+        SectionBlock(text=ids_mrkdwn(f":tada: {text}")),
+        ContextBlock(elements=[
+            ids_mrkdwn("Try `/customer` followed by a name, email or customer ID.")])])

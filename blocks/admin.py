@@ -16,11 +16,10 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
-    MarkdownTextObject,
     SectionBlock,
 )
 
-from blocks.access import ROLE_MEANS, ROLE_NAMES, mentions
+from blocks.access import ROLE_MEANS, ROLE_NAMES, ids_mrkdwn, mentions, message_payload
 from blocks.ids import ActionId, BlockId, Command
 from blocks.text import safe_mrkdwn
 from bot.domain import AuditItem, Grant, Role, SubjectKind, UserGroup
@@ -117,26 +116,17 @@ def parse_audit_query(value: str) -> AuditQuery | None:
         return None
 
 
-def _md(text: str) -> MarkdownTextObject:
-    """mrkdwn that resolves mentions: text here is built from Slack ids or escaped."""
-    return MarkdownTextObject(text=text)
-
-
-def _message(text: str, blocks: Sequence[Block]) -> dict[str, Any]:
-    return {"text": text, "blocks": [block.to_dict() for block in blocks]}
-
-
 def notice_message(text: str, *, emoji: str = ":white_check_mark:") -> dict[str, Any]:
     """A one-line result (`text` is built from mentions and fixed words, never customer data)."""
-    return _message(text, [SectionBlock(text=_md(f"{emoji} {text}"))])
+    return message_payload(text, [SectionBlock(text=ids_mrkdwn(f"{emoji} {text}"))])
 
 
 def usage_error_message(problem: str, usage: str) -> dict[str, Any]:
     """A malformed command: what was wrong (escaped) and how to write it."""
     safe = safe_mrkdwn(problem, 1_500)
-    return _message(f"{safe} Usage: {usage}", [
-        SectionBlock(text=_md(f":warning: {safe}")),
-        ContextBlock(elements=[_md(f"Usage: `{Command.CUSTOMER_CENTER} {usage}`")]),
+    return message_payload(f"{safe} Usage: {usage}", [
+        SectionBlock(text=ids_mrkdwn(f":warning: {safe}")),
+        ContextBlock(elements=[ids_mrkdwn(f"Usage: `{Command.CUSTOMER_CENTER} {usage}`")]),
     ])
 
 
@@ -156,12 +146,12 @@ def admin_help_message(role: Role | None, subcommands: Sequence[SubcommandHelp])
     lines = "\n".join(
         f"*`{Command.CUSTOMER_CENTER} {s.name}{' ' + s.usage if s.usage else ''}`*\n{s.help}"
         for s in usable)
-    return _message(f"Customer Center: {len(usable)} commands you can use.", [
-        SectionBlock(text=_md(role_lines(role))),
-        SectionBlock(text=_md(
+    return message_payload(f"Customer Center: {len(usable)} commands you can use.", [
+        SectionBlock(text=ids_mrkdwn(role_lines(role))),
+        SectionBlock(text=ids_mrkdwn(
             f"*`{Command.CUSTOMER} <name | email | ID | phone | profile field>`*\n"
             "Find a customer (needs View).\n" + lines)),
-        ContextBlock(elements=[_md(":lock: Customer details are shown only to you.")]),
+        ContextBlock(elements=[ids_mrkdwn(":lock: Customer details are shown only to you.")]),
     ])
 
 
@@ -190,16 +180,16 @@ def access_message(grants: Sequence[Grant], groups: Mapping[str, UserGroup], *,
         if len(holders) > MAX_GRANT_ROWS:
             lines.append(f"• and {len(holders) - MAX_GRANT_ROWS} more")
         body = "\n".join(lines) or "_nobody_"
-        blocks.append(SectionBlock(text=_md(f"*{ROLE_NAMES[role]}* ({ROLE_MEANS[role]})\n{body}"
-                                            [:2_900])))
+        section = f"*{ROLE_NAMES[role]}* ({ROLE_MEANS[role]})\n{body}"
+        blocks.append(SectionBlock(text=ids_mrkdwn(section[:2_900])))
     extra = [f"Bootstrap admins (`CUSTOMER_CENTER_ADMINS`): {mentions(bootstrap_admins) or 'none'}"]
     extra.append("Slack workspace admins and owners are admins too."
                  if slack_admins_are_admins else
                  "Slack workspace admins and owners get no access unless granted.")
     extra.append(f"Support channel: <#{support_channel}>" if support_channel
                  else "Support channel: not set (`/customer-center channel #channel`)")
-    blocks += [DividerBlock(), ContextBlock(elements=[_md(line) for line in extra])]
-    return _message(f"Customer Center access: {len(grants)} grants.", blocks)
+    blocks += [DividerBlock(), ContextBlock(elements=[ids_mrkdwn(line) for line in extra])]
+    return message_payload(f"Customer Center access: {len(grants)} grants.", blocks)
 
 
 def _audit_line(item: AuditItem) -> str:
@@ -216,16 +206,16 @@ def audit_message(items: Sequence[AuditItem], query: AuditQuery, *,
     scope = (f" by <@{query.actor_id}>" if query.actor_id else
              f" about `{safe_mrkdwn(query.target, TARGET_LIMIT)}`" if query.target else "")
     title = f"Audit log{scope}, last {query.days} day{'s' if query.days != 1 else ''}"
-    blocks: list[Block] = [SectionBlock(text=_md(f"*{title}*"))]
+    blocks: list[Block] = [SectionBlock(text=ids_mrkdwn(f"*{title}*"))]
     if not items:
-        blocks.append(SectionBlock(text=_md("No entries.")))
+        blocks.append(SectionBlock(text=ids_mrkdwn("No entries.")))
     lines = [_audit_line(item) for item in items]
     for start in range(0, len(lines), 10):  # keep each section well under 3,000 characters
-        blocks.append(SectionBlock(text=_md("\n".join(lines[start:start + 10]))))
+        blocks.append(SectionBlock(text=ids_mrkdwn("\n".join(lines[start:start + 10]))))
     footer = f"Times in UTC · as of {now.strftime('%Y-%m-%d %H:%M')}"
-    blocks.append(ContextBlock(elements=[_md(footer)]))
+    blocks.append(ContextBlock(elements=[ids_mrkdwn(footer)]))
     if next_query is not None:
         blocks.append(ActionsBlock(block_id=BlockId.AUDIT_PAGER, elements=[ButtonElement(
             text="Older entries", action_id=ActionId.AUDIT_PAGE,
             value=next_query.model_dump_json(exclude_defaults=True))]))
-    return _message(f"{title}: {len(items)} entries.", blocks)
+    return message_payload(f"{title}: {len(items)} entries.", blocks)

@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import CLOSED_STATUSES, CardStatus
 from store import models
 from store.customers import dialect_insert, later_of
-from store.search import iter_chunks
 
 _events: Table = models.CardEvent.__table__  # type: ignore[assignment]
 _cards: Table = models.Card.__table__  # type: ignore[assignment]
@@ -78,29 +77,6 @@ class NewEvent:
     sdk_version: str = ""
     flow_invocation_id: str = ""
     properties: dict[str, Any] = field(default_factory=dict)
-
-
-async def existing_event_ids(session: AsyncSession, *, event_ids: Sequence[str]) -> set[str]:
-    """Which of these event ids are already stored."""
-    found: set[str] = set()
-    for chunk in iter_chunks(list(event_ids), 500):
-        found.update(await session.scalars(select(_events.c.event_id)
-                                           .where(_events.c.event_id.in_(chunk))))
-    return found
-
-
-async def insert_events(session: AsyncSession, new: Sequence[NewEvent], *,
-                        received_at: datetime) -> None:
-    """Store events in bulk (ids already stored are skipped)."""
-    if not new:
-        return
-    rows = [{"event_id": e.event_id, "name": e.name, "occurred_at": e.occurred_at,
-             "received_at": received_at, "card_instance_id": e.card_instance_id,
-             "customer_id": e.customer_id, "platform": e.platform, "sdk_version": e.sdk_version,
-             "flow_invocation_id": e.flow_invocation_id, "properties": e.properties}
-            for e in new]
-    await session.execute(dialect_insert(session, _events)
-                          .on_conflict_do_nothing(index_elements=[_events.c.event_id]), rows)
 
 
 async def insert_new_events(session: AsyncSession, new: Sequence[NewEvent], *,
