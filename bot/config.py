@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     sync_containers_interval_seconds: float = 3600
     event_retention_days: float = Field(default=90, gt=0)
     event_retention_interval_seconds: float = 24 * 3600
+    send_reconcile_interval_seconds: float = 15.0  # reconcile_sends (the send outbox)
 
     # Card preview images (issue 7): a bounded on-disk cache of rendered PNGs and their Slack file
     # ids (survives restarts); card images fetched with a short timeout and a size cap.

@@ -47,7 +47,8 @@ def _send_jobs() -> list[Job]:
         return await notifications.drain(deps)
 
     return [
-        Job("reconcile_sends", sends.reconcile_sends, lambda s: 15.0),
+        Job("reconcile_sends", sends.reconcile_sends,
+            lambda s: s.send_reconcile_interval_seconds),
         Job("notification_outbox", drain, lambda s: 2.0),
     ]
 
