@@ -13,7 +13,6 @@ closing process or an unwritable batch answer 503 with Retry-After: Atomic deliv
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 
 from starlette.requests import Request
@@ -23,7 +22,7 @@ from bot import metrics
 from bot.deps import Deps
 from bot.domain import IngestResult
 from bot.ingest_queue import IngestQueue, IngestUnavailable, QueueClosed, QueueFull
-from bot.services.ingest import apply_events, summarise, validate_events
+from bot.services.ingest import apply_events, summarise, validate_body
 
 TOKEN_HEADER = "X-Customer-Center-Token"
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -64,13 +63,9 @@ async def atomic_webhook(request: Request) -> JSONResponse:
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _error(400, f"body is not valid JSON: {exc}")
-    if not isinstance(payload, dict | list):
-        return _error(400, "body must be a JSON object (one event) or an array of events")
-    valid, rejected = validate_events(payload)
+    valid, rejected, error = validate_body(body)
+    if error:
+        return _error(400, error)
     metrics.INGEST_EVENTS.labels(outcome="rejected").inc(len(rejected))
     events = [event for _, event in valid]
     queue: IngestQueue | None = getattr(request.app.state, "ingest_queue", None)

@@ -6,9 +6,10 @@ one savepoint per event so a database error rejects only that event).
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -59,6 +60,26 @@ def validate_events(payload: Any) -> tuple[list[tuple[int, WebhookEvent]], list[
             rejected.append(RejectedEvent(index=index, identifier=_identifier(raw),
                                           reason=_reason(exc)))
     return valid, rejected
+
+
+class Validated(NamedTuple):
+    """A webhook body split into valid events (with their index) and rejections; `error` is set
+    (and nothing else) when the body as a whole is unusable (answer 400)."""
+
+    valid: list[tuple[int, WebhookEvent]]
+    rejected: list[RejectedEvent]
+    error: str = ""
+
+
+def validate_body(body: bytes) -> Validated:
+    """Parse and validate a webhook request body (one event object or an array of them)."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return Validated([], [], f"body is not valid JSON: {exc}")
+    if not isinstance(payload, dict | list):
+        return Validated([], [], "body must be a JSON object (one event) or an array of events")
+    return Validated(*validate_events(payload))
 
 
 async def ingest_events(deps: Deps, payload: Any) -> IngestResult:
