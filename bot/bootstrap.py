@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from bot.after_ack import AfterAck
 from bot.atomic.client import AtomicClient
 from bot.config import Settings
 from bot.deps import Clock, Deps, utcnow
@@ -37,7 +38,8 @@ def build_deps(settings: Settings, *, clock: Clock = utcnow) -> Deps:
                               client_id=EMULATOR_CLIENT_ID, client_secret=EMULATOR_CLIENT_SECRET,
                               token_url=EMULATOR_TOKEN_URL)
         return Deps(settings=settings, engine=engine, sessions=sessions, atomic=atomic, clock=clock,
-                    emulator=emulator, http=http)
+                    emulator=emulator, http=http,
+                    after_ack=AfterAck(settings.after_ack_concurrency))
 
     assert settings.atomic_api_base_url is not None  # uses_emulator is False
     http = httpx.AsyncClient(base_url=settings.atomic_api_base_url,
@@ -49,7 +51,7 @@ def build_deps(settings: Settings, *, clock: Clock = utcnow) -> Deps:
                           client_secret=secret.get_secret_value() if secret is not None else "",
                           token_url=settings.atomic_token_url)
     return Deps(settings=settings, engine=engine, sessions=sessions, atomic=atomic, clock=clock,
-                http=http)
+                http=http, after_ack=AfterAck(settings.after_ack_concurrency))
 
 
 async def close_deps(deps: Deps) -> None:

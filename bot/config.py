@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # Resolved roles are reused this long (per process) so acks rarely wait on the database;
     # changes made on this instance apply at once, on other instances within this time. 0: off.
     role_cache_seconds: float = Field(default=10, ge=0)
+    # Work done after the ack (lookups, view builds, answers) runs at most this many at a time per
+    # process, so new requests' acks never queue behind a burst of lookups (bot/after_ack.py).
+    after_ack_concurrency: int = Field(default=4, ge=1)
     usergroup_sync_interval_seconds: float = 15 * 60
     usergroup_sync_pause_seconds: float = Field(default=3.5, ge=0)
     audit_retention_days: float = Field(default=365, gt=0)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.after_ack import AfterAck
 from bot.config import Settings
 from bot.domain import Role
 
@@ -68,3 +69,4 @@ class Deps:
     emulator: Emulator | None = None  # the embedded Atomic emulator, when no real Atomic is set
     http: httpx.AsyncClient | None = None  # the Atomic client's transport; closed by close_deps
     roles: RoleCache = field(default_factory=RoleCache)  # see access.resolve_actor
+    after_ack: AfterAck = field(default_factory=lambda: AfterAck(4))  # build_deps: the setting

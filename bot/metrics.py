@@ -53,6 +53,12 @@ INGEST_BATCHES = Counter("customer_center_ingest_batches", "Ingest batches by ou
 INGEST_BATCH_SECONDS = Histogram("customer_center_ingest_batch_seconds", "Time to write one "
                                  "ingest batch (one transaction)", buckets=_FAST,
                                  registry=REGISTRY)
+AFTER_ACK_WAITING = Gauge("customer_center_after_ack_waiting", "Acked Slack requests whose "
+                          "follow-up work (lookup, view, answer) waits for a slot",
+                          registry=REGISTRY)
+AFTER_ACK_RUNNING = Gauge("customer_center_after_ack_running", "Acked Slack requests whose "
+                          "follow-up work is running (at most AFTER_ACK_CONCURRENCY)",
+                          registry=REGISTRY)
 ATOMIC_CALLS = Counter("customer_center_atomic_calls", "Atomic API responses by endpoint (path "
                        "template) and HTTP status",
                        ["method", "endpoint", "status"], registry=REGISTRY)

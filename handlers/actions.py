@@ -15,7 +15,7 @@ from blocks.access import access_denied_message
 from blocks.customer_view import customer_view_modal, loading_modal, message_modal
 from blocks.ids import ActionId
 from blocks.messages import error_message, matches_message
-from blocks.metadata import CustomerViewMeta, parse_customer_ref, parse_search_page
+from blocks.metadata import CustomerViewMeta, SearchPage, parse_customer_ref, parse_search_page
 from blocks.search import search_modal
 from bot.deps import Deps
 from bot.domain import Actor, Role
@@ -32,23 +32,26 @@ def in_view(body: dict[str, Any]) -> bool:
     return (body.get("container") or {}).get("type") == "view" or "view" in body
 
 
-async def fill(client: AsyncWebClient, opened: Any, build: Build) -> None:
-    """Replace a loading view with what `build` makes; an AppError becomes its message."""
+async def fill(deps: Deps, client: AsyncWebClient, opened: Any, build: Build) -> None:
+    """Replace a loading view with what `build` makes; an AppError becomes its message. Runs in
+    a post-ack slot (bot/after_ack.py)."""
     view = opened["view"]
-    try:
-        content = await build()
-    except AppError as error:
-        content = message_modal(error.user_message)
-    await client.views_update(view_id=view["id"], hash=view.get("hash"), view=content)
+    async with deps.after_ack.slot():
+        try:
+            content = await build()
+        except AppError as error:
+            content = message_modal(error.user_message)
+        await client.views_update(view_id=view["id"], hash=view.get("hash"), view=content)
 
 
-async def open_or_push(client: AsyncWebClient, body: dict[str, Any], build: Build) -> None:
+async def open_or_push(deps: Deps, client: AsyncWebClient, body: dict[str, Any],
+                       build: Build) -> None:
     """Loading view at once (the trigger id lives 3 s), then the real one."""
     if in_view(body):
         opened = await client.views_push(trigger_id=body["trigger_id"], view=loading_modal())
     else:
         opened = await client.views_open(trigger_id=body["trigger_id"], view=loading_modal())
-    await fill(client, opened, build)
+    await fill(deps, client, opened, build)
 
 
 async def refusal(deps: Deps, actor: Actor) -> dict[str, Any]:
@@ -80,7 +83,7 @@ async def handle_view_customer(ack: AsyncAck, action: dict[str, Any], body: dict
     if ref is None:
         await reply(respond, error_message(STALE_BUTTON))
         return
-    await open_or_push(client, body,
+    await open_or_push(deps, client, body,
                        view_builder(deps, actor, CustomerViewMeta(customer_id=ref.customer_id)))
 
 
@@ -95,6 +98,12 @@ async def handle_more_results(ack: AsyncAck, action: dict[str, Any], body: dict[
     if page is None:
         await reply(respond, error_message(STALE_BUTTON))
         return
+    async with deps.after_ack.slot():
+        await more_results(page, body, client, respond, deps, actor)
+
+
+async def more_results(page: SearchPage, body: dict[str, Any], client: AsyncWebClient,
+                       respond: AsyncRespond, deps: Deps, actor: Actor) -> None:
     if "view" in body:  # the search modal
         view = body["view"]
         try:

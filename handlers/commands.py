@@ -55,7 +55,8 @@ async def handle_customer_command(ack: AsyncAck, command: dict[str, Any], respon
         await ack(text=looking_up_text(query), response_type="ephemeral")
     else:
         await ack()
-    await reply(respond, await customer_answer(deps, actor, query))
+    async with deps.after_ack.slot():  # the ack is sent; new requests' acks go first
+        await reply(respond, await customer_answer(deps, actor, query))
 
 
 LISTENERS: dict[Command, Callable[..., Awaitable[None]]] = {

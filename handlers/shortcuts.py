@@ -42,7 +42,7 @@ async def handle_lookup_message_shortcut(ack: AsyncAck, shortcut: dict[str, Any]
                 deps, actor, CustomerViewMeta(customer_id=first.customer.id))
             return customer_view_modal(data, now=deps.clock(), can_edit=actor.has(Role.EDIT))
         return search_modal(result.query, result)
-    await fill(client, opened, build)
+    await fill(deps, client, opened, build)
 
 
 LISTENERS: dict[CallbackId, Callable[..., Awaitable[None]]] = {

@@ -56,7 +56,7 @@ def _page(meta: CustomerViewMeta, action: dict[str, Any]) -> CustomerViewMeta:
     return meta.model_copy(update={"page": page})
 
 
-async def _update(client: AsyncWebClient, body: dict[str, Any], build: Callable[
+async def _update(deps: Deps, client: AsyncWebClient, body: dict[str, Any], build: Callable[
         [CustomerViewMeta], Awaitable[dict[str, Any]]]) -> None:
     view = body["view"]
     meta = parse_view_meta(view.get("private_metadata") or "")
@@ -65,7 +65,7 @@ async def _update(client: AsyncWebClient, body: dict[str, Any], build: Callable[
         if meta is None:
             return message_modal(OUT_OF_DATE)
         return await build(meta)
-    await fill(client, {"view": view}, content)
+    await fill(deps, client, {"view": view}, content)
 
 
 def _changer(change: Change) -> Callable[..., Awaitable[None]]:
@@ -77,7 +77,7 @@ def _changer(change: Change) -> Callable[..., Awaitable[None]]:
         async def build(meta: CustomerViewMeta) -> dict[str, Any]:
             data = await customer_view.customer_view(deps, actor, change(meta, action))
             return customer_view_modal(data, now=deps.clock(), can_edit=actor.has(Role.EDIT))
-        await _update(client, body, build)
+        await _update(deps, client, body, build)
     return handle_customer_view_action
 
 
@@ -88,17 +88,17 @@ async def handle_refresh(ack: AsyncAck, body: dict[str, Any], client: AsyncWebCl
     async def build(meta: CustomerViewMeta) -> dict[str, Any]:
         data = await customer_view.refresh(deps, actor, meta)
         return customer_view_modal(data, now=deps.clock(), can_edit=actor.has(Role.EDIT))
-    await _update(client, body, build)
+    await _update(deps, client, body, build)
 
 
-async def _push(client: AsyncWebClient, body: dict[str, Any],
+async def _push(deps: Deps, client: AsyncWebClient, body: dict[str, Any],
                 build: Callable[[CustomerViewMeta], Awaitable[dict[str, Any]]]) -> None:
     opened = await client.views_push(trigger_id=body["trigger_id"], view=loading_modal())
     meta = parse_view_meta((body.get("view") or {}).get("private_metadata") or "")
 
     async def content() -> dict[str, Any]:
         return message_modal(OUT_OF_DATE) if meta is None else await build(meta)
-    await fill(client, opened, content)
+    await fill(deps, client, opened, content)
 
 
 async def handle_analytics(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
@@ -107,7 +107,7 @@ async def handle_analytics(ack: AsyncAck, body: dict[str, Any], client: AsyncWeb
 
     async def build(meta: CustomerViewMeta) -> dict[str, Any]:
         return analytics_modal(await analytics.customer_analytics(deps, actor, meta.customer_id))
-    await _push(client, body, build)
+    await _push(deps, client, body, build)
 
 
 async def handle_card_details(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
@@ -121,7 +121,7 @@ async def handle_card_details(ack: AsyncAck, action: dict[str, Any], body: dict[
         return card_details_modal(card, now=deps.clock(), containers=containers,
                                   sent_by=senders, sdk=meta.sdk,
                                   private_metadata=meta.model_dump_json())
-    await _push(client, body, build)
+    await _push(deps, client, body, build)
 
 
 async def handle_search_submission(ack: AsyncAck, view: dict[str, Any], client: AsyncWebClient,
