@@ -17,7 +17,9 @@ Two raw baselines, each on a fresh database of its own, rows built before the cl
   pipeline writes some rows more than once (a card is upserted by each batch that has events of
   it); the baseline writes each final row once.
 
-Each run gets fresh databases: a temp-file SQLite (WAL, as deployed) and, when TEST_DATABASE_URL
+Each database gets `--rounds` rounds (default 3) of the three runs back to back; the medians of the
+rates and of the in-round ratios are printed, since the machine's load moves every figure. Each run
+gets fresh databases: a temp-file SQLite (WAL, as deployed) and, when TEST_DATABASE_URL
 (or --postgres URL) is set, throw-away PostgreSQL databases.
 
     uv run python -m benchmarks.bench_ingest [--events 20000] [--postgres URL]
@@ -35,6 +37,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import median
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select, text
@@ -214,8 +217,9 @@ async def raw_same_rows(engine: AsyncEngine,
     return time.perf_counter() - started
 
 
-async def measure(kind: str, postgres_url: str, raw: list[dict[str, Any]],
-                  batch: int) -> dict[str, float]:
+async def one_round(kind: str, postgres_url: str, raw: list[dict[str, Any]],
+                    batch: int) -> tuple[float, float, float, dict[str, int]]:
+    """Seconds of (pipeline, raw events-only, raw same rows) and the rows the pipeline wrote."""
     bodies = request_bodies(raw)
     async with fresh_database(kind, postgres_url) as engine:
         seconds = await pipeline(engine, bodies, batch)
@@ -225,19 +229,35 @@ async def measure(kind: str, postgres_url: str, raw: list[dict[str, Any]],
     batches = -(-len(raw) // batch)
     async with fresh_database(kind, postgres_url) as engine:
         same = await raw_same_rows(engine, same_rows_batches(tables, batches))
+    return seconds, events_only, same, {name: len(rows) for name, rows in tables.items()}
+
+
+async def measure(kind: str, postgres_url: str, raw: list[dict[str, Any]], batch: int,
+                  rounds: int) -> dict[str, float]:
+    """`rounds` rounds of the three runs; the medians, and the median of the in-round ratios."""
     count = len(raw)
-    ours, only, full = count / seconds, count / events_only, count / same
-    rows = ", ".join(f"{name} {len(found):,}" for name, found in tables.items())
-    print(f"{kind}: pipeline {ours:,.0f} events/s\n"
-          f"  raw events-only (card_events rows only):  {only:,.0f} events/s -> pipeline "
-          f"{100 * ours / only:.0f}% of it\n"
-          f"  raw same rows ({rows}): {full:,.0f} events/s -> pipeline {100 * ours / full:.0f}% "
-          f"of it", flush=True)
-    return {f"{kind} events/s (pipeline)": ours,
-            f"{kind} events/s (raw events-only insert)": only,
-            f"{kind} % of raw events-only": 100 * ours / only,
-            f"{kind} events/s (raw same-rows insert)": full,
-            f"{kind} % of raw same rows": 100 * ours / full}
+    ours, only, full, to_only, to_full = [], [], [], [], []
+    for number in range(1, rounds + 1):
+        seconds, events_only, same, rows = await one_round(kind, postgres_url, raw, batch)
+        ours.append(count / seconds)
+        only.append(count / events_only)
+        full.append(count / same)
+        to_only.append(100 * events_only / seconds)
+        to_full.append(100 * same / seconds)
+        print(f"{kind} round {number}: pipeline {ours[-1]:,.0f}/s, raw events-only "
+              f"{only[-1]:,.0f}/s ({to_only[-1]:.0f}%), raw same rows {full[-1]:,.0f}/s "
+              f"({to_full[-1]:.0f}%)", flush=True)
+    written = ", ".join(f"{name} {n:,}" for name, n in rows.items())
+    print(f"{kind} (median of {rounds}): pipeline {median(ours):,.0f} events/s\n"
+          f"  vs raw events-only insert (card_events rows only): {median(only):,.0f} events/s"
+          f" -> pipeline at {median(to_only):.0f}%\n"
+          f"  vs raw same-rows insert ({written}): {median(full):,.0f} events/s -> pipeline "
+          f"at {median(to_full):.0f}%", flush=True)
+    return {f"{kind} events/s (pipeline)": median(ours),
+            f"{kind} events/s (raw events-only insert)": median(only),
+            f"{kind} % of raw events-only": median(to_only),
+            f"{kind} events/s (raw same-rows insert)": median(full),
+            f"{kind} % of raw same rows": median(to_full)}
 
 
 async def main(argv: Sequence[str] | None = None) -> dict[str, float]:
@@ -246,6 +266,7 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     parser.add_argument("--batch", type=int, default=Settings().ingest_batch_events)
     parser.add_argument("--postgres", default=os.environ.get("TEST_DATABASE_URL", ""))
     parser.add_argument("--only", choices=("sqlite", "postgres"), default=None)
+    parser.add_argument("--rounds", type=int, default=3, help="pipeline/raw rounds per database")
     args = parser.parse_args(argv)
     raw = make_events(args.events)
     figures: dict[str, float] = {}
@@ -255,7 +276,7 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         if kind == "postgres" and not args.postgres:
             print("PostgreSQL skipped: set TEST_DATABASE_URL or --postgres")
             continue
-        figures.update(await measure(kind, args.postgres, raw, args.batch))
+        figures.update(await measure(kind, args.postgres, raw, args.batch, args.rounds))
     return figures
 
 
