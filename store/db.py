@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
+READ_ONLY = "customer_center_read_only"  # execution option: a SQLite transaction without the lock
+
 
 def normalise_url(url: str) -> str:
     """Accept plain `postgresql://` and `sqlite://` URLs and give them their async drivers."""
@@ -55,10 +57,29 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # IMMEDIATE takes the write lock up front, so concurrent writers queue on the busy timeout.
         # A deferred transaction that read first and writes later fails at once with "database is
         # locked" when another writer committed in between (SQLite cannot upgrade a stale snapshot).
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only sessions (make_read_sessions) take a plain BEGIN: a WAL snapshot that never
+        # waits for a writer.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
 
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads only (lookups, the customer view, roles). On SQLite their transactions
+    do not take the write lock, so they run beside writers and each other instead of queueing;
+    writing in one may fail with "database is locked". Same pool as make_sessions."""
+    return async_sessionmaker(engine.execution_options(**{READ_ONLY: True}),
+                              expire_on_commit=False)
+
+
+def read_sessions_for(
+        sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """The read-only twin of a session factory bound to an engine; a factory bound to one
+    connection (a test's rolled-back transaction) is its own twin."""
+    bind = sessions.kw.get("bind")
+    return make_read_sessions(bind) if isinstance(bind, AsyncEngine) else sessions

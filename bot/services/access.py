@@ -50,10 +50,17 @@ async def resolve_actor(deps: Deps, identity: SlackIdentity, *,
     if identity.user_id in deps.settings.admin_ids:
         return Actor(identity=identity, role=Role.ADMIN)
     key = (identity.enterprise_id, identity.team_id, identity.user_id)
-    hit, cached = deps.roles.get(key, ttl=deps.settings.role_cache_seconds)
-    if hit:
-        return Actor(identity=identity, role=cached)
-    async with deps.sessions.begin() as session:
+
+    async def load() -> Role | None:
+        return await _read_role(deps, identity, slack)
+
+    role = await deps.roles.resolve(key, ttl=deps.settings.role_cache_seconds, load=load)
+    return Actor(identity=identity, role=role)
+
+
+async def _read_role(deps: Deps, identity: SlackIdentity,
+                     slack: AsyncWebClient | None) -> Role | None:
+    async with deps.readers() as session:
         applicable = await grants.roles_of_user(session, enterprise_id=identity.enterprise_id,
                                                 team_id=identity.team_id,
                                                 user_id=identity.user_id)
@@ -61,8 +68,7 @@ async def resolve_actor(deps: Deps, identity: SlackIdentity, *,
     if role is not Role.ADMIN and deps.settings.slack_admins_are_admins and slack is not None:
         if await is_slack_admin(deps, identity, slack):
             role = Role.ADMIN
-    deps.roles.put(key, role)
-    return Actor(identity=identity, role=role)
+    return role
 
 
 async def is_slack_admin(deps: Deps, identity: SlackIdentity, slack: AsyncWebClient) -> bool:

@@ -28,7 +28,7 @@ async def customer_analytics(deps: Deps, actor: Actor, customer_id: str) -> Cust
         raise PermissionDenied()
     now = deps.clock()
     since = now - timedelta(days=ACTIVITY_DAYS)
-    async with deps.sessions.begin() as session:
+    async with deps.readers() as session:  # reads beside writers (SQLite: no write lock)
         customer = await customers.get_customer(session, customer_id=customer_id)
         if customer is None:
             raise CustomerNotFound(customer_id)
@@ -39,6 +39,7 @@ async def customer_analytics(deps: Deps, actor: Actor, customer_id: str) -> Cust
         names = {f.id: f.name for f in await flows.list_flows(session)}
         events = await cards.events_since(session, customer_id=customer_id, since=since)
         first = await cards.first_card_at(session, customer_id=customer_id)
+    async with deps.sessions.begin() as session:
         await audit.record(session, deps, actor, "customer.analytics", customer_id, {})
     durations = [(done - created).total_seconds() for created, done in spans if done >= created]
     weeks = [0] * ((ACTIVITY_DAYS + 6) // 7)

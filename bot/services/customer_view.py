@@ -100,8 +100,9 @@ async def customer_view(deps: Deps, actor: Actor, meta: CustomerViewMeta) -> Cus
         CustomerNotFound: no such customer in the read model.
     """
     await _require(deps, actor, "customer.view", meta.customer_id)
-    async with deps.sessions.begin() as session:
+    async with deps.readers() as session:  # reads beside writers (SQLite: no write lock)
         view = await load_view(session, meta)
+    async with deps.sessions.begin() as session:
         await audit.record(session, deps, actor, "customer.view", meta.customer_id,
                            {"tab": meta.tab, "container": meta.container, "page": view.page})
     return view
@@ -148,12 +149,13 @@ async def card_details(deps: Deps, actor: Actor, *, customer_id: str,
         CardNotFound: no such card for this customer.
     """
     await _require(deps, actor, "card.view", card_instance_id)
-    async with deps.sessions.begin() as session:
+    async with deps.readers() as session:
         card = await cards.get_card(session, card_instance_id=card_instance_id)
         if card is None or card.customer_id != customer_id:
             raise CardNotFound(card_instance_id)
         found = await containers.list_containers(session)
         senders = await sent_by(session, [card.sent_by_send_id])
+    async with deps.sessions.begin() as session:
         await audit.record(session, deps, actor, "card.view", card_instance_id,
                            {"customer_id": customer_id})
     return card, found, senders

@@ -65,12 +65,13 @@ async def lookup(deps: Deps, actor: Actor, query: str, *, limit: int = 10,
     await _require_view(deps, actor, "customer.lookup", text)
     if not text:
         raise InvalidInput(EMPTY_QUERY)
-    async with deps.sessions.begin() as session:
+    async with deps.readers() as session:  # reads beside writers (SQLite: no write lock)
         matches, total = await customers.search_customers(session, query=text, limit=limit,
                                                           offset=offset)
         summary = None
         if total == 1 and len(matches) == 1:
             summary = await _summary(session, matches[0].customer.id, recent=10)
+    async with deps.sessions.begin() as session:
         await audit.record(session, deps, actor, "customer.lookup", text,
                            {"matches": total, "offset": offset,
                             "customer_ids": [m.customer.id for m in matches]})
@@ -87,8 +88,9 @@ async def customer_summary(deps: Deps, actor: Actor, customer_id: str, *,
         CustomerNotFound: no such customer in the read model.
     """
     await _require_view(deps, actor, "customer.view", customer_id)
-    async with deps.sessions.begin() as session:
+    async with deps.readers() as session:
         summary = await _summary(session, customer_id, recent)
+    async with deps.sessions.begin() as session:
         await audit.record(session, deps, actor, "customer.view", customer_id,
                            {"cards": summary.total_cards})
     return summary
@@ -117,7 +119,7 @@ async def lookup_in_text(deps: Deps, actor: Actor, text: str) -> LookupResult | 
         return await lookup(deps, actor, email.group(0).rstrip("."))
     words = [w.strip(".!?:*_~") for w in _WORD.findall(plain)[:500]]
     words = [w for w in words if 0 < len(w) <= 200]
-    async with deps.sessions.begin() as session:
+    async with deps.readers() as session:
         known = await customers.existing_ids(session, customer_ids=words)
     first = next((w for w in words if w in known), None)
     return None if first is None else await lookup(deps, actor, first)

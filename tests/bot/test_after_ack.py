@@ -113,4 +113,5 @@ async def test_acks_do_not_wait_for_queued_lookups(deps: Deps, slack_client: Asy
     assert fake_slack.calls_to("response") == []
     gate.set()
     await until(lambda: len(fake_slack.calls_to("response")) == 5)
-    assert (limited.after_ack.running, limited.after_ack.waiting) == (0, 0)
+    await until(lambda: (limited.after_ack.running, limited.after_ack.waiting) == (0, 0))
+    assert all(email in json.dumps(call.body) for call in fake_slack.calls_to("response"))

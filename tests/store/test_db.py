@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
-from store.db import make_engine, make_sessions, normalise_url
+from store.db import make_engine, make_read_sessions, make_sessions, normalise_url
 from store.models import Base, Customer
 
 
@@ -28,6 +30,30 @@ async def test_concurrent_read_then_write_transactions_queue_on_sqlite(tmp_path:
 
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Customer)) == 8
+    await engine.dispose()
+
+
+async def test_read_sessions_do_not_wait_for_a_writer_on_sqlite(tmp_path: Path) -> None:
+    """A writer holds the lock: a read session still reads (its snapshot, without the writer's
+    uncommitted row), while a second writer would wait (here, with a short busy timeout, fail)."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}",
+                         connect_args={"timeout": 0.2})
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    sessions, readers = make_sessions(engine), make_read_sessions(engine)
+    async with sessions.begin() as session:
+        session.add(Customer(id="c0", name="Committed"))
+
+    async with sessions.begin() as writer:
+        writer.add(Customer(id="c1", name="Uncommitted"))
+        await writer.flush()  # holds the write lock until the block ends
+        async with readers() as reader:
+            assert await reader.scalar(select(func.count()).select_from(Customer)) == 1
+        with pytest.raises(OperationalError, match="locked"):
+            async with sessions.begin() as other:
+                await other.scalar(select(func.count()).select_from(Customer))
+    async with readers() as reader:
+        assert await reader.scalar(select(func.count()).select_from(Customer)) == 2
     await engine.dispose()
 
 
