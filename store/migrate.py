@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import zlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,6 +21,7 @@ from store.db import make_engine
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATION_LOCK_KEY = zlib.crc32(b"customer-center:migrations")  # one advisory lock per database
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -37,12 +40,17 @@ def head_revisions() -> frozenset[str]:
 
 
 def _upgrade(connection: Connection, config: Config, revision: str) -> None:
+    if connection.dialect.name == "postgresql":
+        # Instances starting together on one database (`serve` migrates at startup): one migrates,
+        # the others wait here until it commits, then find the schema at head. Released at commit.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
 
 
 async def upgrade_to_head(url: str, *, revision: str = "head") -> None:
-    """Apply every pending migration to the database at `url` (SQLite file or PostgreSQL)."""
+    """Apply every pending migration to the database at `url` (SQLite file or PostgreSQL), in one
+    transaction; on PostgreSQL one process at a time (an advisory lock)."""
     engine = make_engine(url)
     try:
         async with engine.begin() as connection:

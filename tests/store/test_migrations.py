@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -19,6 +23,8 @@ from store.migrate import (
 )
 from store.models import Base
 from tests.conftest import TEST_DATABASE_URL
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _diff(connection):
@@ -94,6 +100,39 @@ async def test_postgres_upgrade_matches_models():
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         await upgrade_to_head(url)
+        await _assert_matches_models(url)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+
+@pytest.mark.postgres
+async def test_postgres_instances_starting_together_migrate_once():
+    """Several processes migrating one empty database at once (instances started together: `serve`
+    migrates at startup) all succeed: one applies the migrations, the others wait for it and find
+    the schema at head, instead of failing on "duplicate key ... pg_type" creating the same tables.
+    Separate processes: Alembic's context is process-global."""
+    if not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    name = f"cc_migrate_{uuid.uuid4().hex[:12]}"
+    base = make_url(TEST_DATABASE_URL)
+    admin = make_engine(base.set(database="postgres").render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT")
+    url = base.set(database=name).render_as_string(hide_password=False)
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        env = {**os.environ, "DATABASE_URL": url}
+        migrations = [await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "migrate", env=env, cwd=REPO,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT) for _ in range(3)]
+        outputs = await asyncio.gather(*(m.communicate() for m in migrations))
+        failed = [out.decode(errors="replace")[-2000:] for m, (out, _) in zip(migrations, outputs,
+                                                                              strict=True)
+                  if m.returncode != 0]
+        assert failed == []
         await _assert_matches_models(url)
     finally:
         async with admin.connect() as conn:
