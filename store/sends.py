@@ -60,6 +60,13 @@ async def by_invocations(session: AsyncSession, *,
     return {row.flow_invocation_id: _to_send(row) for row in rows}
 
 
+async def lock_send(session: AsyncSession, *, send_id: str) -> None:
+    """Hold the send's row until the transaction ends (SELECT ... FOR UPDATE on PostgreSQL), so
+    transactions writing its notifications take turns. SQLite serialises writers anyway."""
+    await session.execute(select(_sends.c.send_id).where(_sends.c.send_id == send_id)
+                          .with_for_update())
+
+
 async def update_send(session: AsyncSession, *, send_id: str,
                       expect: Collection[SendStatus] | None = None, **values: Any) -> bool:
     """Change a send; with `expect`, only while its status is one of those (a claim).

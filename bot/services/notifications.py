@@ -104,7 +104,12 @@ async def _notice(session: AsyncSession, send: FlowSend, *, flow_name: str = "",
 
 async def _post_or_update(session: AsyncSession, deps: Deps, send: FlowSend,
                           payload: dict[str, Any]) -> None:
-    """Enqueue the channel post, or an update of it (coalesced while still pending)."""
+    """Enqueue the channel post, or an update of it (coalesced while still pending).
+
+    The send's row is locked first: the send path and webhook ingestion (possibly in another
+    process) may both get here for one send at once, and each would otherwise find no post yet.
+    """
+    await send_store.lock_send(session, send_id=send.send_id)
     posts = await outbox.for_send(session, send_id=send.send_id, kind=outbox.POST)
     if not posts:
         channel = await _channel(session, deps, send)
@@ -145,7 +150,8 @@ async def on_card_events(deps: Deps, events: Sequence[WebhookEvent]) -> int:
         return 0
     async with deps.sessions.begin() as session:
         found = await send_store.by_invocations(session, flow_invocation_ids=list(by_invocation))
-        for invocation, send in found.items():
+        # Sends in one order in every transaction: their rows are locked (_post_or_update).
+        for invocation, send in sorted(found.items(), key=lambda item: item[1].send_id):
             if send.status != SendStatus.SENT:  # a webhook proves the card exists
                 await send_store.update_send(session, send_id=send.send_id,
                                              status=SendStatus.SENT,
