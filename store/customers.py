@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     DateTime,
     String,
     Table,
     and_,
-    bindparam,
     case,
     delete,
     func,
@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import Customer, CustomerMatch
-from store import models
+from store import bulk, models
 from store.search import (
     EXACT_FIELDS,
     NAME_FIELD,
@@ -98,27 +98,41 @@ async def upsert_customers(session: AsyncSession, customers: Sequence[Customer])
             await session.execute(insert(_search), terms)
 
 
-async def ensure_customers(session: AsyncSession, *, customer_ids: Sequence[str]) -> None:
-    """Insert placeholder customers (id only, found by id) for the ids not stored yet."""
+_PLACEHOLDER_COLUMNS: tuple[tuple[str, Any], ...] = (("id", String()),)
+_TERM_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("customer_id", String()), ("field", String()), ("term", String()), ("exact", Boolean()))
+
+
+async def ensure_customers(session: AsyncSession, *, customer_ids: Sequence[str]) -> list[str]:
+    """Insert placeholder customers (id only, found by id) for the ids not stored yet; the ids
+    created.
+
+    One INSERT ... SELECT (the ids as one JSON parameter, see store.bulk) ... ON CONFLICT DO
+    NOTHING RETURNING per page: the ids actually inserted. Customers already stored have their
+    search rows, so only the new ones get theirs.
+    """
     ids = list(dict.fromkeys(customer_ids))
+    created_all: list[str] = []
     for chunk in iter_chunks(ids, CHUNK):
-        # RETURNING: one multi-row statement per page, and the ids actually inserted; customers
-        # already stored have their search rows, so only the new ones get theirs.
-        created = await session.scalars(
-            dialect_insert(session, _customers).on_conflict_do_nothing(
-                index_elements=[_customers.c.id]).returning(_customers.c.id),
-            [{"id": cid, "name": "", "email": "", "phone": "", "external_id": "", "profile": {}}
-             for cid in chunk])
-        await _placeholder_terms(session, list(created))
+        source = bulk.json_rows(session, [(cid,) for cid in chunk], _PLACEHOLDER_COLUMNS)
+        created = list(await session.scalars(
+            dialect_insert(session, _customers).from_select(["id"], source)
+            .on_conflict_do_nothing(index_elements=[_customers.c.id])
+            .returning(_customers.c.id)))
+        await _placeholder_terms(session, created)
+        created_all += created
+    return created_all
 
 
 async def _placeholder_terms(session: AsyncSession, ids: Sequence[str]) -> None:
     """The search rows of placeholder customers (found by id)."""
     if ids:
-        await session.execute(
-            dialect_insert(session, _search).on_conflict_do_nothing(),
-            [{"customer_id": cid, "field": t.field, "term": t.term, "exact": t.exact}
-             for cid in ids for t in customer_terms(Customer(id=cid))])
+        rows = [(cid, t.field, t.term, t.exact)
+                for cid in ids for t in customer_terms(Customer(id=cid))]
+        source = bulk.json_rows(session, rows, _TERM_COLUMNS)
+        await session.execute(dialect_insert(session, _search)
+                              .from_select([n for n, _ in _TERM_COLUMNS], source)
+                              .on_conflict_do_nothing())
 
 
 async def ensure_customer(session: AsyncSession, *, customer_id: str) -> bool:
@@ -138,29 +152,24 @@ async def mark_seen(session: AsyncSession, *, customer_id: str, at: datetime) ->
     await mark_seen_many(session, seen={customer_id: at})
 
 
+_SEEN_COLUMNS: tuple[tuple[str, Any], ...] = (("cid", String()),
+                                              ("seen", DateTime(timezone=True)))
+
+
 async def mark_seen_many(session: AsyncSession, *, seen: Mapping[str, datetime]) -> None:
-    """Move each customer's last_seen_at forward to the given time (never backwards)."""
+    """Move each customer's last_seen_at forward to the given time (never backwards).
+
+    One UPDATE ... FROM (the times as one JSON parameter, see store.bulk) per call."""
     if not seen:
         return
+    postgres = bulk.is_postgres(session)
+    given = bulk.json_rows(session, [(cid, bulk.stamp(at, postgres=postgres))
+                                     for cid, at in seen.items()], _SEEN_COLUMNS).subquery("given")
     col = _customers.c.last_seen_at
-    if session.get_bind().dialect.name == "postgresql":  # one UPDATE .. FROM unnest(arrays)
-        times = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in seen.values()]
-        given = select(
-            func.unnest(bindparam("u_ids", list(seen), type_=postgresql.ARRAY(String())))
-            .label("cid"),
-            func.unnest(bindparam("u_seen", times,
-                                  type_=postgresql.ARRAY(DateTime(timezone=True))))
-            .label("seen")).subquery("given")
-        await session.execute(update(_customers)
-                              .where(_customers.c.id == given.c.cid,
-                                     col.is_(None) | (col < given.c.seen))
-                              .values(last_seen_at=given.c.seen))
-        return
-    stmt = (update(_customers)
-            .where(_customers.c.id == bindparam("cid"),
-                   col.is_(None) | (col < bindparam("seen")))
-            .values(last_seen_at=bindparam("seen")))
-    await session.execute(stmt, [{"cid": cid, "seen": at} for cid, at in seen.items()])
+    await session.execute(update(_customers)
+                          .where(_customers.c.id == given.c.cid,
+                                 col.is_(None) | (col < given.c.seen))
+                          .values(last_seen_at=given.c.seen))
 
 
 async def get_customer(session: AsyncSession, *, customer_id: str) -> Customer | None:

@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     DateTime,
     String,
     Table,
-    Text,
     and_,
-    bindparam,
     case,
-    cast,
     delete,
     func,
     literal_column,
     select,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 from bot.domain import CLOSED_STATUSES, CardStatus
-from store import models
+from store import bulk, models
 from store.customers import dialect_insert, later_of
 
 _events: Table = models.CardEvent.__table__  # type: ignore[assignment]
@@ -79,54 +75,36 @@ class NewEvent:
     properties: dict[str, Any] = field(default_factory=dict)
 
 
+_EVENT_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
+    *((name, String()) for name in ("event_id", "name", "card_instance_id", "customer_id",
+                                    "platform", "sdk_version", "flow_invocation_id")),
+    ("occurred_at", DateTime(timezone=True)), ("received_at", DateTime(timezone=True)),
+    ("properties", bulk.JSON_TEXT))
+
+
 async def insert_new_events(session: AsyncSession, new: Sequence[NewEvent], *,
                             received_at: datetime) -> set[str]:
     """Store the events whose ids are not stored yet, in bulk; the ids actually inserted.
 
-    One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING per page (SQLAlchemy's
-    "insertmanyvalues"), instead of a SELECT of known ids first: no per-batch IN list (whose
-    cached generic plan on PostgreSQL could degrade to a sequential scan) and one round trip per
-    page. Within `new`, the first event with a given id is the one stored.
+    One INSERT ... SELECT (the events as one JSON parameter, see store.bulk) ... ON CONFLICT DO
+    NOTHING RETURNING per batch, instead of a SELECT of known ids first: no per-batch IN list
+    (whose cached generic plan on PostgreSQL could degrade to a sequential scan) and one round
+    trip. Within `new`, the first event with a given id is the one stored.
     """
     first = list({e.event_id: e for e in reversed(new)}.values())[::-1]
     if not first:
         return set()
-    if session.get_bind().dialect.name == "postgresql":
-        return set(await session.scalars(_unnest_events_insert(first, received_at)))
-    rows = [{"event_id": e.event_id, "name": e.name, "occurred_at": e.occurred_at,
-             "received_at": received_at, "card_instance_id": e.card_instance_id,
-             "customer_id": e.customer_id, "platform": e.platform, "sdk_version": e.sdk_version,
-             "flow_invocation_id": e.flow_invocation_id, "properties": e.properties}
-            for e in first]
-    result = await session.execute(
-        dialect_insert(session, _events)
-        .on_conflict_do_nothing(index_elements=[_events.c.event_id])
-        .returning(_events.c.event_id), rows)
-    return set(result.scalars())
-
-
-_EVENT_TEXTS = ("event_id", "name", "card_instance_id", "customer_id", "platform", "sdk_version",
-                "flow_invocation_id")
-
-
-def _unnest_events_insert(new: Sequence[NewEvent], received_at: datetime) -> Any:
-    """PostgreSQL: the events as one INSERT ... SELECT unnest(array) per column ... ON CONFLICT
-    DO NOTHING RETURNING event_id (constant shape, arrays bound as single parameters)."""
-
-    def array(name: str, values: list[Any], item: Any) -> Any:
-        return func.unnest(bindparam(f"u_{name}", values, type_=postgresql.ARRAY(item)))
-
-    columns = [array(n, [getattr(e, n) for e in new], String()).label(n) for n in _EVENT_TEXTS]
-    columns.append(array("occurred_at", [_utc(e.occurred_at) for e in new],
-                         DateTime(timezone=True)).label("occurred_at"))
-    columns.append(cast(array("properties", [json.dumps(e.properties) for e in new], Text()),
-                        postgresql.JSONB).label("properties"))
-    columns.append(bindparam("received_at", _utc(received_at), type_=DateTime(timezone=True))
-                   .label("received_at"))
-    names = [*_EVENT_TEXTS, "occurred_at", "properties", "received_at"]
-    return (postgresql.insert(_events).from_select(names, select(*columns))
+    postgres = bulk.is_postgres(session)
+    received = bulk.stamp(received_at, postgres=postgres)
+    rows = [(e.event_id, e.name, e.card_instance_id, e.customer_id, e.platform, e.sdk_version,
+             e.flow_invocation_id, bulk.stamp(e.occurred_at, postgres=postgres), received,
+             bulk.to_json(e.properties)) for e in first]
+    source = bulk.json_rows(session, rows, _EVENT_COLUMNS)
+    stmt = (dialect_insert(session, _events)
+            .from_select([name for name, _ in _EVENT_COLUMNS], source)
             .on_conflict_do_nothing(index_elements=[_events.c.event_id])
             .returning(_events.c.event_id))
+    return set(await session.scalars(stmt))
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,16 +166,23 @@ class CardEventEffect:
             sent_by_send_id=self.sent_by_send_id or later.sent_by_send_id)
 
 
-def _effect_row(effect: CardEventEffect) -> dict[str, Any]:
-    return {"card_instance_id": effect.card_instance_id, "customer_id": effect.customer_id,
-            "template_id": effect.template_id, "template_name": effect.template_name,
-            "flow_invocation_id": effect.flow_invocation_id,
-            "sent_by_send_id": effect.sent_by_send_id,
-            "status": (effect.status or CardStatus.ACTIVE).value, "status_at": effect.status_at,
-            "created_at": effect.first_at, "updated_at": None,
-            "last_seen_at": effect.seen_at, "last_interacted_at": effect.interacted_at,
-            "last_interaction": effect.interaction, "priority": 5, "platforms": [],
-            "stream_ids": [], "definition": {}, "variables": {}, "metadata": {}}
+_EFFECT_TEXTS = ("card_instance_id", "customer_id", "template_id", "template_name",
+                 "flow_invocation_id", "sent_by_send_id", "status", "last_interaction")
+_EFFECT_TIMES = ("status_at", "created_at", "last_seen_at", "last_interacted_at")
+_EFFECT_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
+    *((name, String()) for name in _EFFECT_TEXTS),
+    *((name, DateTime(timezone=True)) for name in _EFFECT_TIMES))
+
+
+def _effect_row(effect: CardEventEffect, postgres: bool) -> tuple[Any, ...]:
+    """The effect's values in _EFFECT_COLUMNS order."""
+    return (effect.card_instance_id, effect.customer_id, effect.template_id,
+            effect.template_name, effect.flow_invocation_id, effect.sent_by_send_id,
+            (effect.status or CardStatus.ACTIVE).value, effect.interaction,
+            bulk.stamp(effect.status_at, postgres=postgres),
+            bulk.stamp(effect.first_at, postgres=postgres),
+            bulk.stamp(effect.seen_at, postgres=postgres),
+            bulk.stamp(effect.interacted_at, postgres=postgres))
 
 
 async def apply_card_effects(session: AsyncSession, effects: Sequence[CardEventEffect]) -> None:
@@ -206,17 +191,28 @@ async def apply_card_effects(session: AsyncSession, effects: Sequence[CardEventE
     Unknown cards become placeholders. The status of the newest event wins (`status_at`), and a
     closed status is kept against an open one of the same time; last seen and last interaction
     only move forward; empty template/flow fields are filled, known ones kept.
+
+    One INSERT ... SELECT (the effects as one JSON parameter, see store.bulk) ... ON CONFLICT DO
+    UPDATE per call: one statement and one round trip with a constant shape. Each card
+    appears once (several effects of one card are merged with CardEventEffect.then, in order).
+    Columns left out take their (constant) defaults, rendered once into the SELECT.
     """
     if not effects:
         return
-    postgres = session.get_bind().dialect.name == "postgresql"
-    ins = _unnest_cards_insert(effects) if postgres else dialect_insert(session, _cards)
+    merged: dict[str, CardEventEffect] = {}
+    for effect in effects:
+        before = merged.get(effect.card_instance_id)
+        merged[effect.card_instance_id] = before.then(effect) if before else effect
+    postgres = bulk.is_postgres(session)
+    source = bulk.json_rows(session, [_effect_row(e, postgres) for e in merged.values()],
+                            _EFFECT_COLUMNS)
+    ins = dialect_insert(session, _cards).from_select([n for n, _ in _EFFECT_COLUMNS], source)
     ex, cur = ins.excluded, _cards.c
 
     def fill(column: str) -> Any:
         return case((cur[column] == "", ex[column]), else_=cur[column])
 
-    # Constants inlined (not an IN list): expanding parameters cannot be used with executemany.
+    # Constants inlined (not an IN list), so the statement text never changes.
     still_open = and_(*[cur.status != literal_column(f"'{s.value}'")
                         for s in sorted(CLOSED_STATUSES)])
     newer_status = ex.status_at.is_not(None) & (
@@ -224,7 +220,7 @@ async def apply_card_effects(session: AsyncSession, effects: Sequence[CardEventE
         | ((ex.status_at == cur.status_at) & still_open))
     newer_interaction = ex.last_interacted_at.is_not(None) & (
         cur.last_interacted_at.is_(None) | (ex.last_interacted_at > cur.last_interacted_at))
-    stmt = ins.on_conflict_do_update(index_elements=[cur.card_instance_id], set_={
+    await session.execute(ins.on_conflict_do_update(index_elements=[cur.card_instance_id], set_={
         "customer_id": fill("customer_id"),
         "template_id": fill("template_id"),
         "template_name": fill("template_name"),
@@ -238,38 +234,7 @@ async def apply_card_effects(session: AsyncSession, effects: Sequence[CardEventE
         "last_interacted_at": later_of(cur.last_interacted_at, ex.last_interacted_at),
         "last_interaction": case((newer_interaction, ex.last_interaction),
                                  else_=cur.last_interaction),
-    })
-    if postgres:
-        await session.execute(stmt)
-    else:
-        await session.execute(stmt, [_effect_row(e) for e in effects])
-
-
-_EFFECT_TEXTS = ("card_instance_id", "customer_id", "template_id", "template_name",
-                 "flow_invocation_id", "sent_by_send_id", "status", "last_interaction")
-_EFFECT_TIMES = ("status_at", "created_at", "last_seen_at", "last_interacted_at")
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def _unnest_cards_insert(effects: Sequence[CardEventEffect]) -> postgresql.Insert:
-    """PostgreSQL: one INSERT ... SELECT unnest(array) per column, the arrays bound as single
-    parameters. One statement and one round trip per batch, with a constant shape (cached plan,
-    cached compilation) and no per-row parameter processing, unlike an executemany upsert."""
-    rows = [_effect_row(e) for e in effects]
-    columns = [func.unnest(bindparam(f"u_{name}", [r[name] for r in rows],
-                                     type_=postgresql.ARRAY(String()))).label(name)
-               for name in _EFFECT_TEXTS]
-    columns += [func.unnest(bindparam(f"u_{name}", [_utc(r[name]) for r in rows],
-                                      type_=postgresql.ARRAY(DateTime(timezone=True))))
-                .label(name) for name in _EFFECT_TIMES]
-    names = [*_EFFECT_TEXTS, *_EFFECT_TIMES]
-    # Columns left out take their (constant) defaults, rendered once into the SELECT.
-    return postgresql.insert(_cards).from_select(names, select(*columns))
+    }))
 
 
 async def apply_card_event(session: AsyncSession, effect: CardEventEffect) -> None:

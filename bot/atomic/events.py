@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasPath, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ID_MAX = 200  # card_events.event_id, cards.card_instance_id, customers.id are String(200)
 INPUT_NAME_MAX = 200
@@ -18,6 +18,17 @@ def event_hash(raw: Any) -> str:
     canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                            default=str)
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def contains_nul(value: Any) -> bool:
+    """Whether a JSON value holds a NUL character in any string (key or value)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(v) for v in value)
+    return False
 
 
 class _Wire(BaseModel):
@@ -52,33 +63,79 @@ class SdkContext(_Wire):
                                   mode="before")(_clip(50))
 
 
-class WebhookEvent(_Wire):
-    """One analytics event; unknown fields are ignored, a missing identifier is derived."""
+# Strings of the nested contexts longer than their columns are clipped (by `prepare`), not refused.
+_CLIPPED: dict[str, dict[str, int]] = {
+    "cardContext": {"cardTemplateId": 200, "cardTemplateName": 500, "cardInstanceStatus": 20},
+    "sdkContext": {"platform": 50, "sdkVersion": 50, "containerId": 50},
+}
 
-    identifier: str = Field(min_length=1)
+
+def prepare(raw: dict[str, Any]) -> dict[str, Any]:
+    """An event as Atomic sent it, made to fit WebhookEvent: an identifier derived when it has
+    none (sha256 of the event) or one too long (sha256 of it), and context strings longer than
+    their columns clipped. The event itself is not changed; without anything to do it is
+    returned as it is, so an event the model accepts as sent is taken unchanged."""
+    identifier = raw.get("identifier")
+    if identifier is None or identifier == "":
+        raw = {**raw, "identifier": event_hash(raw)}
+    elif isinstance(identifier, str) and len(identifier) > ID_MAX:
+        raw = {**raw, "identifier": "sha256:" + hashlib.sha256(
+            identifier.encode("utf-8", "surrogatepass")).hexdigest()}
+    for key, limits in _CLIPPED.items():
+        context = raw.get(key)
+        if isinstance(context, dict):
+            clipped = {name: value[:limit] for name, limit in limits.items()
+                       if isinstance(value := context.get(name), str) and len(value) > limit}
+            if clipped:
+                raw = {**raw, key: {**context, **clipped}}
+    return raw
+
+
+class WebhookEvent(_Wire):
+    """One analytics event; unknown fields are ignored.
+
+    Validate what Atomic sent with `WebhookEvent.from_wire(raw)` (or `prepare` it first): that
+    derives a missing identifier and clips long context strings, which the model itself refuses
+    (`identifier` 1-200 characters, context strings within their columns). So a whole request
+    body can be validated from JSON in one call (bot.services.ingest.validate_body) with no
+    per-event Python work beyond three small validators, and only a body that fails goes event
+    by event through `prepare`.
+
+    The fields of `cardContext` and `sdkContext` are read flat (pydantic AliasPath) rather than
+    as nested models, which cost several microseconds each per event; `card_context` and
+    `sdk_context` give them back as objects.
+    """
+
+    identifier: str = Field(min_length=1, max_length=ID_MAX)
     event_name: str = Field(alias="eventName", min_length=1, max_length=50)
     timestamp: datetime
     user_id: str = Field(alias="userId", min_length=1, max_length=ID_MAX)
     environment_id: str = Field(default="", alias="environmentId")
     flow_invocation_id: str = Field(default="", alias="flowInvocationId", max_length=ID_MAX)
     flow_instance_id: str = Field(default="", alias="flowInstanceId")
-    card_context: CardContext | None = Field(default=None, alias="cardContext")
-    sdk_context: SdkContext | None = Field(default=None, alias="sdkContext")
+    card_ref: str | None = Field(default=None, min_length=1, max_length=ID_MAX,
+                                 validation_alias=AliasPath("cardContext", "cardInstanceId"))
+    card_template_id: str = Field(default="", max_length=200,
+                                  validation_alias=AliasPath("cardContext", "cardTemplateId"))
+    card_template_name: str = Field(
+        default="", max_length=500,
+        validation_alias=AliasPath("cardContext", "cardTemplateName"))
+    card_instance_status: str = Field(
+        default="", max_length=20,
+        validation_alias=AliasPath("cardContext", "cardInstanceStatus"))
+    sdk_platform: str = Field(default="", max_length=50,
+                              validation_alias=AliasPath("sdkContext", "platform"))
+    sdk_version: str = Field(default="", max_length=50,
+                             validation_alias=AliasPath("sdkContext", "sdkVersion"))
+    sdk_container_id: str = Field(default="", max_length=50,
+                                  validation_alias=AliasPath("sdkContext", "containerId"))
     properties: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="before")
     @classmethod
-    def _derive_identifier(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        identifier = data.get("identifier")
-        if identifier is None or identifier == "":
-            return {**data, "identifier": event_hash(data)}
-        if isinstance(identifier, str) and len(identifier) > ID_MAX:
-            return {**data, "identifier": "sha256:" + hashlib.sha256(
-                identifier.encode("utf-8", "surrogatepass")).hexdigest()}
-        return data
+    def from_wire(cls, raw: Any) -> WebhookEvent:
+        """Validate one event as Atomic sent it (see `prepare`); raises ValidationError."""
+        return cls.model_validate(prepare(raw) if isinstance(raw, dict) else raw)
 
     @field_validator("timestamp")
     @classmethod
@@ -99,7 +156,7 @@ class WebhookEvent(_Wire):
 
     @model_validator(mode="after")
     def _card_events_need_a_card(self) -> WebhookEvent:
-        if self.is_card_event and not self.card_instance_id:
+        if self.is_card_event and not self.card_ref:
             raise ValueError(f"{self.event_name} needs cardContext.cardInstanceId")
         return self
 
@@ -109,13 +166,41 @@ class WebhookEvent(_Wire):
 
     @property
     def card_instance_id(self) -> str:
-        return (self.card_context.card_instance_id or "") if self.card_context else ""
+        return self.card_ref or ""
+
+    @property
+    def card_context(self) -> CardContext | None:
+        """cardContext as an object (None when the event names no card fields)."""
+        if not (self.card_ref or self.card_template_id or self.card_template_name
+                or self.card_instance_status):
+            return None
+        return CardContext.model_construct(
+            card_instance_id=self.card_ref, card_template_id=self.card_template_id,
+            card_template_name=self.card_template_name,
+            card_instance_status=self.card_instance_status)
+
+    @property
+    def sdk_context(self) -> SdkContext | None:
+        """sdkContext as an object (None when the event names no SDK fields)."""
+        if not (self.sdk_platform or self.sdk_version or self.sdk_container_id):
+            return None
+        return SdkContext.model_construct(platform=self.sdk_platform,
+                                          sdk_version=self.sdk_version,
+                                          container_id=self.sdk_container_id)
 
     @property
     def values(self) -> dict[str, Any]:
         """Submitted input values keyed by input name (empty when none)."""
         values = self.properties.get("values")
         return values if isinstance(values, dict) else {}
+
+    def stores_nul(self) -> bool:
+        """Whether text the read model would store holds a NUL character, which neither
+        database can store (PostgreSQL text and jsonb refuse it)."""
+        texts = (self.identifier, self.event_name, self.user_id, self.flow_invocation_id,
+                 self.send_id, self.card_ref or "", self.card_template_id, self.card_template_name,
+                 self.sdk_platform, self.sdk_version)
+        return any("\x00" in text for text in texts) or contains_nul(self.properties)
 
     @property
     def send_id(self) -> str:

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
+from weakref import WeakKeyDictionary
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.atomic.definitions import guess_kind, input_specs
 from bot.atomic.events import WebhookEvent
 from bot.deps import Deps
 from bot.domain import CardInput, IngestResult, RejectedEvent
 from bot.services import notifications
-from store import cards, customers, events
+from store import bulk, cards, customers, events
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,9 @@ def _identifier(raw: dict[str, Any]) -> str:
     return value[:200] if isinstance(value, str) else ""
 
 
+NUL_REASON = "text must not contain NUL characters (\\u0000)"
+
+
 def validate_events(payload: Any) -> tuple[list[tuple[int, WebhookEvent]], list[RejectedEvent]]:
     """Split a parsed webhook body (one event or a list) into valid events and rejections."""
     if isinstance(payload, dict):
@@ -55,10 +60,16 @@ def validate_events(payload: Any) -> tuple[list[tuple[int, WebhookEvent]], list[
             rejected.append(RejectedEvent(index=index, reason="not a JSON object"))
             continue
         try:
-            valid.append((index, WebhookEvent.model_validate(raw)))
+            event = WebhookEvent.from_wire(raw)
         except ValidationError as exc:
             rejected.append(RejectedEvent(index=index, identifier=_identifier(raw),
                                           reason=_reason(exc)))
+            continue
+        if event.stores_nul():
+            rejected.append(RejectedEvent(index=index, identifier=_identifier(raw),
+                                          reason=NUL_REASON))
+        else:
+            valid.append((index, event))
     return valid, rejected
 
 
@@ -71,8 +82,28 @@ class Validated(NamedTuple):
     error: str = ""
 
 
+_EVENT_LIST: TypeAdapter[list[WebhookEvent]] = TypeAdapter(list[WebhookEvent])
+
+
 def validate_body(body: bytes) -> Validated:
-    """Parse and validate a webhook request body (one event object or an array of them)."""
+    """Parse and validate a webhook request body (one event object or an array of them).
+
+    Fast path: the whole body validated from JSON at once (pydantic's parser, one call, no
+    per-event `prepare`). When that fails anywhere (a bad event, or one that needs `prepare`:
+    no identifier, long context strings), or the body may hold a NUL character, the body is
+    parsed with `json` and validated event by event, which gives each bad event its own
+    rejection reason; an event the fast path accepts is one `prepare` leaves unchanged, so
+    both paths accept and refuse the same events and store the same values.
+    """
+    if b"\\u0000" not in body and b"\x00" not in body:
+        start = body.lstrip()[:1]
+        try:
+            if start == b"[":
+                return Validated(list(enumerate(_EVENT_LIST.validate_json(body))), [])
+            if start == b"{":
+                return Validated([(0, WebhookEvent.model_validate_json(body))], [])
+        except ValidationError:
+            pass  # a bad event or bad JSON: the event-by-event path below tells which
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -121,15 +152,18 @@ async def apply_events(deps: Deps, batch: list[WebhookEvent]) -> list[bool | Non
     if not batch:
         return []
     received_at = deps.clock()
+    known = known_customers(deps)
     outcomes: list[bool | None]
     async with deps.sessions.begin() as session:
         try:
             async with session.begin_nested():
-                outcomes = list(await _apply(session, batch, received_at))
+                outcomes = list(await _apply(session, batch, received_at, known))
         except _DB_ERRORS:
             log.warning("webhook batch refused; applying its %d events one by one",
                         len(batch), exc_info=True)
-            outcomes = [await _apply_one(session, event, received_at) for event in batch]
+            outcomes = [await _apply_one(session, event, received_at, known) for event in batch]
+    # Committed: the customers of the events stored are in the database now.
+    known.add(e.user_id for e, new in zip(batch, outcomes, strict=True) if new)
     await _follow_sends(deps, [e for e, new in zip(batch, outcomes, strict=True) if new])
     return outcomes
 
@@ -145,23 +179,70 @@ async def _follow_sends(deps: Deps, fresh: list[WebhookEvent]) -> None:
         log.warning("send follow-up of %d events failed", len(fresh), exc_info=True)
 
 
-_DB_ERRORS = (SQLAlchemyError, UnicodeError)
+_DB_ERRORS = (SQLAlchemyError, UnicodeError, bulk.UnstorableText)
 
 
-async def _apply_one(session: AsyncSession, event: WebhookEvent,
-                     received_at: datetime) -> bool | None:
+class KnownCustomers:
+    """Customer ids known to be stored in one database, so a batch skips the placeholder
+    insert (and its search row) for customers it has seen before.
+
+    Filled only after a commit, with the customers of the events that commit stored, so an id
+    in it is in the database: customers are never deleted (a sync updates them in place). A
+    restart starts empty, which only means one redundant INSERT .. ON CONFLICT DO NOTHING per
+    customer. Bounded: past MAX_IDS the oldest half is forgotten.
+    """
+
+    MAX_IDS = 100_000
+
+    def __init__(self) -> None:
+        self._ids: dict[str, None] = {}  # insertion-ordered: the oldest first
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def unknown(self, ids: Iterable[str]) -> list[str]:
+        """The ids not known to be stored, each once, in order."""
+        known = self._ids
+        return [cid for cid in dict.fromkeys(ids) if cid not in known]
+
+    def add(self, ids: Iterable[str]) -> None:
+        self._ids.update(dict.fromkeys(ids))
+        if len(self._ids) > self.MAX_IDS:
+            oldest = list(self._ids)[:len(self._ids) - self.MAX_IDS // 2]
+            for cid in oldest:
+                del self._ids[cid]
+
+
+_KNOWN: WeakKeyDictionary[async_sessionmaker[AsyncSession], KnownCustomers] = WeakKeyDictionary()
+
+
+def known_customers(deps: Deps) -> KnownCustomers:
+    """The known-customer ids of this database (one set per sessionmaker)."""
+    known = _KNOWN.get(deps.sessions)
+    if known is None:
+        known = _KNOWN[deps.sessions] = KnownCustomers()
+    return known
+
+
+async def _apply_one(session: AsyncSession, event: WebhookEvent, received_at: datetime,
+                     known: KnownCustomers) -> bool | None:
     """Apply one event under its own savepoint; None when the database refused it."""
     try:
         async with session.begin_nested():
-            return (await _apply(session, [event], received_at))[0]
+            return (await _apply(session, [event], received_at, known))[0]
     except _DB_ERRORS as exc:
         log.warning("webhook event %s not stored: %s", event.identifier, type(exc).__name__)
         return None
 
 
-async def _apply(session: AsyncSession, batch: list[WebhookEvent],
-                 received_at: datetime) -> list[bool]:
-    """Apply events in bulk; for each, whether it was new (False: a duplicate)."""
+async def _apply(session: AsyncSession, batch: list[WebhookEvent], received_at: datetime,
+                 known: KnownCustomers) -> list[bool]:
+    """Apply events in bulk; for each, whether it was new (False: a duplicate).
+
+    Statements per batch: the events (new ones inserted, RETURNING tells which), placeholders
+    for customers not known to be stored, last seen, one upsert of every card (each card's
+    effects merged in Python first) and, for completed cards, their definitions and inputs.
+    """
     inserted = await events.insert_new_events(session, [_new_event(e) for e in batch],
                                               received_at=received_at)
     fresh: list[bool] = []
@@ -175,7 +256,8 @@ async def _apply(session: AsyncSession, batch: list[WebhookEvent],
     if not new:
         return fresh
 
-    await customers.ensure_customers(session, customer_ids=[e.user_id for e in new])
+    await customers.ensure_customers(session,
+                                     customer_ids=known.unknown(e.user_id for e in new))
     seen: dict[str, datetime] = {}
     effects: dict[str, events.CardEventEffect] = {}
     for event in new:
@@ -206,19 +288,16 @@ async def _apply(session: AsyncSession, batch: list[WebhookEvent],
 
 
 def _new_event(event: WebhookEvent) -> events.NewEvent:
-    sdk = event.sdk_context
     return events.NewEvent(
         event_id=event.identifier, name=event.event_name, occurred_at=event.timestamp,
         card_instance_id=event.card_instance_id, customer_id=event.user_id,
-        platform=sdk.platform if sdk else "", sdk_version=sdk.sdk_version if sdk else "",
+        platform=event.sdk_platform, sdk_version=event.sdk_version,
         flow_invocation_id=event.flow_invocation_id, properties=event.properties)
 
 
 def _effect(event: WebhookEvent) -> events.CardEventEffect:
-    context = event.card_context
     return events.CardEventEffect.of_event(
         card_instance_id=event.card_instance_id, customer_id=event.user_id,
         name=event.event_name, occurred_at=event.timestamp,
-        template_id=context.card_template_id if context else "",
-        template_name=context.card_template_name if context else "",
+        template_id=event.card_template_id, template_name=event.card_template_name,
         flow_invocation_id=event.flow_invocation_id, sent_by_send_id=event.send_id)
