@@ -10,7 +10,7 @@ from bot.deps import Deps
 from bot.domain import Actor, CustomerSummary, LookupResult, Role
 from bot.errors import CustomerNotFound, InvalidInput, PermissionDenied
 from bot.services import audit
-from store import cards, customers
+from store import cards, customer_search, customers
 
 QUERY_MAX = 200
 EMPTY_QUERY = "Type a name, email, phone number, id or any profile value to find a customer."
@@ -66,7 +66,7 @@ async def lookup(deps: Deps, actor: Actor, query: str, *, limit: int = 10,
     if not text:
         raise InvalidInput(EMPTY_QUERY)
     async with deps.readers() as session:  # reads beside writers (SQLite: no write lock)
-        matches, total = await customers.search_customers(session, query=text, limit=limit,
+        matches, total = await customer_search.search_customers(session, query=text, limit=limit,
                                                           offset=offset)
         summary = None
         if total == 1 and len(matches) == 1:

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.domain import Customer
+from store import customer_search
 from store import customers as repo
 from store.models import CustomerSearch
 from store.search import customer_terms, next_prefix, normalise, query_tokens
@@ -35,7 +36,7 @@ async def people(sessions):
 
 async def search(sessions, query, **kwargs):
     async with sessions() as session:
-        return await repo.search_customers(session, query=query, **kwargs)
+        return await customer_search.search_customers(session, query=query, **kwargs)
 
 
 def ids(matches):
@@ -182,7 +183,7 @@ async def test_placeholder_then_upsert_and_last_seen(sessions):
         placeholder = await repo.get_customer(session, customer_id="new-1")
         assert placeholder is not None and placeholder.name == ""
         assert placeholder.last_seen_at == T0.replace(month=3)
-        found, _ = await repo.search_customers(session, query="new-1")
+        found, _ = await customer_search.search_customers(session, query="new-1")
         assert ids(found) == ["new-1"] and found[0].exact
     async with sessions.begin() as session:
         await repo.upsert_customers(session, [Customer(id="new-1", name="Nia New",
@@ -203,9 +204,9 @@ async def test_bulk_upsert_many(sessions):
         await repo.upsert_customers(session, many)
     async with sessions() as session:
         assert await repo.count_customers(session) == 2500
-        matches, total = await repo.search_customers(session, query="p1234@bulk.example")
+        matches, total = await customer_search.search_customers(session, query="p1234@bulk.example")
         assert ids(matches) == ["b01234"] and matches[0].exact
-        _, total = await repo.search_customers(session, query="person")
+        _, total = await customer_search.search_customers(session, query="person")
         assert total == repo.COUNT_CAP  # capped: more than COUNT_CAP match
-        matches, total = await repo.search_customers(session, query="person 42", limit=5)
+        matches, total = await customer_search.search_customers(session, query="person 42", limit=5)
         assert ids(matches)[0] == "b00042"

@@ -1,0 +1,284 @@
+"""Customer search over customer_search (DESIGN.md §5): every word of the query must start a term
+of the customer; exact id/email/phone/external id hits rank first, then name matches, then the
+other fields; within a rank by name, then id. Session first; never commits.
+
+The common queries are one statement (`_ranked_page`): a single word, or several words that in
+order start a field value ("sam smi" of "Sam Smith", indexed as one term), read one bounded
+range of the term index; grouping by customer, ranking, the page and the total are done by the
+database, and only the page's customers come back. Other multi-word queries find their hits with
+the bounded strategies of `_prefix_hits` and are ranked the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import CustomerMatch
+from store import models
+from store.customers import to_customer
+from store.search import (
+    EXACT_FIELDS,
+    NAME_FIELD,
+    exact_candidates,
+    iter_chunks,
+    next_prefix,
+    query_tokens,
+)
+
+COUNT_CAP = 1000  # search totals stop counting here ("1000+")
+ROW_CAP = 2500  # search-term rows read from the driving prefix range, at most
+CHUNK = 1000  # customers per IN list
+
+_customers: Table = models.Customer.__table__  # type: ignore[assignment]
+_search: Table = models.CustomerSearch.__table__  # type: ignore[assignment]
+
+
+def _prefix(term: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+    upper = next_prefix(prefix)
+    return term >= prefix if upper is None else and_(term >= prefix, term < upper)
+
+
+SCAN_CAP = 2 * ROW_CAP  # driving-range rows read, at most, when every word is short and unselective
+
+Hit = tuple[str, str]  # (customer_id, field) of a term that matched
+
+
+async def _range_hits(session: AsyncSession, word: str, *, limit: int,
+                      after: tuple[str, str] | None = None) -> list[tuple[str, str, str]]:
+    """(term, customer_id, field) of terms starting with `word`, in (term, customer_id) order."""
+    s = _search
+    stmt = select(s.c.term, s.c.customer_id, s.c.field).where(_prefix(s.c.term, word))
+    if after is not None:
+        stmt = stmt.where(tuple_(s.c.term, s.c.customer_id) > tuple_(
+            literal(after[0], s.c.term.type), literal(after[1], s.c.customer_id.type)))
+    rows = await session.execute(stmt.order_by(s.c.term, s.c.customer_id).limit(limit))
+    return [(str(t), str(c), str(f)) for t, c, f in rows.all()]
+
+
+async def _bounded_count(session: AsyncSession, word: str) -> int:
+    """Terms starting with `word`, counted up to ROW_CAP + 1 (an index-only range scan)."""
+    inner = select(literal(1).label("one")).where(_prefix(_search.c.term, word)) \
+        .limit(ROW_CAP + 1).subquery("bounded")
+    return int(await session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+async def _hits_among(session: AsyncSession, word: str, ids: Sequence[str]) -> list[Hit]:
+    """(customer_id, field) of these customers' terms starting with `word`.
+
+    `substr(term) = word` is deliberately not sargable on the term index: the lookup goes through
+    the primary key by customer id, so an unselective word (one letter) never drives a scan.
+    """
+    found: list[Hit] = []
+    for chunk in iter_chunks(list(ids), CHUNK):
+        rows = await session.execute(
+            select(_search.c.customer_id, _search.c.field).distinct()
+            .where(_search.c.customer_id.in_(chunk),
+                   func.substr(_search.c.term, 1, len(word)) == word))
+        found.extend((str(c), str(f)) for c, f in rows.all())
+    return found
+
+
+async def _filter_words(session: AsyncSession, hits: list[Hit], words: Sequence[str],
+                        rank_word: str) -> list[Hit]:
+    """The rank word's hits of the customers in `hits` that also match every word."""
+    ids = set(c for c, _ in hits)
+    rank_hits = hits
+    for word in words:
+        if not ids:
+            return []
+        found = await _hits_among(session, word, sorted(ids))
+        ids = {c for c, _ in found}
+        if word == rank_word:
+            rank_hits = found
+    return [hit for hit in rank_hits if hit[0] in ids]
+
+
+async def _prefix_hits(session: AsyncSession, words: list[str]) -> tuple[list[Hit], bool]:
+    """Hits of customers matching every word by prefix (ranked by the longest word's field),
+    and whether more may exist (ROW_CAP reached or the scan budget spent)."""
+    rank_word = max(words, key=len)
+    # (one word, and the words in order as one phrase, are answered by search_customers' range)
+    # A word that starts another word is implied by it ("s" by "sofia"): drop it.
+    words = [w for w in words if not any(o != w and o.startswith(w) for o in words)]
+    if len(words) == 1:
+        rows = await _range_hits(session, rank_word, limit=ROW_CAP)
+        return [(c, f) for _, c, f in rows], len(rows) >= ROW_CAP
+    counts = {word: await _bounded_count(session, word) for word in words}
+    driver = min(words, key=lambda w: (counts[w], -len(w)))
+    if counts[driver] <= ROW_CAP:  # a selective word: all its hits, then the others by id
+        rows = await _range_hits(session, driver, limit=ROW_CAP)
+        hits = await _filter_words(session, [(c, f) for _, c, f in rows],
+                                   [w for w in words if w != driver], rank_word)
+        return hits[:ROW_CAP], len(hits) >= ROW_CAP
+    # Every word is unselective. Words of 3+ characters are semi-joined in one statement (each
+    # range read once: MATERIALIZED on PostgreSQL, whose estimates for term ranges are 1 row);
+    # shorter words, whose ranges are huge, are only checked on the capped candidates.
+    others = [w for w in words if w != rank_word]
+    long_words = [w for w in others if len(w) >= 3]
+    if long_words:
+        s0 = _search.alias("s0")
+        conditions = [_prefix(s0.c.term, rank_word)]
+        for i, word in enumerate(long_words):
+            si = _search.alias(f"s{i + 1}")
+            other = select(si.c.customer_id).where(_prefix(si.c.term, word)) \
+                .cte(f"w{i + 1}").prefix_with("MATERIALIZED", dialect="postgresql")
+            conditions.append(s0.c.customer_id.in_(select(other.c.customer_id)))
+        joined = await session.execute(select(s0.c.customer_id, s0.c.field).where(*conditions)
+                                       .limit(ROW_CAP))
+        hits = [(str(c), str(f)) for c, f in joined.all()]
+        more = len(hits) >= ROW_CAP
+        short = [w for w in others if len(w) < 3]
+        if short:
+            hits = await _filter_words(session, hits, short, rank_word)
+        return hits, more
+    found: list[Hit] = []
+    after: tuple[str, str] | None = None
+    scanned = 0
+    while scanned < SCAN_CAP:
+        page = await _range_hits(session, rank_word, limit=ROW_CAP, after=after)
+        full = len(page) >= ROW_CAP
+        if full:  # keep each (term, customer) whole: the last one is read again next page
+            last = page[-1][:2]
+            kept = [row for row in page if row[:2] != last]
+            page = kept or page
+            after = page[-1][:2]
+        scanned += len(page)
+        found.extend(await _filter_words(session, [(c, f) for _, c, f in page], others,
+                                         rank_word))
+        if len(found) >= ROW_CAP or not full:
+            return found[:ROW_CAP], len(found) >= ROW_CAP
+    return found, True
+
+
+# -- ranking: one statement over the hits -------------------------------------------------------
+#
+# The statements are built once per shape with bind parameters (building and keying a statement
+# this size cost more than running it), and rank in two steps: customer ids with their names are
+# ranked and paged, then only the page's customers are read whole.
+
+def _range_source(bounded: bool) -> FromClause:
+    """(customer_id, field) of at most :row_cap terms from :low (to :high), in index order."""
+    term = _search.c.term
+    where = and_(term >= bindparam("low"), term < bindparam("high")) if bounded \
+        else term >= bindparam("low")
+    return (select(_search.c.customer_id, _search.c.field).where(where)
+            .order_by(term, _search.c.customer_id).limit(bindparam("row_cap"))
+            .subquery("found"))
+
+
+def _hits_source() -> FromClause:
+    """The hits found by the slower strategies (:pairs of customer id and field)."""
+    pairs = tuple_(_search.c.customer_id, _search.c.field)
+    return (select(_search.c.customer_id, _search.c.field).distinct()
+            .where(pairs.in_(bindparam("pairs", expanding=True)))
+            .subquery("found"))
+
+
+@functools.cache
+def _page_statement(source_kind: str, with_exact: bool) -> Any:
+    """The page (:limit, :offset) of customers in the source plus the exact hits (:exact),
+    ranked; each row also says how many customers were found and how many source rows read."""
+    source = _hits_source() if source_kind == "hits" else _range_source(source_kind == "bounded")
+    rank = case((source.c.field == NAME_FIELD, 1), else_=2)
+    parts = [select(source.c.customer_id, source.c.field, rank.label("rank"))]
+    if with_exact:
+        parts.append(select(_search.c.customer_id, _search.c.field,
+                            literal(0, Integer).label("rank"))
+                     .where(_search.c.term.in_(bindparam("exact", expanding=True)),
+                            _search.c.exact.is_(True)))
+    hits = union_all(*parts).subquery("hits")
+    order = case(*((hits.c.field == name, i) for i, name in enumerate(EXACT_FIELDS)),
+                 else_=len(EXACT_FIELDS))
+    # "<10 + 10*rank + field order><field>": the smallest is the field the customer is shown by
+    key = cast(10 + 10 * hits.c.rank + order, String) + hits.c.field
+    best = (select(hits.c.customer_id, func.min(hits.c.rank).label("rank"),
+                   func.min(key).label("key"))
+            .group_by(hits.c.customer_id).subquery("best"))
+    named = _customers.alias("named")
+    sort_name = func.lower(func.coalesce(named.c.name, "")).label("sort_name")
+    ranked = (select(best.c.customer_id, best.c.rank, best.c.key, sort_name,
+                     func.count().over().label("found"))
+              .join(named, named.c.id == best.c.customer_id)
+              .order_by(best.c.rank, sort_name, best.c.customer_id)
+              .limit(bindparam("limit")).offset(bindparam("offset"))
+              .subquery("ranked"))
+    read = select(func.count()).select_from(source).scalar_subquery()
+    return (select(_customers, ranked.c.rank.label("match_rank"),
+                   ranked.c.key.label("match_key"), ranked.c.found, read.label("read"))
+            .join(ranked, ranked.c.customer_id == _customers.c.id)
+            .order_by(ranked.c.rank, ranked.c.sort_name, ranked.c.customer_id))
+
+
+async def _ranked_page(session: AsyncSession, source: dict[str, Any], exact_terms: list[str], *,
+                       limit: int, offset: int, more: bool = False,
+                       ) -> tuple[list[CustomerMatch], int, int]:
+    """(the page, the total, the source rows read). `source` holds the source's parameters:
+    low/high for a range, pairs for hits found in Python."""
+    kind = "hits" if "pairs" in source else "bounded" if "high" in source else "open"
+    statement = _page_statement(kind, bool(exact_terms))
+    params = {**source, "row_cap": ROW_CAP, "limit": limit, "offset": offset}
+    if exact_terms:
+        params["exact"] = exact_terms
+    rows = (await session.execute(statement, params)).all()
+    if rows:
+        found, read = int(rows[0].found), int(rows[0].read)
+    elif offset:  # past the last page: the first row of the first page has the counts
+        first = (await session.execute(statement, {**params, "limit": 1, "offset": 0})).first()
+        found, read = (0, 0) if first is None else (int(first.found), int(first.read))
+    else:  # nothing at all (every search row belongs to a stored customer: foreign key)
+        found, read = 0, 0
+    total = COUNT_CAP if more or read >= ROW_CAP else min(found, COUNT_CAP)
+    matches = [CustomerMatch(customer=to_customer(row), matched_field=str(row.match_key)[2:],
+                             exact=int(row.match_rank) == 0) for row in rows]
+    return matches, total, read
+
+
+def _range(term: str) -> dict[str, Any]:
+    upper = next_prefix(term)
+    return {"low": term} if upper is None else {"low": term, "high": upper}
+
+
+async def search_customers(session: AsyncSession, *, query: str, limit: int = 10,
+                           offset: int = 0) -> tuple[list[CustomerMatch], int]:
+    """Customers matching every word of the query by prefix, exact id/email/phone hits first.
+
+    Returns one page of matches and the total, which stops counting at COUNT_CAP.
+    """
+    words = query_tokens(query)
+    if not words:
+        return [], 0
+    limit = max(1, min(limit, 100))
+    offset = max(0, offset)
+    exact_terms = exact_candidates(query)
+    # One word, or the words in order starting a field value: one range, one statement.
+    matches, total, read = await _ranked_page(session, _range(" ".join(words)), exact_terms,
+                                              limit=limit, offset=offset)
+    if read or len(words) == 1:
+        return matches, total
+    # No field value starts with the phrase: every word by prefix, in any order or field.
+    hits, more = await _prefix_hits(session, words)
+    if not hits:
+        return matches, total  # exact hits alone, if any
+    matches, total, _ = await _ranked_page(session, {"pairs": list(dict.fromkeys(hits))},
+                                           exact_terms, limit=limit, offset=offset, more=more)
+    return matches, total

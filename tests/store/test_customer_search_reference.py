@@ -1,0 +1,124 @@
+"""search_customers against a brute-force reference on random customers whose names share
+prefixes, so every strategy runs: a single word, the phrase range, and the every-word fallbacks
+(a selective driver word, the semi-join of unselective words, the capped scan)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+
+from bot.domain import Customer, CustomerMatch
+from store import customer_search, customers
+from store.search import EXACT_FIELDS, NAME_FIELD, customer_terms, exact_candidates, query_tokens
+
+FIRST = ["sam", "samantha", "sammy", "sofia", "sol", "al", "alex", "alexa", "bo", "bob"]
+LAST = ["smith", "smithers", "smit", "park", "parata", "parker", "sample", "sa", "bo", "al"]
+CITY = ["wellington", "wanaka", "auckland", "paris", "park city"]
+
+
+def population(seed: int, size: int = 120) -> list[Customer]:
+    rand = random.Random(seed)
+    people = []
+    for n in range(size):
+        first, last = rand.choice(FIRST), rand.choice(LAST)
+        people.append(Customer(
+            id=f"u-{n:03d}" if n % 17 else rand.choice(FIRST),  # a few ids that are also names
+            name=f"{first.title()} {last.title()}" if n % 23 else "",
+            email=f"{first}.{last}{n}@example.com" if n % 5 else "",
+            phone=f"+64 21 555 {n:04d}" if n % 3 == 0 else "",
+            profile={"city": rand.choice(CITY)} if n % 2 else {}))
+    return list({c.id: c for c in people}.values())
+
+
+def queries(seed: int, people: list[Customer], count: int = 60) -> Iterator[str]:
+    rand = random.Random(seed + 1)
+    words = FIRST + LAST + CITY + ["example", "u-0", "64"]
+    for _ in range(count):
+        kind = rand.random()
+        if kind < 0.15:
+            who = rand.choice(people)
+            yield rand.choice([who.id, who.email or who.id, who.phone or who.id])
+            continue
+        picked = [rand.choice(words) for _ in range(rand.randint(1, 3))]
+        yield " ".join(w[:rand.randint(1, len(w))] for w in picked)
+
+
+def reference(people: list[Customer], query: str) -> list[tuple[str, str, bool]]:
+    """(id, matched field, exact) in rank order: exact hits, then by the field class of the
+    phrase (the words in order starting a term) or, when no term starts with the phrase, of the
+    longest word among customers matching every word; then by name, then id."""
+    words = query_tokens(query)
+    if not words:
+        return []
+    exact = set(exact_candidates(query))
+    phrase = " ".join(words)
+    terms = {c.id: customer_terms(c) for c in people}
+    phrase_hit = any(t.term.startswith(phrase) for ts in terms.values() for t in ts)
+    rank_word = phrase if phrase_hit or len(words) == 1 else max(words, key=len)
+    best: dict[str, tuple[int, int, str]] = {}
+    for customer in people:
+        found = terms[customer.id]
+        if not (phrase_hit or len(words) == 1) and not all(
+                any(t.term.startswith(w) for t in found) for w in words):
+            continue
+        for t in found:
+            keys = []
+            if t.exact and t.term in exact:
+                keys.append(0)
+            if t.term.startswith(rank_word):
+                keys.append(1 if t.field == NAME_FIELD else 2)
+            order = EXACT_FIELDS.index(t.field) if t.field in EXACT_FIELDS else len(EXACT_FIELDS)
+            for rank in keys:
+                key = (rank, order, t.field)
+                if customer.id not in best or key < best[customer.id]:
+                    best[customer.id] = key
+    names = {c.id: c.name.lower() for c in people}
+    ranked = sorted(best.items(), key=lambda item: (item[1][0], names[item[0]], item[0]))
+    return [(cid, key[2], key[0] == 0) for cid, key in ranked]
+
+
+def shown(matches: list[CustomerMatch]) -> list[tuple[str, str, bool]]:
+    return [(m.customer.id, m.matched_field, m.exact) for m in matches]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_every_strategy_agrees_with_the_reference(sessions, seed: int) -> None:
+    people = population(seed)
+    async with sessions.begin() as session:
+        await customers.upsert_customers(session, people)
+    checked = 0
+    for query in queries(seed, people):
+        expected = reference(people, query)
+        async with sessions() as session:
+            everything, total = await customer_search.search_customers(session, query=query,
+                                                                       limit=100)
+            page, page_total = await customer_search.search_customers(session, query=query,
+                                                                      limit=3, offset=2)
+        assert shown(everything) == expected[:100], query  # a page holds 100 at most
+        assert total == page_total == len(expected), query
+        assert shown(page) == expected[2:5], query
+        checked += bool(expected)
+    assert checked > 30  # most queries found someone
+
+
+async def test_capped_strategies_return_only_true_matches(sessions, monkeypatch) -> None:
+    """With tiny caps every fallback is cut short: what comes back still matches every word, once
+    each, and the total says "more" (COUNT_CAP). (A customer may then be shown by another of its
+    matching fields than the uncapped search would choose.)"""
+    monkeypatch.setattr(customer_search, "ROW_CAP", 3)
+    monkeypatch.setattr(customer_search, "SCAN_CAP", 6)
+    people = population(3)
+    async with sessions.begin() as session:
+        await customers.upsert_customers(session, people)
+    for query in ["s smi", "smi s", "sa s", "al bo", "park s", "a b", "sam smith", "bo al"]:
+        expected = reference(people, query)
+        async with sessions() as session:
+            matches, total = await customer_search.search_customers(session, query=query,
+                                                                    limit=100)
+        got = [m.customer.id for m in matches]
+        assert len(set(got)) == len(got), query
+        assert set(got) <= {cid for cid, _, _ in expected}, query
+        if len(expected) > 3:
+            assert total == customer_search.COUNT_CAP or total == len(expected), query
