@@ -65,6 +65,8 @@ def stamp(value: datetime | None, *, postgres: bool) -> str | None:
 
 def to_json(value: Any) -> str:
     """A JSON column's value as its JSON text."""
+    if value == {} and isinstance(value, dict):  # the common case: no properties
+        return "{}"
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -7,12 +7,23 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, TextClause, case, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    TextClause,
+    case,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.atomic.definitions import input_specs
 from bot.domain import Card, CardInput, CardStatus, InputKind, InputOption
-from store import models
+from store import bulk, models
 from store.customers import dialect_insert, later_of
 from store.search import iter_chunks
 
@@ -140,11 +151,24 @@ async def submit_inputs(session: AsyncSession, *,
         kept = newest.get(key)
         if kept is None or _not_older(item, kept[1]):
             newest[key] = (card_id, item, 1000 + position if kept is None else kept[2])
-    rows = [_input_row(card_id, item, position) for card_id, item, position in newest.values()]
-    await session.execute(ins.on_conflict_do_update(
+    # All of them in one INSERT .. SELECT from one JSON parameter (see store.bulk).
+    postgres = bulk.is_postgres(session)
+    rows = [(card_id, item.name, item.kind.value, item.label,
+             bulk.to_json([o.model_dump() for o in item.options]), position,
+             bulk.to_json(item.value), bulk.stamp(item.submitted_at, postgres=postgres))
+            for card_id, item, position in newest.values()]
+    source = bulk.json_rows(session, rows, _SUBMISSION_COLUMNS)
+    await session.execute(ins.from_select([n for n, _ in _SUBMISSION_COLUMNS], source)
+                          .on_conflict_do_update(
         index_elements=[_inputs.c.card_instance_id, _inputs.c.name],
         set_={"value": _newer_submission(_inputs, ex, "value"),
-              "submitted_at": _newer_submission(_inputs, ex, "submitted_at")}), rows)
+              "submitted_at": _newer_submission(_inputs, ex, "submitted_at")}))
+
+
+_SUBMISSION_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("card_instance_id", String()), ("name", String()), ("kind", String()), ("label", String()),
+    ("options", bulk.JSON_TEXT), ("position", Integer()), ("value", bulk.JSON_TEXT),
+    ("submitted_at", DateTime(timezone=True)))
 
 
 def _not_older(item: CardInput, than: CardInput) -> bool:
