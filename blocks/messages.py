@@ -23,7 +23,7 @@ from bot.domain import Customer, CustomerMatch, LookupResult, Role
 
 MAX_MATCHES = 10
 MAX_DETAILS = 3  # fields shown per match besides email and id
-COUNT_CAP = 1000  # store.customers stops counting matches here
+COUNT_CAP = 1000  # store.customer_search stops counting matches here
 MAX_ADMINS = 20
 QUERY_LIMIT = 100
 NAME_LIMIT = 150

@@ -7,7 +7,7 @@ from sqlalchemy.exc import OperationalError
 import store.cards
 from bot.domain import Card, CardStatus, InputKind
 from bot.services.ingest import NUL_REASON, ingest_events, validate_events
-from store import cards, customers
+from store import cards, customer_search, customers
 from store.models import Card as CardRow
 from store.models import CardEvent, CustomerSearch
 from store.models import Customer as CustomerRow
@@ -80,7 +80,7 @@ async def test_unknown_customer_gets_a_searchable_placeholder(deps):
     assert result.accepted == 1
     async with deps.sessions() as session:
         placeholder = await customers.get_customer(session, customer_id="ghost-7")
-        matches, _ = await customers.search_customers(session, query="ghost-7")
+        matches, _ = await customer_search.search_customers(session, query="ghost-7")
     assert placeholder is not None and placeholder.name == "" and placeholder.last_seen_at == at(2)
     assert [m.customer.id for m in matches] == ["ghost-7"]
 

@@ -15,7 +15,7 @@ from bot.domain import (
 from bot.errors import AtomicUnavailable
 from bot.services import sync
 from bot.services.ingest import ingest_events
-from store import cards, containers, customers, flows, sync_state
+from store import cards, containers, customer_search, customers, flows, sync_state
 from tests.services.readmodel_support import (
     DEFINITION,
     FakeAtomic,
@@ -66,7 +66,7 @@ async def test_sync_users_pages_until_empty(deps, atomic, monkeypatch):
     assert seen == [("users", 3, None), ("users", 6, None), ("users", 7, None)]
     async with deps.sessions() as session:
         assert await customers.count_customers(session) == 7
-        matches, _ = await customers.search_customers(session, query="user4@example.com")
+        matches, _ = await customer_search.search_customers(session, query="user4@example.com")
     assert [m.customer.id for m in matches] == ["u4"]
     done = await state(deps, "users")
     assert done.cursor == "" and done.last_ok_at == at(100) and done.last_error == ""

@@ -207,6 +207,6 @@ async def test_bulk_upsert_many(sessions):
         matches, total = await customer_search.search_customers(session, query="p1234@bulk.example")
         assert ids(matches) == ["b01234"] and matches[0].exact
         _, total = await customer_search.search_customers(session, query="person")
-        assert total == repo.COUNT_CAP  # capped: more than COUNT_CAP match
+        assert total == customer_search.COUNT_CAP  # capped: more than COUNT_CAP match
         matches, total = await customer_search.search_customers(session, query="person 42", limit=5)
         assert ids(matches)[0] == "b00042"
