@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -15,11 +16,13 @@ from starlette.routing import Route
 
 from bot.atomic.events import WebhookEvent
 from bot.deps import Deps
+from bot.domain import CardStatus
 from bot.ingest_queue import IngestQueue, Outcome
 from bot.services.ingest import apply_events
 from bot.webhooks import TOKEN_HEADER, atomic_webhook
+from store import cards
 from store.models import CardEvent
-from tests.services.readmodel_support import event, make_deps
+from tests.services.readmodel_support import at, event, make_deps
 
 
 class Gated:
@@ -188,3 +191,36 @@ async def test_database_outage_answers_503_and_the_redelivery_is_stored(
     assert response.json()["accepted"] == 3
     async with deps.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(CardEvent)) == 3
+
+
+async def test_requests_sharing_a_batch_are_deduplicated_and_ordered_across_them(
+        deps: Deps, client_for: Any) -> None:
+    """Two requests written in one transaction: an event in both is stored once, and the newer
+    state wins whichever request brought it; bad events are refused with their own reason."""
+    writer = Gated(deps)
+    queue = IngestQueue(writer, capacity=100, batch_events=50)
+    queue.start()
+    http = client_for(webhook_app(deps, queue))
+    headers = {TOKEN_HEADER: deps.settings.webhook_token}
+    newer = [event("card-completed", 5, card="k", identifier="done"),
+             event("card-displayed", 4, card="k", identifier="seen")]
+    older = [event("card-published", 1, card="k", identifier="pub"),
+             event("card-displayed", 4, card="k", identifier="seen"),
+             {**event("card-displayed", 2, card="k", identifier="bad"), "timestamp": "soon"}]
+    posts = [asyncio.create_task(http.post("/atomic/webhooks", json=body, headers=headers))
+             for body in (newer, older)]
+    await until(lambda: queue.depth == 4)  # both requests queued: their valid events
+    writer.gate.set()
+    responses = [r.json() for r in await asyncio.gather(*posts)]
+    await queue.close()
+
+    assert writer.batches == 1
+    assert sum(r["accepted"] for r in responses) == 3
+    assert sum(r["duplicates"] for r in responses) == 1
+    assert responses[1]["rejected"] == [{"index": 2, "identifier": "bad", "reason": ANY}]
+    assert "timestamp" in responses[1]["rejected"][0]["reason"]
+    assert sorted(await stored_ids(deps)) == ["done", "pub", "seen"]
+    async with deps.sessions() as session:
+        card = await cards.get_card(session, card_instance_id="k")
+    assert card is not None and card.status == CardStatus.COMPLETED
+    assert card.created_at == at(1) and card.last_seen_at == at(4)
