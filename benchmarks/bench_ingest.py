@@ -18,7 +18,9 @@ Two raw baselines, each on a fresh database of its own, rows built before the cl
   it); the baseline writes each final row once.
 
 Each database gets `--rounds` rounds (default 3) of the three runs back to back; the medians of the
-rates and of the in-round ratios are printed, since the machine's load moves every figure. Each run
+rates and of the in-round ratios are printed, since the machine's load moves every figure. The CPU
+time of this process is printed too: on SQLite it is all the work (the database runs in-process),
+so its ratio moves less with other processes' load; on PostgreSQL it leaves out the server. Each run
 gets fresh databases: a temp-file SQLite (WAL, as deployed) and, when TEST_DATABASE_URL
 (or --postgres URL) is set, throw-away PostgreSQL databases.
 
@@ -116,13 +118,25 @@ async def fresh_database(kind: str, postgres_url: str) -> AsyncIterator[AsyncEng
         await admin.dispose()
 
 
-async def pipeline(engine: AsyncEngine, bodies: list[bytes], batch: int) -> float:
-    """Seconds to parse, validate, queue and write every request through the IngestQueue."""
+Timing = tuple[float, float]  # wall seconds, CPU seconds of this process (all its threads)
+
+
+def clock() -> Timing:
+    return time.perf_counter(), time.process_time()
+
+
+def since(start: Timing) -> Timing:
+    wall, cpu = clock()
+    return wall - start[0], cpu - start[1]
+
+
+async def pipeline(engine: AsyncEngine, bodies: list[bytes], batch: int) -> Timing:
+    """Time to parse, validate, queue and write every request through the IngestQueue."""
     deps = Deps(settings=Settings.from_env({}), engine=engine, sessions=make_sessions(engine),
                 atomic=cast(AtomicClient, None))
     queue = IngestQueue(lambda events: apply_events(deps, events),
                         capacity=len(bodies) * REQUEST_EVENTS + 1, batch_events=batch)
-    started = time.perf_counter()
+    started = clock()
     queue.start()
     for body in bodies:
         valid, rejected, error = validate_body(body)
@@ -130,7 +144,7 @@ async def pipeline(engine: AsyncEngine, bodies: list[bytes], batch: int) -> floa
         queue.submit([e for _, e in valid], wait=False)
     left = await queue.close()
     assert left == 0
-    return time.perf_counter() - started
+    return since(started)
 
 
 def event_rows(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -148,14 +162,14 @@ def event_rows(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-async def raw_events_only(engine: AsyncEngine, rows: list[dict[str, Any]], batch: int) -> float:
-    """Seconds to insert the card_events rows alone, one executemany per batch."""
+async def raw_events_only(engine: AsyncEngine, rows: list[dict[str, Any]], batch: int) -> Timing:
+    """Time to insert the card_events rows alone, one executemany per batch."""
     table = CardEvent.__table__
-    started = time.perf_counter()
+    started = clock()
     for start in range(0, len(rows), batch):
         async with engine.begin() as conn:
             await conn.execute(insert(table), rows[start:start + batch])
-    return time.perf_counter() - started
+    return since(started)
 
 
 async def written_rows(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
@@ -205,21 +219,21 @@ def same_rows_batches(tables: dict[str, list[dict[str, Any]]],
 
 
 async def raw_same_rows(engine: AsyncEngine,
-                        plan: list[list[tuple[Table, list[dict[str, Any]]]]]) -> float:
-    """Seconds to insert the pipeline's final rows: per batch one transaction with one
+                        plan: list[list[tuple[Table, list[dict[str, Any]]]]]) -> Timing:
+    """Time to insert the pipeline's final rows: per batch one transaction with one
     executemany INSERT per table."""
-    started = time.perf_counter()
+    started = clock()
     for batch in plan:
         async with engine.begin() as conn:
             for table, rows in batch:
                 if rows:
                     await conn.execute(insert(table), rows)
-    return time.perf_counter() - started
+    return since(started)
 
 
 async def one_round(kind: str, postgres_url: str, raw: list[dict[str, Any]],
-                    batch: int) -> tuple[float, float, float, dict[str, int]]:
-    """Seconds of (pipeline, raw events-only, raw same rows) and the rows the pipeline wrote."""
+                    batch: int) -> tuple[Timing, Timing, Timing, dict[str, int]]:
+    """Times of (pipeline, raw events-only, raw same rows) and the rows the pipeline wrote."""
     bodies = request_bodies(raw)
     async with fresh_database(kind, postgres_url) as engine:
         seconds = await pipeline(engine, bodies, batch)
@@ -236,28 +250,38 @@ async def measure(kind: str, postgres_url: str, raw: list[dict[str, Any]], batch
                   rounds: int) -> dict[str, float]:
     """`rounds` rounds of the three runs; the medians, and the median of the in-round ratios."""
     count = len(raw)
-    ours, only, full, to_only, to_full = [], [], [], [], []
+    ours, only, full, to_only, to_full, cpu_only, cpu_full = [], [], [], [], [], [], []
     for number in range(1, rounds + 1):
-        seconds, events_only, same, rows = await one_round(kind, postgres_url, raw, batch)
+        (seconds, cpu), (events_only, cpu1), (same, cpu2), rows = await one_round(
+            kind, postgres_url, raw, batch)
         ours.append(count / seconds)
         only.append(count / events_only)
         full.append(count / same)
         to_only.append(100 * events_only / seconds)
         to_full.append(100 * same / seconds)
-        print(f"{kind} round {number}: pipeline {ours[-1]:,.0f}/s, raw events-only "
-              f"{only[-1]:,.0f}/s ({to_only[-1]:.0f}%), raw same rows {full[-1]:,.0f}/s "
-              f"({to_full[-1]:.0f}%)", flush=True)
+        cpu_only.append(100 * cpu1 / cpu)
+        cpu_full.append(100 * cpu2 / cpu)
+        print(f"{kind} round {number}: pipeline {ours[-1]:,.0f}/s ({cpu:.2f} s CPU here), "
+              f"raw events-only {only[-1]:,.0f}/s ({cpu1:.2f} s) -> {to_only[-1]:.0f}%, "
+              f"raw same rows {full[-1]:,.0f}/s ({cpu2:.2f} s) -> {to_full[-1]:.0f}%",
+              flush=True)
     written = ", ".join(f"{name} {n:,}" for name, n in rows.items())
     print(f"{kind} (median of {rounds}): pipeline {median(ours):,.0f} events/s\n"
           f"  vs raw events-only insert (card_events rows only): {median(only):,.0f} events/s"
           f" -> pipeline at {median(to_only):.0f}%\n"
           f"  vs raw same-rows insert ({written}): {median(full):,.0f} events/s -> pipeline "
           f"at {median(to_full):.0f}%", flush=True)
-    return {f"{kind} events/s (pipeline)": median(ours),
-            f"{kind} events/s (raw events-only insert)": median(only),
-            f"{kind} % of raw events-only": median(to_only),
-            f"{kind} events/s (raw same-rows insert)": median(full),
-            f"{kind} % of raw same rows": median(to_full)}
+    figures = {f"{kind} events/s (pipeline)": median(ours),
+               f"{kind} events/s (raw events-only insert)": median(only),
+               f"{kind} % of raw events-only": median(to_only),
+               f"{kind} events/s (raw same-rows insert)": median(full),
+               f"{kind} % of raw same rows": median(to_full)}
+    if kind == "sqlite":  # all of SQLite's work is this process's: CPU is the steadier ratio
+        print(f"  by this process's CPU time: {median(cpu_only):.0f}% of events-only, "
+              f"{median(cpu_full):.0f}% of same rows", flush=True)
+        figures |= {"sqlite % of raw events-only (CPU)": median(cpu_only),
+                    "sqlite % of raw same rows (CPU)": median(cpu_full)}
+    return figures
 
 
 async def main(argv: Sequence[str] | None = None) -> dict[str, float]:
