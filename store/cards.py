@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -142,8 +143,6 @@ async def submit_inputs(session: AsyncSession, *,
     """
     if not submissions:
         return
-    ins = dialect_insert(session, _inputs)
-    ex = ins.excluded
     # One row per (card, input): the newest submission, the later one on a tie.
     newest: dict[tuple[str, str], tuple[str, CardInput, int]] = {}
     for position, (card_id, item) in enumerate(submissions):
@@ -157,12 +156,19 @@ async def submit_inputs(session: AsyncSession, *,
              bulk.to_json([o.model_dump() for o in item.options]), position,
              bulk.to_json(item.value), bulk.stamp(item.submitted_at, postgres=postgres))
             for card_id, item, position in newest.values()]
-    source = bulk.json_rows(session, rows, _SUBMISSION_COLUMNS)
-    await session.execute(ins.from_select([n for n, _ in _SUBMISSION_COLUMNS], source)
-                          .on_conflict_do_update(
+    await session.execute(_submissions_upsert(postgres), bulk.rows_param(rows))
+
+
+@cache
+def _submissions_upsert(postgres: bool) -> Any:
+    source = bulk.json_rows(_SUBMISSION_COLUMNS, postgres=postgres)
+    ins = bulk.insert(_inputs, postgres=postgres).from_select(
+        [n for n, _ in _SUBMISSION_COLUMNS], source)
+    ex = ins.excluded
+    return ins.on_conflict_do_update(
         index_elements=[_inputs.c.card_instance_id, _inputs.c.name],
         set_={"value": _newer_submission(_inputs, ex, "value"),
-              "submitted_at": _newer_submission(_inputs, ex, "submitted_at")}))
+              "submitted_at": _newer_submission(_inputs, ex, "submitted_at")})
 
 
 _SUBMISSION_COLUMNS: tuple[tuple[str, Any], ...] = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -102,16 +103,28 @@ async def ensure_customers(session: AsyncSession, *, customer_ids: Sequence[str]
     search rows, so only the new ones get theirs.
     """
     ids = list(dict.fromkeys(customer_ids))
+    postgres = bulk.is_postgres(session)
     created_all: list[str] = []
     for chunk in iter_chunks(ids, CHUNK):
-        source = bulk.json_rows(session, [(cid,) for cid in chunk], _PLACEHOLDER_COLUMNS)
-        created = list(await session.scalars(
-            dialect_insert(session, _customers).from_select(["id"], source)
-            .on_conflict_do_nothing(index_elements=[_customers.c.id])
-            .returning(_customers.c.id)))
+        created = list(await session.scalars(_placeholders_insert(postgres),
+                                             bulk.rows_param([(cid,) for cid in chunk])))
         await _placeholder_terms(session, created)
         created_all += created
     return created_all
+
+
+@cache
+def _placeholders_insert(postgres: bool) -> Any:
+    source = bulk.json_rows(_PLACEHOLDER_COLUMNS, postgres=postgres)
+    return (bulk.insert(_customers, postgres=postgres).from_select(["id"], source)
+            .on_conflict_do_nothing(index_elements=[_customers.c.id]).returning(_customers.c.id))
+
+
+@cache
+def _terms_insert(postgres: bool) -> Any:
+    source = bulk.json_rows(_TERM_COLUMNS, postgres=postgres)
+    return (bulk.insert(_search, postgres=postgres)
+            .from_select([n for n, _ in _TERM_COLUMNS], source).on_conflict_do_nothing())
 
 
 async def _placeholder_terms(session: AsyncSession, ids: Sequence[str]) -> None:
@@ -119,10 +132,7 @@ async def _placeholder_terms(session: AsyncSession, ids: Sequence[str]) -> None:
     if ids:
         rows = [(cid, t.field, t.term, t.exact)
                 for cid in ids for t in customer_terms(Customer(id=cid))]
-        source = bulk.json_rows(session, rows, _TERM_COLUMNS)
-        await session.execute(dialect_insert(session, _search)
-                              .from_select([n for n, _ in _TERM_COLUMNS], source)
-                              .on_conflict_do_nothing())
+        await session.execute(_terms_insert(bulk.is_postgres(session)), bulk.rows_param(rows))
 
 
 async def ensure_customer(session: AsyncSession, *, customer_id: str) -> bool:
@@ -153,13 +163,17 @@ async def mark_seen_many(session: AsyncSession, *, seen: Mapping[str, datetime])
     if not seen:
         return
     postgres = bulk.is_postgres(session)
-    given = bulk.json_rows(session, [(cid, bulk.stamp(at, postgres=postgres))
-                                     for cid, at in seen.items()], _SEEN_COLUMNS).subquery("given")
+    await session.execute(_seen_update(postgres), bulk.rows_param(
+        [(cid, bulk.stamp(at, postgres=postgres)) for cid, at in seen.items()]))
+
+
+@cache
+def _seen_update(postgres: bool) -> Any:
+    given = bulk.json_rows(_SEEN_COLUMNS, postgres=postgres).subquery("given")
     col = _customers.c.last_seen_at
-    await session.execute(update(_customers)
-                          .where(_customers.c.id == given.c.cid,
-                                 col.is_(None) | (col < given.c.seen))
-                          .values(last_seen_at=given.c.seen))
+    return (update(_customers)
+            .where(_customers.c.id == given.c.cid, col.is_(None) | (col < given.c.seen))
+            .values(last_seen_at=given.c.seen))
 
 
 async def get_customer(session: AsyncSession, *, customer_id: str) -> Customer | None:

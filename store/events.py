@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -99,12 +100,16 @@ async def insert_new_events(session: AsyncSession, new: Sequence[NewEvent], *,
     rows = [(e.event_id, e.name, e.card_instance_id, e.customer_id, e.platform, e.sdk_version,
              e.flow_invocation_id, bulk.stamp(e.occurred_at, postgres=postgres), received,
              bulk.to_json(e.properties)) for e in first]
-    source = bulk.json_rows(session, rows, _EVENT_COLUMNS)
-    stmt = (dialect_insert(session, _events)
+    return set(await session.scalars(_events_insert(postgres), bulk.rows_param(rows)))
+
+
+@cache
+def _events_insert(postgres: bool) -> Any:
+    source = bulk.json_rows(_EVENT_COLUMNS, postgres=postgres)
+    return (bulk.insert(_events, postgres=postgres)
             .from_select([name for name, _ in _EVENT_COLUMNS], source)
             .on_conflict_do_nothing(index_elements=[_events.c.event_id])
             .returning(_events.c.event_id))
-    return set(await session.scalars(stmt))
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +209,15 @@ async def apply_card_effects(session: AsyncSession, effects: Sequence[CardEventE
         before = merged.get(effect.card_instance_id)
         merged[effect.card_instance_id] = before.then(effect) if before else effect
     postgres = bulk.is_postgres(session)
-    source = bulk.json_rows(session, [_effect_row(e, postgres) for e in merged.values()],
-                            _EFFECT_COLUMNS)
-    ins = dialect_insert(session, _cards).from_select([n for n, _ in _EFFECT_COLUMNS], source)
+    rows = [_effect_row(e, postgres) for e in merged.values()]
+    await session.execute(_cards_upsert(postgres), bulk.rows_param(rows))
+
+
+@cache
+def _cards_upsert(postgres: bool) -> Any:
+    source = bulk.json_rows(_EFFECT_COLUMNS, postgres=postgres)
+    ins = bulk.insert(_cards, postgres=postgres).from_select([n for n, _ in _EFFECT_COLUMNS],
+                                                            source)
     ex, cur = ins.excluded, _cards.c
 
     def fill(column: str) -> Any:
@@ -220,7 +231,7 @@ async def apply_card_effects(session: AsyncSession, effects: Sequence[CardEventE
         | ((ex.status_at == cur.status_at) & still_open))
     newer_interaction = ex.last_interacted_at.is_not(None) & (
         cur.last_interacted_at.is_(None) | (ex.last_interacted_at > cur.last_interacted_at))
-    await session.execute(ins.on_conflict_do_update(index_elements=[cur.card_instance_id], set_={
+    return ins.on_conflict_do_update(index_elements=[cur.card_instance_id], set_={
         "customer_id": fill("customer_id"),
         "template_id": fill("template_id"),
         "template_name": fill("template_name"),
@@ -234,7 +245,7 @@ async def apply_card_effects(session: AsyncSession, effects: Sequence[CardEventE
         "last_interacted_at": later_of(cur.last_interacted_at, ex.last_interacted_at),
         "last_interaction": case((newer_interaction, ex.last_interaction),
                                  else_=cur.last_interaction),
-    }))
+    })
 
 
 async def apply_card_event(session: AsyncSession, effect: CardEventEffect) -> None:
