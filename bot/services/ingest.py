@@ -1,7 +1,8 @@
 """Webhook ingestion: Atomic analytics events into the read model (ATOMIC-CONTRACT.md, Webhooks).
 
-Idempotent (event identifier), order-tolerant (newest event time wins), batched (one transaction,
-one savepoint per event so a database error rejects only that event).
+Idempotent (event identifier), order-tolerant (newest event time wins), batched (one transaction
+and a handful of statements per batch, whatever its size; when the database refuses the batch, a
+second transaction with one savepoint per event, so a database error rejects only that event).
 """
 
 from __future__ import annotations
@@ -117,9 +118,8 @@ async def ingest_events(deps: Deps, payload: Any) -> IngestResult:
     """Store and apply a batch of webhook events.
 
     Malformed events and events the database refuses are returned as rejections; nothing of
-    them is written. Events already stored count as duplicates and change nothing. The batch is
-    applied in bulk under one savepoint; if the database refuses it, each event is retried under
-    a savepoint of its own so only the faulty ones are rejected.
+    them is written. Events already stored count as duplicates and change nothing. See
+    apply_events for the transactions.
     """
     valid, rejected = validate_events(payload)
     outcomes = await apply_events(deps, [e for _, e in valid]) if valid else []
@@ -146,22 +146,28 @@ def summarise(valid: list[tuple[int, WebhookEvent]], outcomes: list[bool | None]
 async def apply_events(deps: Deps, batch: list[WebhookEvent]) -> list[bool | None]:
     """Apply valid events in ONE transaction; per event: True new, False duplicate, None refused.
 
-    Raises only when the transaction itself fails (database unreachable): nothing is then
-    written, and the caller keeps or refuses the whole batch.
+    The batch is applied in bulk in one transaction; if the database refuses it, that
+    transaction is rolled back and each event is applied under a savepoint of its own in a
+    second one, so only the faulty events are refused. Raises only when a transaction itself
+    fails (database unreachable): nothing is then written, and the caller keeps or refuses the
+    whole batch.
     """
     if not batch:
         return []
     received_at = deps.clock()
     known = known_customers(deps)
     outcomes: list[bool | None]
-    async with deps.sessions.begin() as session:
-        try:
-            async with session.begin_nested():
-                outcomes = list(await _apply(session, batch, received_at, known))
-        except _DB_ERRORS:
-            log.warning("webhook batch refused; applying its %d events one by one",
-                        len(batch), exc_info=True)
-            outcomes = [await _apply_one(session, event, received_at, known) for event in batch]
+    try:  # no savepoint on the common path: two round trips fewer per batch
+        async with deps.sessions.begin() as session:
+            outcomes = list(await _apply(session, batch, received_at, known))
+    except _DB_ERRORS:
+        log.warning("webhook batch refused; applying its %d events one by one",
+                    len(batch), exc_info=True)
+        # A new transaction (the refused one is rolled back): each event under a savepoint.
+        # If the database is unreachable this raises too, and nothing was written.
+        async with deps.sessions.begin() as session:
+            outcomes = [await _apply_one(session, event, received_at, known)
+                        for event in batch]
     # Committed: the customers of the events stored are in the database now.
     known.add(e.user_id for e, new in zip(batch, outcomes, strict=True) if new)
     await _follow_sends(deps, [e for e, new in zip(batch, outcomes, strict=True) if new])

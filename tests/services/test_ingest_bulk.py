@@ -242,3 +242,23 @@ async def test_a_batch_is_one_statement_per_table(deps) -> None:
     assert sorted(writes) == [("INSERT INTO card_events", False), ("INSERT INTO cards", False),
                               ("INSERT INTO customer_search", False),
                               ("INSERT INTO customers", False), ("UPDATE customers SET", False)]
+
+
+async def test_a_database_error_mid_batch_rolls_it_back_and_refuses_only_that_event(deps):
+    """PostgreSQL's jsonb refuses NaN (SQLite stores the text): the refused batch is rolled back
+    whole, and the second transaction stores every other event with its effects."""
+    odd = event("card-published", 1, card="odd", user="u-odd", properties={"x": float("nan")})
+    outcomes = await apply_events(deps, events(
+        event("card-published", 1, card="a", user="u-a"), odd,
+        event("card-displayed", 2, card="a", user="u-a")))
+    async with deps.sessions() as session:
+        stored = set(await session.scalars(select(CardEvent.card_instance_id)))
+        card_ids = set(await session.scalars(select(cards.models.Card.card_instance_id)))
+        customer_ids = set(await session.scalars(select(CustomerRow.id)))
+    if deps.engine.dialect.name == "postgresql":
+        assert outcomes == [True, None, True]
+        assert stored == card_ids == {"a"} and customer_ids == {"u-a"}
+    else:
+        assert outcomes == [True, True, True]
+        assert stored == card_ids == {"a", "odd"} and customer_ids == {"u-a", "u-odd"}
+    assert (await get_card(deps, "a")).last_seen_at == at(2)
