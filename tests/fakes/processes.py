@@ -128,6 +128,9 @@ class AppProcess:
         except OSError:
             return ""
 
+    def print_log_tail(self, lines: int = 25) -> None:
+        print(f"--- the last lines of {self.log_path.name}\n{self.log_tail(lines)}")
+
     async def wait_ready(self, client: httpx.AsyncClient, *, within: float) -> None:
         """Until GET /readyz answers 200 (migrated, database reachable); fails after `within` s."""
         deadline = time.monotonic() + within
