@@ -55,9 +55,10 @@ def build_deps(settings: Settings, *, clock: Clock = utcnow) -> Deps:
 
 
 async def close_deps(deps: Deps) -> None:
-    """Close what build_deps opened: the httpx client, then the engine's pool."""
+    """Close what build_deps opened: the HTTP clients, then the engine's pool."""
     if deps.http is not None:
         await deps.http.aclose()
+    await deps.response_urls.aclose()
     await deps.engine.dispose()
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.after_ack import AfterAck
 from bot.config import Settings
+from bot.respond import ResponseUrls
 from bot.role_cache import RoleCache
 from store.db import read_sessions_for
 
@@ -38,6 +39,7 @@ class Deps:
     http: httpx.AsyncClient | None = None  # the Atomic client's transport; closed by close_deps
     roles: RoleCache = field(default_factory=RoleCache)  # see access.resolve_actor
     after_ack: AfterAck = field(default_factory=lambda: AfterAck(4))  # build_deps: the setting
+    response_urls: ResponseUrls = field(default_factory=ResponseUrls)  # closed by close_deps
     # sessions for reads only (store.db.make_read_sessions); made from `sessions` when not given
     readers: async_sessionmaker[AsyncSession] = field(default=None)  # type: ignore[arg-type]
 

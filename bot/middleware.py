@@ -8,6 +8,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.deps import Deps
 from bot.domain import Role, SlackIdentity
+from bot.respond import PooledRespond
 from bot.services import access
 
 Next = Callable[[], Awaitable[None]]
@@ -15,10 +16,16 @@ Middleware = Callable[[AsyncBoltContext, Next], Awaitable[None]]
 
 
 def inject_deps(deps: Deps) -> Middleware:
-    """Global middleware: `context["deps"]`, so listeners take a `deps` parameter."""
+    """Global middleware: `context["deps"]`, so listeners take a `deps` parameter; `respond` over
+    the process's pooled response_url session."""
 
     async def inject_deps_middleware(context: AsyncBoltContext, next: Next) -> None:
         context["deps"] = deps
+        if context.response_url:  # answers share one pooled session (bot/respond.py)
+            context["respond"] = PooledRespond(response_url=context.response_url,
+                                               urls=deps.response_urls,
+                                               proxy=context.client.proxy,
+                                               ssl=context.client.ssl)
         await next()
 
     return inject_deps_middleware
