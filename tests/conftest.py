@@ -24,12 +24,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _worker_database_url() -> str:
-    """TEST_DATABASE_URL, or under pytest-xdist a database of this worker's own on that server."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    if not worker:
-        return TEST_DATABASE_URL
+    """A database of this test process's own on the TEST_DATABASE_URL server (per xdist worker and
+    process id, so two runs on one server at the same time never share one); dropped at the end."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     base = make_url(TEST_DATABASE_URL)
-    return base.set(database=f"{base.database}_{worker}").render_as_string(hide_password=False)
+    name = f"{base.database}_{worker}_{os.getpid()}"
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def _reset_postgres(url: str) -> None:
@@ -62,6 +62,19 @@ def postgres_ready() -> Iterator[str]:
     url = _worker_database_url()
     _reset_postgres(url)
     yield url
+    _drop_database(url)
+
+
+def _drop_database(url: str) -> None:
+    async def drop() -> None:
+        admin = make_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" '
+                                    "WITH (FORCE)"))
+        await admin.dispose()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, drop()).result()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
