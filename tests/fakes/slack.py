@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -48,6 +49,7 @@ class FakeSlack:
         self._ids = itertools.count(1)
         self.port = 0
         self._arrived = asyncio.Condition()
+        self._socket_mode: tuple[Callable[[], str], str] | None = None
 
     @property
     def url(self) -> str:
@@ -78,6 +80,12 @@ class FakeSlack:
         False, "error": "ratelimited"}, headers={"Retry-After": "1"})`."""
         self._overrides[method] = Override(status, body or {"ok": status == 200}, headers or {},
                                            times)
+
+    def serve_socket_mode(self, issue_url: Callable[[], str], *, app_token: str) -> None:
+        """Answer `apps.connections.open` as Slack does: called with `app_token`, a fresh WebSocket
+        URL from `issue_url()` (tests/fakes/socket_mode.py); any other token is refused. Without
+        this call the method answers `{"ok": true}` like every other."""
+        self._socket_mode = (issue_url, app_token)
 
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -119,6 +127,8 @@ class FakeSlack:
                                      headers=override.headers)
         if method == RESPONSE:
             return web.Response(text="ok")
+        if method == "apps.connections.open" and self._socket_mode is not None:
+            return web.json_response(self._connections_open(request.headers))
         return web.json_response(self._answer(method, body))
 
     @staticmethod
@@ -141,6 +151,18 @@ class FakeSlack:
                 except json.JSONDecodeError:
                     pass
         return body
+
+    def _connections_open(self, headers: Mapping[str, str]) -> dict[str, Any]:
+        assert self._socket_mode is not None
+        issue_url, app_token = self._socket_mode
+        token = headers.get("Authorization", "").removeprefix("Bearer ")
+        if token == app_token:
+            return {"ok": True, "url": issue_url()}
+        if not token:
+            return {"ok": False, "error": "not_authed"}
+        if not token.startswith("xapp-"):  # e.g. the bot token: needs an app-level token
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": False, "error": "invalid_auth"}
 
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         n = next(self._ids)
