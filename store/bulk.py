@@ -61,7 +61,7 @@ def stamp(value: datetime | None, *, postgres: bool) -> str | None:
         value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if postgres:
         return value.isoformat()
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
 
 
 def to_json(value: Any) -> str:
