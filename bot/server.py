@@ -88,7 +88,8 @@ async def slack_events(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     started = time.perf_counter()
     kind = slack_kind(await request.body(), request.headers.get("content-type", ""))
-    response = await runtime.slack_handler.handle(request)
+    with runtime.deps.after_ack.acking_request():  # post-ack work lets this ack go first
+        response = await runtime.slack_handler.handle(request)
     SLACK_ACK_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
     SLACK_REQUESTS.labels(kind=kind, status=str(response.status_code)).inc()
     return response

@@ -115,3 +115,43 @@ async def test_acks_do_not_wait_for_queued_lookups(deps: Deps, slack_client: Asy
     await until(lambda: len(fake_slack.calls_to("response")) == 5)
     await until(lambda: (limited.after_ack.running, limited.after_ack.waiting) == (0, 0))
     assert all(email in json.dumps(call.body) for call in fake_slack.calls_to("response"))
+
+
+async def test_a_job_waits_for_pending_acks_first() -> None:
+    limiter = AfterAck(2, ack_priority_seconds=60)
+    started = asyncio.Event()
+
+    async def job() -> None:
+        async with limiter.slot():
+            started.set()
+
+    with limiter.acking_request():
+        task = asyncio.create_task(job())
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not started.is_set() and limiter.waiting == 1  # an ack is still being made
+    await until(started.is_set)  # the ack went out: the job starts
+    await task
+    assert (limiter.acking, limiter.waiting, limiter.running) == (0, 0, 0)
+
+
+async def test_pending_acks_delay_a_job_only_so_long() -> None:
+    limiter = AfterAck(1, ack_priority_seconds=0.05)
+    done = asyncio.Event()
+
+    async def job() -> None:
+        async with limiter.slot():
+            done.set()
+
+    with limiter.acking_request():  # acks keep coming (a sustained burst)
+        task = asyncio.create_task(job())
+        await until(done.is_set)  # starts anyway after the priority wait: late, never lost
+    await task
+
+
+async def test_without_acks_in_flight_a_job_starts_at_once() -> None:
+    limiter = AfterAck(1, ack_priority_seconds=60)
+    with limiter.acking_request():
+        pass
+    async with limiter.slot():
+        assert limiter.running == 1
