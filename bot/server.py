@@ -40,6 +40,7 @@ from bot.metrics import (
 from bot.scheduler import JobScheduler
 from bot.services.ingest import apply_events
 from bot.services.sync import initial_sync_if_empty
+from bot.socket_mode import check_app_token, start_socket_mode
 from bot.webhooks import atomic_webhook
 from store.migrate import is_at_head
 
@@ -155,6 +156,8 @@ def build_server(settings: Settings, *, deps: Deps | None = None,
         owned = deps is None
         current = build_deps(settings) if deps is None else deps
         try:
+            if current.settings.slack_app_token is not None:  # a refused token stops the start
+                await check_app_token(current.settings)
             await migrate_database(current.settings.database_url)
             bolt = build_app(current, client=slack_client)
             runtime = Runtime(deps=current, bolt=bolt, slack_handler=AsyncSlackRequestHandler(bolt))
@@ -172,10 +175,7 @@ def build_server(settings: Settings, *, deps: Deps | None = None,
             runtime.background.add(task)
             task.add_done_callback(runtime.background.discard)
             if current.settings.slack_app_token is not None:
-                runtime.socket_mode = AsyncSocketModeHandler(
-                    bolt, current.settings.slack_app_token.get_secret_value())
-                await runtime.socket_mode.connect_async()  # type: ignore[no-untyped-call]
-                logger.info("Socket Mode connected")
+                runtime.socket_mode = await start_socket_mode(bolt, current.settings)
             yield
             await _shutdown(runtime)
         finally:

@@ -18,11 +18,13 @@ from typing import Any, TypeVar
 
 import pytest
 from aiohttp import WSCloseCode
+from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from blocks.ids import ActionId, Command
 from bot.config import Settings
 from bot.deps import Deps
+from bot.errors import ConfigError
 from bot.server import Runtime, build_server
 from tests.blockkit import validate_home, validate_message, validate_modal
 from tests.fakes.integration import ADMIN, STAFF, integration_env
@@ -106,7 +108,8 @@ async def test_customer_command_over_socket_mode_then_the_socket_closes_on_shutd
     async with serving(socket_settings) as deps:
         connection = socket_mode.current
         opens = fake_slack.calls_to("apps.connections.open")
-        assert [c.headers.get("Authorization") for c in opens] == [f"Bearer {APP_TOKEN}"]
+        # once to check the token at startup (bot/socket_mode.py), once to connect
+        assert [c.headers.get("Authorization") for c in opens] == [f"Bearer {APP_TOKEN}"] * 2
         user = demo_user(deps)
         email, name = user["profile"]["email"], user["profile"]["name"]
 
@@ -168,7 +171,7 @@ async def test_interactions_and_events_over_socket_mode_also_after_a_refresh(
         await socket_mode.disconnect(first)
         second = await within_deadline(socket_mode.connected(2), "the reconnect")
         await within_deadline(socket_mode.ended(first), "the old socket closing")
-        assert len(fake_slack.calls_to("apps.connections.open")) == 2
+        assert len(fake_slack.calls_to("apps.connections.open")) == 3  # check, connect, reconnect
 
         home = await within_deadline(socket_mode.request(
             "events_api", slack.app_home_opened(ADMIN)), "the ack")
@@ -180,4 +183,18 @@ async def test_interactions_and_events_over_socket_mode_also_after_a_refresh(
         validate_home(published.body["view"])
 
     await within_deadline(socket_mode.ended(second), "the socket closing")
+    assert socket_mode.open_connections() == []
+
+
+async def test_a_refused_app_token_stops_the_start_with_the_fix(
+        socket_settings: Settings, socket_mode: FakeSocketMode, fake_slack: FakeSlack) -> None:
+    """A bot token pasted into SLACK_APP_TOKEN: Slack says not_allowed_token_type, and the start
+    fails at once with what to do, instead of retrying for ever."""
+    bot_token = SecretStr("xoxb-not-an-app-token")
+    wrong = socket_settings.model_copy(update={"slack_app_token": bot_token})
+    server: Starlette = build_server(wrong)
+    with pytest.raises(ConfigError, match="SLACK_APP_TOKEN.*not_allowed_token_type.*xapp-"):
+        async with asyncio.timeout(DEADLINE):
+            async with server.router.lifespan_context(server):
+                pass
     assert socket_mode.open_connections() == []
