@@ -26,15 +26,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from bot.bootstrap import build_deps, close_deps, migrate_database
 from bot.config import Settings
@@ -42,8 +40,8 @@ from bot.domain import Role, SubjectKind
 from bot.server import emulator_webhooks_into
 from bot.services.sync import initial_sync_if_empty
 from store import grants
-from store.db import make_engine
 from store.models import Customer
+from tests.fakes.databases import fresh_postgres_database
 from tests.fakes.requests import SlackRequests
 from tests.fakes.slack import RESPONSE, TEAM_ID, FakeSlack
 
@@ -194,18 +192,8 @@ async def database(postgres_url: str) -> AsyncIterator[str]:
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         return
-    server = make_url(postgres_url)
-    name = f"cc_bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(server.set(database="postgres").render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with fresh_postgres_database(postgres_url, prefix="cc_bench") as url:
+        yield url
 
 
 class Server:

@@ -34,7 +34,6 @@ import json
 import os
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -42,8 +41,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.atomic.client import AtomicClient
@@ -53,6 +51,7 @@ from bot.ingest_queue import IngestQueue
 from bot.services.ingest import _new_event, apply_events, validate_body
 from store.db import make_engine, make_sessions
 from store.models import Base, Card, CardEvent, CardInput, Customer, CustomerSearch
+from tests.fakes.databases import fresh_postgres_database
 
 REQUEST_EVENTS = 100
 NAMES = ("card-published", "card-displayed", "card-displayed", "card-completed",
@@ -100,22 +99,14 @@ async def fresh_database(kind: str, postgres_url: str) -> AsyncIterator[AsyncEng
             finally:
                 await engine.dispose()
         return
-    server = make_url(postgres_url)
-    name = f"cc_bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(server.set(database="postgres").render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(server.set(database=name).render_as_string(hide_password=False))
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-        yield engine
-    finally:
-        await engine.dispose()
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with fresh_postgres_database(postgres_url, prefix="cc_bench") as url:
+        engine = make_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(Base.metadata.create_all)
+            yield engine
+        finally:
+            await engine.dispose()
 
 
 Timing = tuple[float, float]  # wall seconds, CPU seconds of this process (all its threads)

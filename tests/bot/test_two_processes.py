@@ -45,7 +45,8 @@ from store import flows as flow_store
 from store import outbox, sync_state
 from store.models import Customer, FlowSend
 from tests.conftest import TEST_DATABASE_URL
-from tests.fakes.processes import AppProcess, Metrics, SharedAtomic, fresh_postgres_database
+from tests.fakes.databases import fresh_postgres_database
+from tests.fakes.processes import AppProcess, Metrics, SharedAtomic
 from tests.fakes.requests import SignedRequest, sign
 from tests.fakes.slack import TEAM_ID, FakeSlack
 

@@ -7,15 +7,12 @@ Test packages pull them in with `from tests.fakes.integration import *` in their
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from bot.app import build_app
 from bot.bootstrap import build_deps, close_deps, migrate_database
@@ -23,8 +20,8 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.server import emulator_webhooks_into
 from bot.services.sync import initial_sync_if_empty
-from store.db import make_engine
 from tests.conftest import TEST_DATABASE_URL
+from tests.fakes.databases import fresh_postgres_database
 from tests.fakes.requests import SlackRequests
 from tests.fakes.slack import FakeSlack
 
@@ -67,18 +64,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         if os.environ.get("CUSTOMER_CENTER_REQUIRE_POSTGRES"):
             pytest.fail("CUSTOMER_CENTER_REQUIRE_POSTGRES is set but TEST_DATABASE_URL is not")
         pytest.skip("TEST_DATABASE_URL is not set")
-    server = make_url(TEST_DATABASE_URL)
-    name = f"cc_it_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(server.set(database="postgres").render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield server.set(database=name).render_as_string(hide_password=False)
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
+    async with fresh_postgres_database(TEST_DATABASE_URL, prefix="cc_it") as url:
+        yield url
 
 
 @pytest.fixture

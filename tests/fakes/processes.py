@@ -9,7 +9,7 @@
   emulator sees it, and delivers its webhooks to the live app processes in turn, as a load
   balancer would; webhooks of chosen card templates can be "lost in transit".
 - `Metrics`: a parsed /metrics page (job runs and when a job first ran in that process).
-- `fresh_postgres_database()`: a database of its own on the TEST_DATABASE_URL server.
+
 
     python -m tests.fakes.processes PORT_FILE     # what AppProcess runs
 """
@@ -25,10 +25,8 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,8 +35,6 @@ from typing import Any
 import httpx
 import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from starlette.types import Message, Receive, Scope, Send
 
 from bot.atomic.emulator import (
@@ -50,7 +46,6 @@ from bot.atomic.emulator import (
 from bot.atomic.emulator.app import WEBHOOK_HEADER
 from bot.atomic.emulator.demo_data import DEMO_ENVIRONMENT_ID
 from bot.config import Settings
-from store.db import make_engine
 
 REPO = Path(__file__).resolve().parents[2]
 LOCALHOST = "127.0.0.1"
@@ -325,29 +320,6 @@ class SharedAtomic:
                 return
             failures.append(f"{target}: HTTP {response.status_code}")
         raise RuntimeError(f"no app process took the webhook: {failures or 'no targets'}")
-
-
-# -- a database of its own -----------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def fresh_postgres_database(server_url: str, *,
-                                  prefix: str = "cc_procs") -> AsyncIterator[str]:
-    """An empty database on the server of `server_url`, dropped afterwards (connections and all)."""
-    server = make_url(server_url)
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(server.set(database="postgres").render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield server.set(database=name).render_as_string(hide_password=False)
-        finally:
-            async with admin.connect() as conn:
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
 
 
 if __name__ == "__main__":
