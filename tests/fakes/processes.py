@@ -10,7 +10,6 @@
   balancer would; webhooks of chosen card templates can be "lost in transit".
 - `Metrics`: a parsed /metrics page (job runs and when a job first ran in that process).
 
-
     python -m tests.fakes.processes PORT_FILE     # what AppProcess runs
 """
 
