@@ -3,15 +3,13 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect
 
 from store.db import make_engine
 from store.migrate import (
@@ -23,6 +21,7 @@ from store.migrate import (
 )
 from store.models import Base
 from tests.conftest import TEST_DATABASE_URL
+from tests.fakes.databases import fresh_postgres_database
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,21 +90,9 @@ async def test_unreachable_database_is_not_at_head():
 async def test_postgres_upgrade_matches_models():
     if not TEST_DATABASE_URL:
         pytest.skip("TEST_DATABASE_URL is not set")
-    name = f"cc_migrate_{uuid.uuid4().hex[:12]}"
-    base = make_url(TEST_DATABASE_URL)
-    admin = make_engine(base.set(database="postgres").render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
-    url = base.set(database=name).render_as_string(hide_password=False)
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
+    async with fresh_postgres_database(TEST_DATABASE_URL, prefix="cc_migrate") as url:
         await upgrade_to_head(url)
         await _assert_matches_models(url)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
 
 
 @pytest.mark.postgres
@@ -116,14 +103,7 @@ async def test_postgres_instances_starting_together_migrate_once():
     Separate processes: Alembic's context is process-global."""
     if not TEST_DATABASE_URL:
         pytest.skip("TEST_DATABASE_URL is not set")
-    name = f"cc_migrate_{uuid.uuid4().hex[:12]}"
-    base = make_url(TEST_DATABASE_URL)
-    admin = make_engine(base.set(database="postgres").render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
-    url = base.set(database=name).render_as_string(hide_password=False)
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
+    async with fresh_postgres_database(TEST_DATABASE_URL, prefix="cc_migrate") as url:
         env = {**os.environ, "DATABASE_URL": url}
         migrations = [await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", "migrate", env=env, cwd=REPO,
@@ -134,7 +114,3 @@ async def test_postgres_instances_starting_together_migrate_once():
                   if m.returncode != 0]
         assert failed == []
         await _assert_matches_models(url)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
