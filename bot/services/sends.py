@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from blocks.flow_form import ConfirmMeta
 from bot.deps import Deps
-from bot.domain import ActionFlow, Actor, Customer, FlowSend, Role, SendStatus
+from bot.domain import Actor, Customer, FlowSend, Role, SendStatus
 from bot.errors import (
     AppError,
     AtomicError,
@@ -98,8 +100,9 @@ async def send(deps: Deps, actor: Actor, meta: ConfirmMeta) -> SendOutcome:
             winner = await send_store.get_by_key(session, idempotency_key=meta.nonce)
         assert winner is not None
         return await _repeat(deps, winner)
-    result = await _attempt(deps, row, flow)
-    async with deps.sessions.begin() as session:
+    changes = await _call_atomic(deps, row)
+    async with deps.sessions.begin() as session:  # the result, its audit and its post: together
+        result = await _store_result(session, row, changes)
         await audit.record(session, deps, actor, flows.SEND_ACTION, row.customer_id,
                            {**_details(result), "flow_name": flow.name})
         await notifications.send_changed(session, deps, result, flow_name=flow.name)
@@ -118,8 +121,9 @@ async def _repeat(deps: Deps, existing: FlowSend) -> SendOutcome:
                        repeated=True, customer=customer)
 
 
-async def _attempt(deps: Deps, row: FlowSend, flow: ActionFlow | None) -> FlowSend:
-    """Call Atomic for a row already committed as `sending`; store and return the result."""
+async def _call_atomic(deps: Deps, row: FlowSend) -> dict[str, Any]:
+    """Call Atomic for a row already committed as `sending`; the row's changes (not stored:
+    the caller stores them with their audit entry and notification, in one transaction)."""
     metadata = {"sendId": row.send_id, "slackUserId": row.requested_by,
                 "slackTeamId": row.team_id}
     now = deps.clock
@@ -148,9 +152,12 @@ async def _attempt(deps: Deps, row: FlowSend, flow: ActionFlow | None) -> FlowSe
     except AtomicError as exc:  # an answer the app does not understand: ask before retrying
         changes = {"status": SendStatus.UNKNOWN, "error": exc.user_message,
                    "next_attempt_at": now() + UNKNOWN_DELAY}
-    async with deps.sessions.begin() as session:
-        await send_store.update_send(session, send_id=row.send_id, **changes)
-        updated = await send_store.get_send(session, send_id=row.send_id)
+    return changes
+
+
+async def _store_result(session: AsyncSession, row: FlowSend, changes: dict[str, Any]) -> FlowSend:
+    await send_store.update_send(session, send_id=row.send_id, **changes)
+    updated = await send_store.get_send(session, send_id=row.send_id)
     assert updated is not None
     log.info("send %s (flow %s): %s", row.send_id, row.flow_id, updated.status.value)
     return updated
@@ -165,7 +172,8 @@ async def reconcile_sends(deps: Deps, *, limit: int = 20) -> int:
     """The send job: settle `unknown`, stale `sending` and `pending` rows; how many it handled.
 
     An `unknown` (or abandoned `sending`) row is looked up by flowInvocationId first: a card
-    means it was sent; none means one more start. Every change is audited and notified.
+    means it was sent; none means one more start. Every change is stored with its audit entry
+    and notification in one transaction: nobody sees a settled send that is not audited.
     """
     now = deps.clock()
     async with deps.sessions.begin() as session:
@@ -179,12 +187,15 @@ async def reconcile_sends(deps: Deps, *, limit: int = 20) -> int:
         if not claimed:
             continue
         handled += 1
-        result = await _settle(deps, row)
-        if result is None:
-            continue
+        changes = await _settle(deps, row)
         async with deps.sessions.begin() as session:
+            if changes is None:  # Atomic could not be asked: the row as it was, a bit later
+                await send_store.update_send(session, send_id=row.send_id, status=row.status,
+                                             next_attempt_at=deps.clock() + _backoff(1))
+                continue
             from store import flows as flow_store
 
+            result = await _store_result(session, row, changes)
             flow = await flow_store.get_flow(session, flow_id=result.flow_id)
             name = flow.name if flow else result.flow_id
             actor = Actor.model_validate({"identity": {"team_id": result.team_id,
@@ -198,32 +209,24 @@ async def reconcile_sends(deps: Deps, *, limit: int = 20) -> int:
     return handled
 
 
-async def _settle(deps: Deps, row: FlowSend) -> FlowSend | None:
-    """One due row: reconcile if its last call may have reached Atomic, then maybe retry."""
+async def _settle(deps: Deps, row: FlowSend) -> dict[str, Any] | None:
+    """One claimed row: ask Atomic whether its last call arrived, then maybe retry; the row's
+    changes, or None when Atomic could not be asked."""
     if row.status in (SendStatus.UNKNOWN, SendStatus.SENDING, SendStatus.PENDING):
         try:
             found = await deps.atomic.all_cards(flow_invocation_id=row.flow_invocation_id)
         except AppError as exc:
             log.warning("reconciling send %s failed: %s", row.send_id, exc.user_message)
-            async with deps.sessions.begin() as session:
-                await send_store.update_send(session, send_id=row.send_id, status=row.status,
-                                             next_attempt_at=deps.clock() + _backoff(1))
             return None
         if found:
-            async with deps.sessions.begin() as session:
-                await send_store.update_send(session, send_id=row.send_id,
-                                             status=SendStatus.SENT, sent_at=deps.clock(),
-                                             error="", next_attempt_at=None)
-                return await send_store.get_send(session, send_id=row.send_id)
+            return {"status": SendStatus.SENT, "sent_at": deps.clock(), "error": "",
+                    "next_attempt_at": None}
     if row.attempts >= MAX_ATTEMPTS:
-        async with deps.sessions.begin() as session:
-            await send_store.update_send(
-                session, send_id=row.send_id, status=SendStatus.FAILED,
-                error=row.error or "Atomic did not accept the send after several attempts.",
-                next_attempt_at=None)
-            return await send_store.get_send(session, send_id=row.send_id)
-    async with deps.sessions.begin() as session:
+        return {"status": SendStatus.FAILED,
+                "error": row.error or "Atomic did not accept the send after several attempts.",
+                "next_attempt_at": None}
+    async with deps.sessions.begin() as session:  # counted before the call: a crash counts too
         await send_store.update_send(session, send_id=row.send_id, attempts=row.attempts + 1)
         current = await send_store.get_send(session, send_id=row.send_id)
     assert current is not None
-    return await _attempt(deps, current, None)
+    return await _call_atomic(deps, current)

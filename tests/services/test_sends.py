@@ -172,6 +172,39 @@ async def test_timeout_then_reconciliation(ready: Deps, reached: bool) -> None:
     assert row.attempts == (1 if reached else 2)
 
 
+async def test_a_settled_send_is_stored_with_its_audit_entry_or_not_at_all(
+        ready: Deps, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash between "sent" and its audit entry must not leave a send settled but unaudited:
+    the status, the audit entry and the channel update are one transaction."""
+    flaky = with_timeout(ready, reach=True)
+    outcome = await sends.send(flaky, actor(), confirm(flaky, {"code": 78}))
+    assert outcome.send.status == SendStatus.UNKNOWN
+    real = notifications.send_changed
+
+    async def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(notifications, "send_changed", crash)
+    with pytest.raises(RuntimeError):
+        await sends.reconcile_sends(later(flaky, 1))
+
+    async def state() -> tuple[SendStatus, list[dict[str, Any]]]:
+        async with ready.sessions.begin() as session:
+            row = await send_store.get_send(session, send_id=outcome.send.send_id)
+            entries = await audit_store.recent(session, limit=50)
+        assert row is not None
+        return row.status, [e.details for e in entries if e.action == "flow.send.retry"]
+
+    assert await state() == (SendStatus.SENDING, [])  # claimed, nothing settled
+    monkeypatch.setattr(notifications, "send_changed", real)
+    assert await sends.reconcile_sends(later(flaky, 2)) == 0  # the claim's lease holds
+    assert await sends.reconcile_sends(later(flaky, 5)) == 1  # an abandoned claim: settled
+    status, retries = await state()
+    assert status == SendStatus.SENT
+    assert [(d["was"], d["status"]) for d in retries] == [("sending", "sent")]
+    assert len(starts(ready)) == 1  # found by its flowInvocationId, never started again
+
+
 async def test_refusals_change_nothing(ready: Deps) -> None:
     viewer = actor("U0VIEWER", Role.VIEW)
     with pytest.raises(PermissionDenied):
