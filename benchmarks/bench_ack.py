@@ -8,17 +8,28 @@ and event history replayed before the clock starts), the requesting user holding
 the role is resolved from the database, as for staff), and a local FakeSlack (tests/fakes) for
 `auth.test` and the response_url answers, in a process of its own: the real app's answers must
 not load the client that times the acks (the bare app sends none). The bare one is an `AsyncApp`
-whose `/customer` listener only calls `ack()`. Latency is the client-side time until the HTTP
-answer (the ack); requests are signed with a fresh timestamp and sent by 50 concurrent workers.
-Bare and real are measured in alternating rounds so drift of the machine hits both.
+whose `/customer` listener only calls `ack()` (benchmarks/bare_server.py). Latency is the
+client-side time until the HTTP answer (the ack); requests are signed with a fresh timestamp. The
+client does not collect garbage while it times requests: a full collection of its own heap (it
+imports this project) would stall whichever requests are in flight, real or bare. Bare and real
+are measured in alternating rounds so drift of the machine hits both. Two load shapes, each with
+its own figures:
+
+- **burst** (the DESIGN.md target): 50 requests sent at the same moment to an idle app; the next
+  burst once the real app's answers to this one are in (the bare app gets the same pause).
+- **sustained**: 50 workers, each sending its next request as soon as the last was acked, so 50
+  are always in flight. This is a saturation test: the latency is set by how much CPU each request
+  costs in all (the real app answers every command after its ack, the bare app does nothing).
 
     uv run python -m benchmarks.bench_ack [--requests 500] [--concurrency 50] [--rounds 4]
+                                          [--shape burst,sustained] [--postgres URL]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import socket
 import statistics
@@ -26,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,37 +67,7 @@ def server_env(database_url: str, slack_url: str, customers: int) -> dict[str, s
             "SCHEDULER_ENABLED": "false", "LOG_LEVEL": "WARNING"}
 
 
-# -- the two servers (run in a subprocess: `python -m benchmarks.bench_ack --serve real|bare`) --
-
-
-def bare_server(settings: Settings) -> object:
-    from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-    from slack_bolt.async_app import AsyncApp
-    from slack_sdk.web.async_client import AsyncWebClient
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route
-
-    assert settings.slack_signing_secret is not None and settings.slack_bot_token is not None
-    bolt = AsyncApp(signing_secret=settings.slack_signing_secret.get_secret_value(),
-                    client=AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
-                                          base_url=settings.slack_api_url))
-
-    @bolt.command("/customer")
-    async def only_ack(ack: object) -> None:
-        await ack()  # type: ignore[operator]
-
-    handler = AsyncSlackRequestHandler(bolt)
-
-    async def events(request: Request) -> Response:
-        return await handler.handle(request)
-
-    async def healthz(_request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
-
-    return Starlette(routes=[Route("/slack/events", events, methods=["POST"]),
-                             Route("/healthz", healthz, methods=["GET"])])
+# -- the real server and FakeSlack, each a subprocess (`python -m benchmarks.bench_ack --serve`)
 
 
 class RemoteFake:
@@ -143,13 +124,9 @@ def serve(kind: str) -> None:
     if kind == "fake":
         asyncio.run(serve_fake())
         return
-    settings = Settings.from_env(os.environ)
-    if kind == "real":
-        from bot.server import build_server
+    from bot.server import build_server
 
-        app: object = build_server(settings)
-    else:
-        app = bare_server(settings)
+    app = build_server(Settings.from_env(os.environ))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -200,7 +177,8 @@ class Server:
     def __init__(self, kind: str, env: dict[str, str]) -> None:
         self.kind = kind
         self.process = subprocess.Popen(  # noqa: S603 - our own module
-            [sys.executable, "-m", "benchmarks.bench_ack", "--serve", kind],
+            [sys.executable, "-m", *(["benchmarks.bench_ack", "--serve", kind] if kind == "real"
+                                     else ["benchmarks.bare_server"])],
             env={**os.environ, **env}, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -228,28 +206,54 @@ class Server:
             self.process.kill()
 
 
-async def burst(client: aiohttp.ClientSession, url: str, slack: SlackRequests, queries: list[str],
-                *, requests: int, concurrency: int) -> list[float]:
-    """Latencies (seconds) of `requests` signed /customer commands, `concurrency` at a time."""
-    latencies: list[float] = []
-    failures: list[str] = []
+class Commands:
+    """Signed /customer commands to one app, each timed until its ack."""
+
+    def __init__(self, client: aiohttp.ClientSession, url: str, slack: SlackRequests,
+                 queries: list[str]) -> None:
+        self.client, self.url, self.slack, self.queries = client, url, slack, queries
+        self.latencies: list[float] = []
+        self.failures: list[str] = []
+
+    async def one(self, n: int) -> None:
+        signed = self.slack.command("/customer", self.queries[n % len(self.queries)],
+                                    user_id=STAFF)
+        started = time.perf_counter()
+        async with self.client.post(f"{self.url}/slack/events", data=signed.body.encode(),
+                                    headers=signed.headers) as response:
+            body = await response.read()
+        self.latencies.append(time.perf_counter() - started)
+        if response.status != 200:
+            self.failures.append(f"{response.status} {body[:80]!r}")
+
+    def result(self) -> list[float]:
+        if self.failures:
+            raise RuntimeError(f"{len(self.failures)} requests failed, e.g. {self.failures[0]}")
+        return self.latencies
+
+
+async def sustained(commands: Commands, *, requests: int, concurrency: int) -> list[float]:
+    """Latencies (seconds) of `requests` commands from `concurrency` workers, each sending its
+    next one as soon as the last was acked."""
     counter = iter(range(requests))
 
     async def worker() -> None:
         for n in counter:
-            signed = slack.command("/customer", queries[n % len(queries)], user_id=STAFF)
-            started = time.perf_counter()
-            async with client.post(f"{url}/slack/events", data=signed.body.encode(),
-                                   headers=signed.headers) as response:
-                body = await response.read()
-            latencies.append(time.perf_counter() - started)
-            if response.status != 200:
-                failures.append(f"{response.status} {body[:80]!r}")
+            await commands.one(n)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    if failures:
-        raise RuntimeError(f"{len(failures)} requests failed, e.g. {failures[0]}")
-    return latencies
+    return commands.result()
+
+
+async def bursts(commands: Commands, *, requests: int, concurrency: int,
+                 between: Callable[[int], Awaitable[object]]) -> list[float]:
+    """Latencies (seconds) of `requests` commands sent `concurrency` at the same moment, awaiting
+    `between(commands sent so far)` after each burst."""
+    for first in range(0, requests, concurrency):
+        await asyncio.gather(*(commands.one(n)
+                               for n in range(first, min(first + concurrency, requests))))
+        await between(min(first + concurrency, requests))
+    return commands.result()
 
 
 async def settle(fake: RemoteFake, client: aiohttp.ClientSession, answers: int, *,
@@ -270,10 +274,13 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1]
 
 
+Rounds = list[dict[str, list[float]]]  # per round: app kind -> latencies (seconds)
+
+
 async def measure(servers: list[Server], fake: RemoteFake, queries: list[str],
-                  args: argparse.Namespace) -> tuple[list[dict[str, list[float]]], int, int]:
-    """Latencies by round and app (warm-up excluded); answers the real app gave and commands it
-    got."""
+                  args: argparse.Namespace) -> tuple[dict[str, Rounds], int, int]:
+    """Latencies by load shape, round and app (warm-up excluded); answers the real app gave and
+    commands it got."""
     slack = SlackRequests(SECRET, fake)  # type: ignore[arg-type]  # URLs only
     connector = aiohttp.TCPConnector(limit=args.concurrency)
     async with aiohttp.ClientSession(connector=connector,
@@ -282,29 +289,63 @@ async def measure(servers: list[Server], fake: RemoteFake, queries: list[str],
         for server in servers:
             await server.wait_ready(client)
             # warm-up: connections, auth.test, caches, the initial import's history replay
-            await burst(client, server.url, slack, queries, requests=200,
-                        concurrency=args.concurrency)
+            await sustained(Commands(client, server.url, slack, queries), requests=200,
+                            concurrency=args.concurrency)
         sent += 200
         await asyncio.sleep(2)
         answered = await settle(fake, client, sent)
-        rounds: list[dict[str, list[float]]] = []
+        shapes: dict[str, Rounds] = {shape: [] for shape in args.shape.split(",")}
         for _ in range(args.rounds):
-            rounds.append({})
-            for server in servers:
-                rounds[-1][server.kind] = await burst(client, server.url, slack, queries,
-                                                      requests=args.requests,
-                                                      concurrency=args.concurrency)
-                if server.kind == "real":
-                    sent += args.requests
-                    answered = await settle(fake, client, sent)
-    return rounds, answered, sent
+            for shape, rounds in shapes.items():
+                rounds.append({})
+                for server in servers:
+                    commands = Commands(client, server.url, slack, queries)
+                    before = sent
+
+                    async def between(count: int, server: Server = server,
+                                      before: int = before) -> None:
+                        if server.kind == "real":  # its answers to this burst are in
+                            await settle(fake, client, before + count)
+                        await asyncio.sleep(0.05)
+
+                    if shape == "burst":
+                        latencies = await bursts(commands, requests=args.requests,
+                                                 concurrency=args.concurrency, between=between)
+                    else:
+                        latencies = await sustained(commands, requests=args.requests,
+                                                    concurrency=args.concurrency)
+                    rounds[-1][server.kind] = latencies
+                    if server.kind == "real":
+                        sent += args.requests
+                        answered = await settle(fake, client, sent)
+    return shapes, answered, sent
+
+
+def figures_of(shape: str, rounds: Rounds) -> dict[str, float]:
+    results = {kind: [ms for r in rounds for ms in r[kind]] for kind in ("bare", "real")}
+    ratios = [percentile(r["real"], 99) / percentile(r["bare"], 99) for r in rounds]
+    figures: dict[str, float] = {}
+    for kind in ("bare", "real"):
+        figures[f"{shape} {kind} p50 ms"] = 1000 * percentile(results[kind], 50)
+        figures[f"{shape} {kind} p99 ms"] = 1000 * percentile(results[kind], 99)
+    ratio = figures[f"{shape} p99 ratio real/bare"] = \
+        figures[f"{shape} real p99 ms"] / figures[f"{shape} bare p99 ms"]
+    median = figures[f"{shape} median round p99 ratio"] = statistics.median(ratios)
+    print(f"  {shape:<9}  bare p50 {figures[f'{shape} bare p50 ms']:.1f} ms "
+          f"p99 {figures[f'{shape} bare p99 ms']:.1f} ms; "
+          f"real p50 {figures[f'{shape} real p50 ms']:.1f} ms "
+          f"p99 {figures[f'{shape} real p99 ms']:.1f} ms; p99 ratio {ratio:.2f} (by round: "
+          f"{', '.join(f'{r:.2f}' for r in ratios)}; median {median:.2f})")
+    return figures
 
 
 async def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(prog="bench_ack")
-    parser.add_argument("--requests", type=int, default=500, help="per app and round")
+    parser.add_argument("--requests", type=int, default=500, help="per app, shape and round")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--shape", default="burst,sustained",
+                        help="load shapes to measure: burst, sustained or both (comma-separated)")
     parser.add_argument("--customers", type=int, default=200, help="emulator dataset size")
     parser.add_argument("--postgres", default="", help="serve from a fresh database on this "
                         "PostgreSQL server instead of a temp-file SQLite database")
@@ -315,31 +356,23 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, float]:
             env = server_env(url, fake.url, args.customers)
             queries = await prepare_database(Settings.from_env(env))
             servers = [Server("bare", env), Server("real", env)]
+            gc.collect()
+            gc.disable()
             try:
-                rounds, answered, sent = await measure(servers, fake, queries, args)
+                shapes, answered, sent = await measure(servers, fake, queries, args)
             finally:  # before the database goes
+                gc.enable()
                 for server in servers:
                     server.stop()
     finally:
         fake.stop()
-    results = {kind: [ms for r in rounds for ms in r[kind]] for kind in ("bare", "real")}
-    ratios = [percentile(r["real"], 99) / percentile(r["bare"], 99) for r in rounds]
-    figures: dict[str, float] = {}
-    for kind in ("bare", "real"):
-        figures[f"{kind} p50 ms"] = 1000 * percentile(results[kind], 50)
-        figures[f"{kind} p99 ms"] = 1000 * percentile(results[kind], 99)
-    figures["p99 ratio real/bare"] = figures["real p99 ms"] / figures["bare p99 ms"]
-    figures["median round p99 ratio"] = statistics.median(ratios)
-    figures["requests per app"] = float(len(results["real"]))
-    figures["real answers / commands"] = answered / sent
     where = "PostgreSQL" if args.postgres else "SQLite"
-    print(f"/customer ack ({where}), {args.concurrency} concurrent, "
-          f"{len(results['real'])} requests each: "
-          f"bare p50 {figures['bare p50 ms']:.1f} ms p99 {figures['bare p99 ms']:.1f} ms; "
-          f"real p50 {figures['real p50 ms']:.1f} ms p99 {figures['real p99 ms']:.1f} ms; "
-          f"p99 ratio {figures['p99 ratio real/bare']:.2f} (by round: "
-          f"{', '.join(f'{r:.2f}' for r in ratios)}; median "
-          f"{figures['median round p99 ratio']:.2f}); answers {answered}/{sent}")
+    print(f"/customer ack ({where}), {args.concurrency} concurrent, {args.rounds} rounds of "
+          f"{args.requests} requests per app and shape; the real app answered {answered}/{sent}")
+    figures: dict[str, float] = {}
+    for shape, rounds in shapes.items():
+        figures.update(figures_of(shape, rounds))
+    figures["real answers / commands"] = answered / sent
     return figures
 
 

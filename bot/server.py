@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from bot import heap
 from bot.app import build_app
 from bot.bootstrap import build_deps, close_deps, migrate_database
 from bot.config import Settings
@@ -176,7 +177,11 @@ def build_server(settings: Settings, *, deps: Deps | None = None,
             task.add_done_callback(runtime.background.discard)
             if current.settings.slack_app_token is not None:
                 runtime.socket_mode = await start_socket_mode(bolt, current.settings)
-            yield
+            heap.freeze_startup_objects()
+            try:
+                yield
+            finally:
+                heap.thaw()
             await _shutdown(runtime)
         finally:
             if owned:

@@ -172,3 +172,19 @@ async def test_embedded_emulator_simulation_reaches_the_app_by_webhook(
 async def test_emulator_api_is_not_exposed_on_the_server(http: httpx.AsyncClient) -> None:
     response = await http.get("/v1/demo/users")
     assert response.status_code == 404
+
+
+async def test_objects_alive_after_startup_are_exempt_from_collection_while_serving(
+        deps: Deps, slack_client: AsyncWebClient) -> None:
+    """Full collections walk only what was made after startup (bot/heap.py); shutdown thaws."""
+    import gc
+
+    app = build_server(deps.settings, deps=deps, slack_client=slack_client)
+    async with app.router.lifespan_context(app):
+        assert app.state.runtime is not None
+        serving = gc.get_freeze_count()
+        assert serving > 10_000  # the app's modules, classes and machinery
+        started = gc.get_objects()  # generation 2 and younger: the permanent generation is not
+        assert len(started) < serving
+        del started
+    assert gc.get_freeze_count() == 0
