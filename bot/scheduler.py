@@ -21,7 +21,7 @@ import time
 import zlib
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -37,6 +37,7 @@ from store import sync_state
 log = logging.getLogger(__name__)
 
 LOCK_KEY = zlib.crc32(b"customer-center:scheduler")  # one advisory lock per database
+STOP_GRACE_SECONDS = 10.0  # a graceful stop lets running jobs finish this long, then cancels them
 
 
 def error_text(exc: BaseException) -> str:
@@ -136,6 +137,8 @@ class JobScheduler:
         self._scheduler: AsyncIOScheduler | None = None
         self._task: asyncio.Task[None] | None = None
         self._checking = asyncio.Lock()  # one election round at a time (one lock connection)
+        self._running: set[asyncio.Task[Any] | None] = set()  # job runs in progress
+        self._stopping = False
 
     async def start(self) -> None:
         self._scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone="UTC")
@@ -143,12 +146,21 @@ class JobScheduler:
         await self.check()
         self._task = asyncio.get_running_loop().create_task(self._elect(), name="scheduler")
 
-    async def stop(self) -> None:
-        """Stop scheduling, wait for no job, release the lock (another process takes over)."""
+    async def stop(self, *, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+        """Stop scheduling, let running jobs finish (up to `grace_seconds`; then they are
+        cancelled: every job resumes from its recorded state), release the lock."""
+        self._stopping = True  # no election round from here on: nothing is scheduled again
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         self._step_down()
+        if self._running:
+            log.info("waiting for %d running job(s) to finish", len(self._running))
+            _, late = await asyncio.wait({t for t in self._running if t is not None},
+                                         timeout=grace_seconds)
+            if late:
+                log.warning("%d job(s) still running after %.0f s are cancelled", len(late),
+                            grace_seconds)
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         await self.leadership.release()
@@ -175,6 +187,8 @@ class JobScheduler:
             await self._check()
 
     async def _check(self) -> None:
+        if self._stopping:
+            return
         try:
             leader = await self.leadership.acquire()
         except Exception:  # noqa: BLE001 - database down: nobody can lead through it
@@ -214,10 +228,16 @@ class JobScheduler:
         metrics.LEADER.set(0)
 
     async def _run(self, job: Job) -> None:
-        await self.check()  # the lock may have gone since the last round
-        if not self.is_leader:
-            return
-        await run_job(self.deps, job)
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            await self.check()  # the lock may have gone since the last round
+            if not self.is_leader:
+                return
+            await run_job(self.deps, job)
+        finally:
+            self._running.discard(task)
 
 
 async def run_job(deps: Deps, job: Job) -> bool:

@@ -5,6 +5,7 @@ it hands the jobs over without running a job twice in one interval."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 import uuid
@@ -114,6 +115,43 @@ async def test_jobs_run_at_their_interval_and_outcomes_are_recorded(
     assert "Atomic" in failed.last_error
     assert await state(deps, f"off-{tag}") is None
     assert runs_total(f"bad-{tag}", "failed") >= 3 and runs_total(f"ok-{tag}", "ok") == len(ran)
+
+
+async def test_a_graceful_stop_lets_a_running_job_finish_and_cancels_one_past_the_grace(
+        file_engine: AsyncEngine, caplog: pytest.LogCaptureFixture) -> None:
+    deps = real_deps(file_engine)
+    tag = unique("stop")
+    started, finished = asyncio.Event(), []
+
+    async def slow(_deps: Deps) -> None:
+        started.set()
+        await asyncio.sleep(0.4)
+        finished.append("slow")
+
+    jobs = [Job(f"slow-{tag}", slow, lambda s: 0.05)]
+    scheduler = JobScheduler(deps, jobs, leadership=leadership(file_engine), check_seconds=0.05)
+    await scheduler.start()
+    await asyncio.wait_for(started.wait(), 5)
+    await scheduler.stop()
+    assert finished == ["slow"]  # not cancelled half way
+    done = await state(deps, f"slow-{tag}")
+    assert done is not None and done.last_error == "" and done.last_ok_at is not None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+    hung = asyncio.Event()
+
+    async def forever(_deps: Deps) -> None:
+        hung.set()
+        await asyncio.sleep(3600)
+
+    stuck = JobScheduler(deps, [Job(f"hung-{tag}", forever, lambda s: 0.05)],
+                         leadership=leadership(file_engine), check_seconds=0.05)
+    await stuck.start()
+    await asyncio.wait_for(hung.wait(), 5)
+    began = time.monotonic()
+    await stuck.stop(grace_seconds=0.3)
+    assert time.monotonic() - began < 3  # cancelled after the grace, not waited for
+    assert "still running after" in caplog.text
 
 
 async def test_run_job_records_success_after_a_failure(file_engine: AsyncEngine) -> None:
