@@ -49,7 +49,7 @@ from bot.bootstrap import build_deps, close_deps, migrate_database
 from bot.config import Settings
 from bot.domain import Role, SubjectKind
 from bot.server import emulator_webhooks_into
-from bot.services.sync import initial_sync_if_empty
+from bot.services.sync import initial_sync_if_needed
 from store import grants
 from store.models import Customer
 from tests.fakes.databases import fresh_postgres_database
@@ -144,7 +144,7 @@ async def prepare_database(settings: Settings) -> list[str]:
     await migrate_database(settings.database_url)
     deps = build_deps(settings)
     try:
-        await initial_sync_if_empty(deps)
+        await initial_sync_if_needed(deps)
         assert deps.emulator is not None
         async with emulator_webhooks_into(deps):
             await deps.emulator.replay_history()

@@ -191,7 +191,7 @@ async def preview_payload(deps: Deps, query: str, *,
     from handlers.commands import customer_answer
 
     with RichProgress(Console(file=stderr or sys.stderr)) as progress:
-        await sync.initial_sync_if_empty(deps, progress=progress)
+        await sync.initial_sync_if_needed(deps, progress=progress)
     if deps.emulator is not None:  # so submitted values and last-seen times show
         async with emulator_webhooks_into(deps):
             await deps.emulator.replay_history()

@@ -40,7 +40,7 @@ from bot.metrics import (
 )
 from bot.scheduler import JobScheduler
 from bot.services.ingest import apply_events
-from bot.services.sync import initial_sync_if_empty
+from bot.services.sync import initial_sync_if_needed
 from bot.socket_mode import check_app_token, start_socket_mode
 from bot.webhooks import atomic_webhook
 from store.migrate import is_at_head
@@ -74,7 +74,7 @@ def log_progress(stage: str, done: int, total: int | None) -> None:
 async def initial_import(deps: Deps) -> None:
     """Fill an empty read model from Atomic; with the emulator, replay its event history too."""
     try:
-        await initial_sync_if_empty(deps, progress=log_progress)
+        await initial_sync_if_needed(deps, progress=log_progress)
         if deps.emulator is not None:
             await deps.emulator.replay_history()
             await deps.emulator.drain()

@@ -247,7 +247,7 @@ async def write_preview_file(deps: Deps, card_id: str, *, output: str, mode: Mod
 
     out = out or sys.stdout
     err = err or sys.stderr
-    await sync.initial_sync_if_empty(deps)
+    await sync.initial_sync_if_needed(deps)
     if deps.emulator is not None:
         async with emulator_webhooks_into(deps):
             await deps.emulator.replay_history()

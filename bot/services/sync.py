@@ -25,6 +25,7 @@ USERS_PAGE = 500
 FLOWS_PAGE = 100
 USERS, CARDS, FLOWS, CONTAINERS = "users", "cards", "flows", "containers"
 RETENTION = "event_retention"
+FULL = "full_sync"  # sync_state only: when a full sync last completed (not a scheduled job)
 
 
 def _report(progress: Progress | None, stage: str, done: int, total: int | None) -> None:
@@ -143,15 +144,19 @@ async def sync_containers(deps: Deps) -> int:
 
 
 async def sync_all(deps: Deps, progress: Progress | None = None) -> SyncReport:
-    """Users, then every customer's cards, then flows and containers."""
-    users = await sync_users(deps, progress)
-    card_count = await sync_cards(deps, progress=progress)
-    flow_count = await sync_flows(deps)
-    _report(progress, FLOWS, flow_count, flow_count)
-    container_count = await sync_containers(deps)
-    _report(progress, CONTAINERS, container_count, container_count)
-    return SyncReport(customers=users, cards=card_count, flows=flow_count,
-                      containers=container_count)
+    """Users, then every customer's cards, then flows and containers; its completion is
+    recorded (sync_state `full_sync`), which ends the need for an initial import."""
+    async def job() -> SyncReport:
+        users = await sync_users(deps, progress)
+        card_count = await sync_cards(deps, progress=progress)
+        flow_count = await sync_flows(deps)
+        _report(progress, FLOWS, flow_count, flow_count)
+        container_count = await sync_containers(deps)
+        _report(progress, CONTAINERS, container_count, container_count)
+        return SyncReport(customers=users, cards=card_count, flows=flow_count,
+                          containers=container_count)
+
+    return await _recorded(deps, FULL, job)
 
 
 async def is_empty(deps: Deps) -> bool:
@@ -160,10 +165,19 @@ async def is_empty(deps: Deps) -> bool:
         return not await customers.has_customers(session)
 
 
-async def initial_sync_if_empty(deps: Deps, progress: Progress | None = None,
-                                ) -> SyncReport | None:
-    """Run a full sync on a fresh database; None when there was data already."""
-    if not await is_empty(deps):
+async def full_sync_done(deps: Deps) -> bool:
+    """True once a full sync (the initial import, or `customer-center sync all`) has completed."""
+    async with deps.sessions.begin() as session:
+        state = await sync_state.get_state(session, name=FULL)
+    return state is not None and state.last_ok_at is not None
+
+
+async def initial_sync_if_needed(deps: Deps, progress: Progress | None = None,
+                                 ) -> SyncReport | None:
+    """Run a full sync until one has completed; None when one had. Data alone does not count:
+    an import cut short by a crash, or webhooks that arrived before it, leave customers behind
+    but not the whole read model (the users sync resumes from its cursor; writes are upserts)."""
+    if await full_sync_done(deps):
         return None
     return await sync_all(deps, progress)
 

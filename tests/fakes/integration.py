@@ -19,7 +19,7 @@ from bot.bootstrap import build_deps, close_deps, migrate_database
 from bot.config import Settings
 from bot.deps import Deps
 from bot.server import emulator_webhooks_into
-from bot.services.sync import initial_sync_if_empty
+from bot.services.sync import initial_sync_if_needed
 from tests.conftest import TEST_DATABASE_URL
 from tests.fakes.databases import fresh_postgres_database
 from tests.fakes.requests import SlackRequests
@@ -79,7 +79,7 @@ async def deps(settings: Settings) -> AsyncIterator[Deps]:
     await migrate_database(settings.database_url)
     built = build_deps(settings)
     try:
-        await initial_sync_if_empty(built)
+        await initial_sync_if_needed(built)
         assert built.emulator is not None
         async with emulator_webhooks_into(built):
             await built.emulator.replay_history()

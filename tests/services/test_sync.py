@@ -130,17 +130,47 @@ async def test_sync_flows_keeps_allow_list_and_flags_removed(deps, atomic):
     assert f2.status == flows.MISSING_STATUS
 
 
-async def test_sync_all_and_initial_sync_only_when_empty(deps, atomic):
+async def test_sync_all_and_initial_sync_only_until_one_completed(deps, atomic):
     assert await sync.is_empty(deps)
-    report = await sync.initial_sync_if_empty(deps)
+    report = await sync.initial_sync_if_needed(deps)
     assert report == SyncReport(customers=7, cards=3, flows=2, containers=1)
     assert not await sync.is_empty(deps)
-    assert await sync.initial_sync_if_empty(deps) is None
+    assert await sync.initial_sync_if_needed(deps) is None
     async with deps.sessions() as session:
         listed = await containers.list_containers(session)
         names = [s.name for s in await sync_state.list_states(session)]
     assert [c.id for c in listed] == ["home"]
-    assert names == ["cards", "containers", "flows", "users"]
+    assert names == ["cards", "containers", "flows", "full_sync", "users"]
+
+
+async def test_an_initial_import_cut_short_runs_again_at_the_next_start(deps, atomic,
+                                                                       monkeypatch):
+    monkeypatch.setattr(sync, "USERS_PAGE", 3)
+    real_cards = atomic.all_cards
+
+    async def crash(**kwargs):
+        raise AtomicUnavailable(status=502)
+
+    atomic.all_cards = crash  # users imported, then the process "died" in the cards stage
+    with pytest.raises(AtomicUnavailable):
+        await sync.initial_sync_if_needed(deps)
+    assert not await sync.is_empty(deps) and not await sync.full_sync_done(deps)
+
+    atomic.all_cards = real_cards
+    report = await sync.initial_sync_if_needed(deps)  # data alone does not count as imported
+    assert report is not None and report.cards == 3 and report.flows == 2
+    assert await sync.full_sync_done(deps)
+    assert await sync.initial_sync_if_needed(deps) is None
+    async with deps.sessions() as session:
+        assert await customers.count_customers(session) == 7
+
+
+async def test_webhooks_before_the_initial_import_do_not_skip_it(deps, atomic):
+    async with deps.sessions.begin() as session:  # a webhook's placeholder customer
+        await customers.ensure_customer(session, customer_id="u1")
+    assert not await sync.is_empty(deps)
+    report = await sync.initial_sync_if_needed(deps)
+    assert report == SyncReport(customers=7, cards=3, flows=2, containers=1)
 
 
 async def test_failure_is_recorded_and_raised(deps, atomic):
