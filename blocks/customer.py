@@ -6,16 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    DividerBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    SectionBlock,
-)
+from slack_sdk.models.blocks import MarkdownTextObject
 
 from blocks.format import (
     STATUS_EMOJI,
@@ -62,31 +53,59 @@ def mrkdwn(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=text, verbatim=True)
 
 
+def _md(text: str) -> dict[str, Any]:
+    """`mrkdwn(text).to_dict()`, built directly (the answer to every lookup is built from these;
+    slack_sdk's model objects cost more than the rest of the message). Keys in slack_sdk's order
+    (sorted); an empty text is left out as slack_sdk leaves it out."""
+    if text:
+        return {"text": text, "type": "mrkdwn", "verbatim": True}
+    return {"type": "mrkdwn", "verbatim": True}
+
+
+def _plain(text: str) -> dict[str, Any]:
+    """A plain_text object as slack_sdk builds it from a string (emoji on)."""
+    if text:
+        return {"emoji": True, "text": text, "type": "plain_text"}
+    return {"emoji": True, "type": "plain_text"}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"text": _md(text), "type": "section"}
+
+
+def _context(texts: list[str]) -> dict[str, Any]:
+    return {"elements": [_md(text) for text in texts], "type": "context"}
+
+
+_DIVIDER: dict[str, Any] = {"type": "divider"}
+
+
 def customer_message(summary: CustomerSummary, *, now: datetime,
                      can_edit: bool = False) -> dict[str, Any]:
     """The lookup answer for one customer: `{"text", "blocks"}` within Slack's message limits.
 
     `can_edit` adds Send Action Flow (the flow handlers check Edit again on the server).
+    Every block is the dict slack_sdk's `to_dict()` gives for the same block (the golden files
+    prove it), built without the model objects: this message answers every lookup.
     """
     customer = summary.customer
-    head: list[Block] = [
-        HeaderBlock(block_id=BlockId.CUSTOMER_HEADER,
-                    text=safe_plain(customer.display_name, HEADER_LIMIT)),
+    blocks: list[dict[str, Any]] = [
+        {"block_id": BlockId.CUSTOMER_HEADER,
+         "text": _plain(safe_plain(customer.display_name, HEADER_LIMIT)), "type": "header"},
         _profile_section(customer),
-        ContextBlock(elements=[mrkdwn(text) for text in _profile_notes(customer, now)]),
+        _context(_profile_notes(customer, now)),
         _counts_section(summary),
-        ContextBlock(elements=[mrkdwn(_freshness(summary, now))]),
+        _context([_freshness(summary, now)]),
     ]
     if 0 < len(customer.id) <= MAX_CUSTOMER_ID:
         ref = CustomerRef(customer_id=customer.id).model_dump_json()
-        buttons = [ButtonElement(text="Open Customer Center", action_id=ActionId.OPEN_CUSTOMER_VIEW,
-                                 style="primary", value=ref)]
+        buttons = [{"action_id": ActionId.OPEN_CUSTOMER_VIEW, "style": "primary",
+                    "text": _plain("Open Customer Center"), "type": "button", "value": ref}]
         if can_edit:
-            buttons.append(ButtonElement(text="Send Action Flow", action_id=ActionId.OPEN_SEND_FLOW,
-                                         value=ref))
-        head.append(ActionsBlock(elements=buttons))
-    head.append(DividerBlock())
-    blocks = [block.to_dict() for block in head]
+            buttons.append({"action_id": ActionId.OPEN_SEND_FLOW,
+                            "text": _plain("Send Action Flow"), "type": "button", "value": ref})
+        blocks.append({"elements": buttons, "type": "actions"})
+    blocks.append(dict(_DIVIDER))
     blocks.extend(_card_blocks(summary, now, used=blocks))
     total = _total(summary)
     name = safe_mrkdwn(customer.display_name, SUMMARY_TEXT_LIMIT)
@@ -94,16 +113,16 @@ def customer_message(summary: CustomerSummary, *, now: datetime,
     return {"text": text, "blocks": blocks}
 
 
-def _profile_section(customer: Customer) -> SectionBlock:
+def _profile_section(customer: Customer) -> dict[str, Any]:
     fields = [
-        mrkdwn(f"*{label}*\n{safe_mrkdwn(getattr(customer, attr), FIELD_VALUE_LIMIT)}")
+        _md(f"*{label}*\n{safe_mrkdwn(getattr(customer, attr), FIELD_VALUE_LIMIT)}")
         for label, attr in _BUILT_IN_FIELDS
     ]
     room = MAX_PROFILE_FIELDS - len(fields)
     for key, value in list(customer.profile.items())[:room]:
         label = safe_mrkdwn(key, FIELD_LABEL_LIMIT)
-        fields.append(mrkdwn(f"*{label}*\n{safe_mrkdwn(value, FIELD_VALUE_LIMIT)}"))
-    return SectionBlock(block_id=BlockId.CUSTOMER_PROFILE, fields=fields)
+        fields.append(_md(f"*{label}*\n{safe_mrkdwn(value, FIELD_VALUE_LIMIT)}"))
+    return {"block_id": BlockId.CUSTOMER_PROFILE, "fields": fields, "type": "section"}
 
 
 def _profile_notes(customer: Customer, now: datetime) -> list[str]:
@@ -119,14 +138,14 @@ def _total(summary: CustomerSummary) -> int:
                len(summary.recent_cards))
 
 
-def _counts_section(summary: CustomerSummary) -> SectionBlock:
+def _counts_section(summary: CustomerSummary) -> dict[str, Any]:
     total = _total(summary)
     counts = "   ".join(
         f"{STATUS_EMOJI[s]} {s.value.capitalize()} *{summary.counts_by_status.get(s, 0):,}*"
         for s in STATUS_ORDER
     )
-    return SectionBlock(block_id=BlockId.CUSTOMER_COUNTS,
-                        text=mrkdwn(f"*Cards: {total} total*\n{counts}"))
+    return {"block_id": BlockId.CUSTOMER_COUNTS,
+            "text": _md(f"*Cards: {total} total*\n{counts}"), "type": "section"}
 
 
 def _freshness(summary: CustomerSummary, now: datetime) -> str:
@@ -155,16 +174,17 @@ def _card_blocks(summary: CustomerSummary, now: datetime,
     total = _total(summary)
     if total == 0:
         none = ":inbox_tray: No cards yet: this customer has not received any action cards."
-        yield SectionBlock(text=mrkdwn(none)).to_dict()
+        yield _section(none)
         return
     blocks_left = MAX_BLOCKS - len(used) - 1  # one block stays free for the "and N more" note
     text_left = TEXT_BUDGET - _text_size(used)
     shown = 0
     for card in summary.recent_cards[:MAX_CARDS]:
-        card_blocks = [block.to_dict() for block in _card(card, now)]
+        texts = _card(card, now)
+        card_blocks = [_section(text) for text in texts]
         if shown:
-            card_blocks.insert(0, DividerBlock().to_dict())
-        size = _text_size(card_blocks)
+            card_blocks.insert(0, dict(_DIVIDER))
+        size = sum(len(text) for text in texts)  # what _text_size(card_blocks) counts
         if len(card_blocks) > blocks_left or size > text_left:
             break
         yield from card_blocks
@@ -175,10 +195,11 @@ def _card_blocks(summary: CustomerSummary, now: datetime,
     if hidden > 0:
         note = (f"…and {hidden} more card{'' if hidden == 1 else 's'} not shown here "
                 f"(showing the {shown} most recent of {total}).")
-        yield ContextBlock(elements=[mrkdwn(note)]).to_dict()
+        yield _context([note])
 
 
-def _card(card: Card, now: datetime) -> list[Block]:
+def _card(card: Card, now: datetime) -> list[str]:
+    """The texts of the card's sections: its summary, then its inputs (if it has any)."""
     title = safe_mrkdwn(card.title, CARD_TITLE_LIMIT)
     if card.last_interaction or card.last_interacted_at:
         event = safe_mrkdwn(humanise_event(card.last_interaction) if card.last_interaction
@@ -192,10 +213,10 @@ def _card(card: Card, now: datetime) -> list[Block]:
         f"Last seen {when(card.last_seen_at, now)}",
         f"Last interaction: {interaction}",
     ]
-    blocks: list[Block] = [SectionBlock(text=mrkdwn("\n".join(lines)))]
+    texts = ["\n".join(lines)]
     if card.inputs:
-        blocks.append(SectionBlock(text=mrkdwn(_inputs_text(card.inputs))))
-    return blocks
+        texts.append(_inputs_text(card.inputs))
+    return texts
 
 
 def input_line(inp: CardInput) -> str:
