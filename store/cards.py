@@ -15,17 +15,19 @@ from sqlalchemy import (
     String,
     Table,
     TextClause,
+    bindparam,
     case,
     func,
     select,
     text,
+    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.atomic.definitions import input_specs
-from bot.domain import Card, CardInput, CardStatus, InputKind, InputOption
+from bot.domain import Card, CardInput, CardStatus, Customer, InputKind, InputOption
 from store import bulk, models
-from store.customers import dialect_insert, later_of
+from store.customers import dialect_insert, later_of, to_customer
 from store.search import iter_chunks
 
 _cards: Table = models.Card.__table__  # type: ignore[assignment]
@@ -230,22 +232,36 @@ def to_card(row: Any, inputs: list[CardInput] | None = None) -> Card:
                 sent_by_send_id=row.sent_by_send_id or "", inputs=inputs or [])
 
 
+# The read statements of lookups are built once, with bind parameters: building and keying a
+# select() cost more than running it on a customer's ten cards.
+_INPUTS_OF_CARDS = (select(_inputs)
+                    .where(_inputs.c.card_instance_id.in_(bindparam("ids", expanding=True)))
+                    .order_by(_inputs.c.card_instance_id, _inputs.c.position, _inputs.c.name))
+_CARD_BY_ID = select(_cards).where(_cards.c.card_instance_id == bindparam("card_instance_id"))
+_COUNTS_BY_STATUS = (select(_cards.c.status, func.count())
+                     .where(_cards.c.customer_id == bindparam("customer_id"))
+                     .group_by(_cards.c.status))
+_NEWEST_FIRST = (_cards.c.created_at.desc(), _cards.c.card_instance_id.desc())
+_RECENT_CARDS = (select(_cards).where(_cards.c.customer_id == bindparam("customer_id"))
+                 .order_by(*_NEWEST_FIRST).limit(bindparam("limit")).offset(bindparam("offset")))
+_RECENT_CARDS_IN_STATUS = (
+    select(_cards).where(_cards.c.customer_id == bindparam("customer_id"),
+                         _cards.c.status == bindparam("status"))
+    .order_by(*_NEWEST_FIRST).limit(bindparam("limit")).offset(bindparam("offset")))
+
+
 async def _with_inputs(session: AsyncSession, rows: Sequence[Any]) -> list[Card]:
     """Cards with their inputs, loaded for all of them in one query."""
     ids = [row.card_instance_id for row in rows]
     by_card: dict[str, list[CardInput]] = {card_id: [] for card_id in ids}
     if ids:
-        result = await session.execute(
-            select(_inputs).where(_inputs.c.card_instance_id.in_(ids))
-            .order_by(_inputs.c.card_instance_id, _inputs.c.position, _inputs.c.name))
-        for row in result:
+        for row in await session.execute(_INPUTS_OF_CARDS, {"ids": ids}):
             by_card[row.card_instance_id].append(_to_input(row))
     return [to_card(row, by_card[row.card_instance_id]) for row in rows]
 
 
 async def get_card(session: AsyncSession, *, card_instance_id: str) -> Card | None:
-    row = (await session.execute(
-        select(_cards).where(_cards.c.card_instance_id == card_instance_id))).first()
+    row = (await session.execute(_CARD_BY_ID, {"card_instance_id": card_instance_id})).first()
     return None if row is None else (await _with_inputs(session, [row]))[0]
 
 
@@ -258,14 +274,40 @@ async def card_definition(session: AsyncSession, *, card_instance_id: str,
 
 
 async def counts_by_status(session: AsyncSession, *, customer_id: str) -> dict[CardStatus, int]:
-    rows = await session.execute(select(_cards.c.status, func.count())
-                                 .where(_cards.c.customer_id == customer_id)
-                                 .group_by(_cards.c.status))
+    rows = await session.execute(_COUNTS_BY_STATUS, {"customer_id": customer_id})
     counts: dict[CardStatus, int] = {}
     for status, count in rows:
         key = _status(status)
         counts[key] = counts.get(key, 0) + int(count)
     return counts
+
+
+_customers: Table = models.Customer.__table__  # type: ignore[assignment]
+_STATUS_COUNTS = (select(_cards.c.status.label("card_status"), func.count().label("card_count"))
+                  .where(_cards.c.customer_id == bindparam("customer_id"))
+                  .group_by(_cards.c.status).subquery("status_counts"))
+_CUSTOMER_WITH_COUNTS = (
+    select(_customers, _STATUS_COUNTS.c.card_status, _STATUS_COUNTS.c.card_count)
+    .select_from(_customers.outerjoin(_STATUS_COUNTS, true()))
+    .where(_customers.c.id == bindparam("customer_id")))
+
+
+async def customer_with_counts(session: AsyncSession, *, customer_id: str,
+                               ) -> tuple[Customer, datetime | None, dict[CardStatus, int]] | None:
+    """The customer, when its cards were last read from Atomic, and its card counts by status
+    (what `customers.get_customer`, `customers.get_cards_refreshed_at` and `counts_by_status`
+    give) in one statement: one row per status, or one row without a status when it has no
+    cards. None: no such customer."""
+    rows = (await session.execute(_CUSTOMER_WITH_COUNTS, {"customer_id": customer_id})).all()
+    if not rows:
+        return None
+    counts: dict[CardStatus, int] = {}
+    for row in rows:
+        if row.card_status is not None:
+            key = _status(row.card_status)
+            counts[key] = counts.get(key, 0) + int(row.card_count)
+    first = rows[0]
+    return to_customer(first), first.cards_refreshed_at, counts
 
 
 async def count_cards(session: AsyncSession, *, customer_id: str,
@@ -279,12 +321,13 @@ async def count_cards(session: AsyncSession, *, customer_id: str,
 async def recent_cards(session: AsyncSession, *, customer_id: str, limit: int, offset: int = 0,
                        status: CardStatus | None = None) -> list[Card]:
     """The customer's cards, newest first, with their inputs (options and submitted values)."""
-    stmt = select(_cards).where(_cards.c.customer_id == customer_id)
-    if status is not None:
-        stmt = stmt.where(_cards.c.status == status.value)
-    stmt = (stmt.order_by(_cards.c.created_at.desc(), _cards.c.card_instance_id.desc())
-            .limit(max(0, limit)).offset(max(0, offset)))
-    rows = (await session.execute(stmt)).all()
+    params: dict[str, Any] = {"customer_id": customer_id, "limit": max(0, limit),
+                              "offset": max(0, offset)}
+    if status is None:
+        rows = (await session.execute(_RECENT_CARDS, params)).all()
+    else:
+        rows = (await session.execute(_RECENT_CARDS_IN_STATUS,
+                                      {**params, "status": status.value})).all()
     return await _with_inputs(session, rows)
 
 

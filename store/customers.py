@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     String,
     Table,
+    bindparam,
     case,
     delete,
     func,
@@ -176,15 +177,19 @@ def _seen_update(postgres: bool) -> Any:
             .values(last_seen_at=given.c.seen))
 
 
+_CUSTOMER_BY_ID = select(_customers).where(_customers.c.id == bindparam("customer_id"))
+_CARDS_REFRESHED_AT = (select(_customers.c.cards_refreshed_at)
+                       .where(_customers.c.id == bindparam("customer_id")))
+
+
 async def get_customer(session: AsyncSession, *, customer_id: str) -> Customer | None:
-    row = (await session.execute(select(_customers).where(_customers.c.id == customer_id))).first()
+    row = (await session.execute(_CUSTOMER_BY_ID, {"customer_id": customer_id})).first()
     return None if row is None else to_customer(row)
 
 
 async def get_cards_refreshed_at(session: AsyncSession, *, customer_id: str) -> datetime | None:
-    col = models.Customer.cards_refreshed_at
-    value: datetime | None = await session.scalar(
-        select(col).where(models.Customer.id == customer_id))
+    value: datetime | None = await session.scalar(_CARDS_REFRESHED_AT,
+                                                  {"customer_id": customer_id})
     return value
 
 

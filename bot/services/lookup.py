@@ -43,14 +43,14 @@ async def _require_view(deps: Deps, actor: Actor, action: str, target: str) -> N
 
 
 async def _summary(session: AsyncSession, customer_id: str, recent: int) -> CustomerSummary:
-    customer = await customers.get_customer(session, customer_id=customer_id)
-    if customer is None:
+    found = await cards.customer_with_counts(session, customer_id=customer_id)
+    if found is None:
         raise CustomerNotFound(customer_id)
-    counts = await cards.counts_by_status(session, customer_id=customer_id)
+    customer, refreshed_at, counts = found
     return CustomerSummary(
         customer=customer, counts_by_status=counts, total_cards=sum(counts.values()),
         recent_cards=await cards.recent_cards(session, customer_id=customer_id, limit=recent),
-        refreshed_at=await customers.get_cards_refreshed_at(session, customer_id=customer_id))
+        refreshed_at=refreshed_at)
 
 
 async def lookup(deps: Deps, actor: Actor, query: str, *, limit: int = 10,

@@ -9,6 +9,7 @@ from bot.domain import (
     Card,
     CardInput,
     CardStatus,
+    Customer,
     FlowVariable,
     InputKind,
     StreamContainer,
@@ -178,3 +179,38 @@ async def test_sync_state_and_audit(sessions):
     assert [(e.actor_id, e.action) for e in entries] == [("U2", "customer.view"),
                                                          ("U1", "customer.lookup")]
     assert len(entries[0].target) == 500 and entries[1].details == {"matches": 2}
+
+
+async def test_customer_with_counts_is_customer_refresh_and_counts_in_one_statement(engine,
+                                                                                    sessions):
+    from store import customers
+
+    async with sessions.begin() as session:
+        await customers.upsert_customers(session, [
+            Customer(id="c1", name="Ada", profile={"plan": "pro"}, last_seen_at=at(5)),
+            Customer(id="c2", email="bo@example.com")])
+        await cards.upsert_cards(session, [
+            api_card("a", 1), api_card("b", 2), api_card("c", 3, status=CardStatus.COMPLETED),
+            api_card("d", 4, status=CardStatus.SNOOZED)])
+        await customers.set_cards_refreshed_at(session, customer_ids=["c1"], at=at(60))
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa_event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with sessions() as session:
+            found = await cards.customer_with_counts(session, customer_id="c1")
+    finally:
+        sa_event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert sum(s.startswith("SELECT") for s in statements) == 1
+    async with sessions() as session:
+        assert found == (await customers.get_customer(session, customer_id="c1"), at(60),
+                         await cards.counts_by_status(session, customer_id="c1"))
+        assert found[2] == {CardStatus.ACTIVE: 2, CardStatus.COMPLETED: 1,
+                            CardStatus.SNOOZED: 1}
+        no_cards = await cards.customer_with_counts(session, customer_id="c2")
+        assert no_cards == (await customers.get_customer(session, customer_id="c2"), None, {})
+        assert no_cards[0].email == "bo@example.com"
+        assert await cards.customer_with_counts(session, customer_id="nobody") is None
