@@ -54,14 +54,47 @@ def is_postgres(session: AsyncSession) -> bool:
 
 def stamp(value: datetime | None, *, postgres: bool) -> str | None:
     """A time as JSON text the database reads as that instant (stored naive UTC on SQLite, in
-    the text form SQLAlchemy's SQLite DateTime writes, so comparisons with stored values hold)."""
-    if value is None:
-        return None
+    the text form SQLAlchemy's SQLite DateTime writes, so comparisons with stored values hold).
+    Memoised, see `stamps`."""
+    return _STAMPS[postgres][value]
+
+
+def stamps(*, postgres: bool) -> Mapping[datetime | None, str | None]:
+    """`stamp` as a mapping, for row-building loops: `stamps(postgres=p)[value]`.
+
+    The texts are memoised: one instant recurs in several rows of a batch (an event's time is
+    in its event row and, as its status, seen or interaction time, in its card's row), and
+    `isoformat` costs about 2.5 us against well under 0.1 us for the lookup.
+    """
+    return _STAMPS[postgres]
+
+
+class _Stamps(dict[datetime | None, str | None]):
+    """Memo of stamp texts for one kind of database, emptied when MAX_SIZE is reached."""
+
+    MAX_SIZE = 16_384
+
+    def __init__(self, postgres: bool) -> None:
+        super().__init__()
+        self.postgres = postgres
+
+    def __missing__(self, value: datetime | None) -> str | None:
+        # Equal datetimes are one instant (aware ones compare in UTC): they share one text.
+        if len(self) >= self.MAX_SIZE:
+            self.clear()
+        text = self[value] = None if value is None else _stamp(value, self.postgres)
+        return text
+
+
+def _stamp(value: datetime, postgres: bool) -> str:
     if value.tzinfo is not UTC:
         value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if postgres:
         return value.isoformat()
     return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+
+
+_STAMPS = {False: _Stamps(False), True: _Stamps(True)}
 
 
 def to_json(value: Any) -> str:

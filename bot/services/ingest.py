@@ -272,7 +272,7 @@ async def _apply(session: AsyncSession, batch: list[WebhookEvent], received_at: 
         if event.card_instance_id:
             effect = _effect(event)
             before = effects.get(effect.card_instance_id)
-            effects[effect.card_instance_id] = before.then(effect) if before else effect
+            effects[effect.card_instance_id] = effect if before is None else before.then(effect)
     await customers.mark_seen_many(session, seen=seen)
     await events.apply_card_effects(session, list(effects.values()))
 
@@ -294,11 +294,10 @@ async def _apply(session: AsyncSession, batch: list[WebhookEvent], received_at: 
 
 
 def _new_event(event: WebhookEvent) -> events.NewEvent:
-    return events.NewEvent(
-        event_id=event.identifier, name=event.event_name, occurred_at=event.timestamp,
-        card_instance_id=event.card_instance_id, customer_id=event.user_id,
-        platform=event.sdk_platform, sdk_version=event.sdk_version,
-        flow_invocation_id=event.flow_invocation_id, properties=event.properties)
+    return events.NewEvent(  # positional: one per event, and keywords cost more
+        event.identifier, event.event_name, event.timestamp, event.card_ref or "",
+        event.user_id, event.sdk_platform, event.sdk_version, event.flow_invocation_id,
+        event.properties)
 
 
 def _effect(event: WebhookEvent) -> events.CardEventEffect:
