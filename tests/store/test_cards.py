@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import event as sa_event
@@ -58,12 +60,9 @@ async def test_upsert_cards_fills_inputs_from_definition_and_counts(sessions):
     assert all(i.value is None and i.submitted_at is None for i in card.inputs)
 
 
-async def test_recent_cards_newest_first_with_inputs_in_one_query(engine, sessions):
-    async with sessions.begin() as session:
-        await cards.upsert_cards(session, [api_card(f"k{i}", i) for i in range(6)])
-        await cards.submit_values(session, card_instance_id="k4", inputs=[
-            CardInput(name="numberInput_k2p9a", kind=InputKind.TEXT, value=7,
-                      submitted_at=at(30))])
+@contextmanager
+def statements_run(engine) -> Iterator[list[str]]:
+    """The SQL statements sent to the database inside the block."""
     statements: list[str] = []
 
     def record(conn, cursor, statement, *args):
@@ -71,10 +70,20 @@ async def test_recent_cards_newest_first_with_inputs_in_one_query(engine, sessio
 
     sa_event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
-        async with sessions() as session:
-            recent = await cards.recent_cards(session, customer_id="c1", limit=4)
+        yield statements
     finally:
         sa_event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_recent_cards_newest_first_with_inputs_in_one_query(engine, sessions):
+    async with sessions.begin() as session:
+        await cards.upsert_cards(session, [api_card(f"k{i}", i) for i in range(6)])
+        await cards.submit_values(session, card_instance_id="k4", inputs=[
+            CardInput(name="numberInput_k2p9a", kind=InputKind.TEXT, value=7,
+                      submitted_at=at(30))])
+    with statements_run(engine) as statements:
+        async with sessions() as session:
+            recent = await cards.recent_cards(session, customer_id="c1", limit=4)
     assert [c.card_instance_id for c in recent] == ["k5", "k4", "k3", "k2"]
     assert sum("card_inputs" in s for s in statements) == 1
     amount = next(i for i in recent[1].inputs if i.name == "numberInput_k2p9a")
@@ -193,17 +202,9 @@ async def test_customer_with_counts_is_customer_refresh_and_counts_in_one_statem
             api_card("a", 1), api_card("b", 2), api_card("c", 3, status=CardStatus.COMPLETED),
             api_card("d", 4, status=CardStatus.SNOOZED)])
         await customers.set_cards_refreshed_at(session, customer_ids=["c1"], at=at(60))
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa_event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with statements_run(engine) as statements:
         async with sessions() as session:
             found = await cards.customer_with_counts(session, customer_id="c1")
-    finally:
-        sa_event.remove(engine.sync_engine, "before_cursor_execute", record)
     assert sum(s.startswith("SELECT") for s in statements) == 1
     async with sessions() as session:
         assert found == (await customers.get_customer(session, customer_id="c1"), at(60),
