@@ -10,7 +10,7 @@ from bot.deps import Deps
 from bot.domain import Actor, CustomerAnalytics, FlowStats, PlatformSeen, Role
 from bot.errors import CustomerNotFound, PermissionDenied
 from bot.services import access, audit
-from store import cards, customers, flows
+from store import card_feed, customers, flows
 
 ACTIVITY_DAYS = 30
 
@@ -32,13 +32,13 @@ async def customer_analytics(deps: Deps, actor: Actor, customer_id: str) -> Cust
         customer = await customers.get_customer(session, customer_id=customer_id)
         if customer is None:
             raise CustomerNotFound(customer_id)
-        counts = await cards.feed_counts(session, customer_id=customer_id)
-        spans = await cards.completion_spans(session, customer_id=customer_id)
-        seen = await cards.last_seen_by_platform(session, customer_id=customer_id)
-        per_flow = await cards.flow_counts(session, customer_id=customer_id)
+        counts = await card_feed.feed_counts(session, customer_id=customer_id)
+        spans = await card_feed.completion_spans(session, customer_id=customer_id)
+        seen = await card_feed.last_seen_by_platform(session, customer_id=customer_id)
+        per_flow = await card_feed.flow_counts(session, customer_id=customer_id)
         names = {f.id: f.name for f in await flows.list_flows(session)}
-        events = await cards.events_since(session, customer_id=customer_id, since=since)
-        first = await cards.first_card_at(session, customer_id=customer_id)
+        events = await card_feed.events_since(session, customer_id=customer_id, since=since)
+        first = await card_feed.first_card_at(session, customer_id=customer_id)
     async with deps.sessions.begin() as session:
         await audit.record(session, deps, actor, "customer.analytics", customer_id, {})
     durations = [(done - created).total_seconds() for created, done in spans if done >= created]

@@ -21,7 +21,7 @@ from bot.errors import (
     PermissionDenied,
 )
 from bot.services import access, audit
-from store import cards, containers, customers, sends
+from store import card_feed, cards, containers, customers, sends
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +73,16 @@ async def load_view(session: AsyncSession, meta: CustomerViewMeta, *,
     found = await containers.list_containers(session)
     container = choose_container(meta.container, found)
     stream = container.stream_id if container is not None and container.stream_id else None
-    counts = await cards.feed_counts(session, customer_id=customer.id, stream_id=stream)
+    counts = await card_feed.feed_counts(session, customer_id=customer.id, stream_id=stream)
     status = None if meta.tab == ALL_TAB else CardStatus(meta.tab)
     total = sum(counts.values()) if status is None else counts.get(status, 0)
     pages = max(1, math.ceil(total / page_size))
     page = min(meta.page, pages)
-    page_cards = await cards.feed_page(session, customer_id=customer.id, status=status,
+    page_cards = await card_feed.feed_page(session, customer_id=customer.id, status=status,
                                        stream_id=stream, limit=page_size,
                                        offset=(page - 1) * page_size)
     seen = [PlatformSeen(platform=p, at=at, sdk_version=v) for p, at, v in
-            await cards.last_seen_by_platform(session, customer_id=customer.id)]
+            await card_feed.last_seen_by_platform(session, customer_id=customer.id)]
     return CustomerView(
         customer=customer, tab=meta.tab, counts=counts, containers=found, container=container,
         sdk=meta.sdk, sdk_versions=sdk_versions(seen), cards=page_cards, page=page, pages=pages,

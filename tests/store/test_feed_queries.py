@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain import Card, CardStatus, Customer
-from store import cards, customers
+from store import card_feed, cards, customers
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -24,18 +24,18 @@ async def test_feed_by_state_and_container(sessions: async_sessionmaker[AsyncSes
             card(1, CardStatus.ACTIVE, ["home"]), card(2, CardStatus.ACTIVE, ["offers"]),
             card(3, CardStatus.COMPLETED, []), card(4, CardStatus.COMPLETED, ["home", "offers"]),
             card(5, CardStatus.EXPIRED, ["offers"])])
-        home = await cards.feed_counts(session, customer_id="c1", stream_id="home")
+        home = await card_feed.feed_counts(session, customer_id="c1", stream_id="home")
         assert home == {CardStatus.ACTIVE: 1, CardStatus.COMPLETED: 2}
-        every = await cards.feed_counts(session, customer_id="c1")
+        every = await card_feed.feed_counts(session, customer_id="c1")
         assert sum(every.values()) == 5
-        page = await cards.feed_page(session, customer_id="c1", status=CardStatus.COMPLETED,
+        page = await card_feed.feed_page(session, customer_id="c1", status=CardStatus.COMPLETED,
                                      stream_id="offers", limit=10, offset=0)
         assert [c.card_instance_id for c in page] == ["ci_04", "ci_03"]  # newest first
-        second = await cards.feed_page(session, customer_id="c1", status=None, stream_id=None,
+        second = await card_feed.feed_page(session, customer_id="c1", status=None, stream_id=None,
                                        limit=2, offset=2)
         assert [c.card_instance_id for c in second] == ["ci_03", "ci_02"]
-        none = await cards.feed_page(session, customer_id="c1", status=None, stream_id="x'--",
+        none = await card_feed.feed_page(session, customer_id="c1", status=None, stream_id="x'--",
                                      limit=10, offset=0)
         assert [c.card_instance_id for c in none] == ["ci_03"]  # only the untargeted card
-        assert await cards.first_card_at(session, customer_id="c1") == T0 + timedelta(hours=1)
+        assert await card_feed.first_card_at(session, customer_id="c1") == T0 + timedelta(hours=1)
         assert await customers.existing_ids(session, customer_ids=["c1", "nobody"]) == {"c1"}
