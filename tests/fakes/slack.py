@@ -41,6 +41,14 @@ class Override:
     times: int | None = None  # None: every call
 
 
+async def serve_locally(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve an aiohttp app on 127.0.0.1, port 0: its runner (clean it up) and the bound port."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, int(runner.addresses[0][1])
+
+
 class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -62,11 +70,7 @@ class FakeSlack:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
+        self._runner, self.port = await serve_locally(app)
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 from aiohttp import WSMsgType, web
 
 from tests.fakes.requests import JSON, SignedRequest
+from tests.fakes.slack import serve_locally
 
 APP_ID = "A0TEST"
 EnvelopeType = Literal["slash_commands", "interactive", "events_api"]
@@ -74,11 +75,7 @@ class FakeSocketMode:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/link/", self._link)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
+        self._runner, self.port = await serve_locally(app)
 
     async def stop(self) -> None:
         for connection in self.connections:
