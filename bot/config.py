@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
 
+    # Request limits (docs/operations.md, "Hostile traffic"): bodies are refused with 413 while
+    # being read, before anything is parsed; Slack's own payloads are a few kilobytes.
+    slack_max_body_bytes: int = Field(default=1_000_000, ge=1_024)
+    webhook_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1_024)
+    webhook_max_events: int = Field(default=10_000, ge=1)  # per request; more -> 413
+    # Event times further than this in the future are clamped to the time of receipt.
+    future_event_tolerance_seconds: float = Field(default=300, ge=0)
+    # A user may ask the admins for access once per cooldown while a request is pending.
+    request_access_cooldown_seconds: float = Field(default=3600, ge=0)
+
     # Webhook ingestion (bot/ingest_queue.py): bounded queue, batched writer.
     ingest_queue_events: int = Field(default=20_000, ge=1)  # full -> 503 + Retry-After
     ingest_batch_events: int = Field(default=1_000, ge=1)  # at most this many per transaction

@@ -148,6 +148,27 @@ class SyncState(Base):
     last_run_at: Mapped[datetime | None] = mapped_column(default=None)
     last_ok_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # Records of the last run that could not be stored (skipped, the others kept) or were fitted
+    # to their columns: how many, and a JSON list of {"record", "reason"} (docs/operations.md).
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    warnings: Mapped[str] = mapped_column(Text, default="")
+
+
+class DeadLetter(Base):
+    """An event the app received but could not read or store, kept raw with the reason.
+
+    `raw` is the event as JSON text with every non-ASCII character escaped, so any input (NUL,
+    lone surrogates) is storable on both databases; nothing received is dropped.
+    """
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(20), default="webhook")  # webhook | backfill
+    identifier: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (Index("ix_dead_letters_received", "received_at"),)
 
 
 class AuditLog(Base):
