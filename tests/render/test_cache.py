@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
-from bot.render.cache import INDEX, PreviewCache
+from bot.render.cache import INDEX, KeyedLocks, PreviewCache
 
 KEY_A = "a" * 40
 KEY_B = "b" * 40
@@ -57,3 +58,69 @@ def test_a_broken_index_starts_empty(tmp_path: Path) -> None:
 def test_keys_cannot_escape_the_directory(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         PreviewCache(tmp_path).put("../../etc/passwd", b"x")
+
+
+# --- the per-key lock map (bot/services/previews.py: one preview of a key at a time) ----------
+
+
+async def settle() -> None:
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+async def test_a_lock_is_never_dropped_while_someone_waits_for_it() -> None:
+    """A holds K, B waits for K. A lets go; before B runs, previews of many other keys come and
+    go and D asks for K: D must queue behind B on the same lock, never get a fresh one."""
+    locks = KeyedLocks()
+    inside: list[str] = []
+    entered: list[str] = []
+
+    async def use(name: str, gate: asyncio.Event | None = None) -> None:
+        async with locks.hold("K"):
+            inside.append(name)
+            entered.append(name)
+            assert inside == [name], f"{inside} are inside K at once"
+            if gate is not None:
+                await gate.wait()
+            await asyncio.sleep(0)
+            inside.remove(name)
+
+    a = locks.hold("K")
+    await a.__aenter__()  # A: this test, holding K
+    b_gate = asyncio.Event()
+    b = asyncio.create_task(use("B", b_gate))
+    await settle()
+    assert entered == [] and len(locks) == 1  # B waits
+
+    await a.__aexit__(None, None, None)  # A lets go: B is woken, and runs at the next await
+    for n in range(2_000):  # uncontended locks never suspend: all this before B runs
+        async with locks.hold(f"other-{n}"):
+            pass
+    d = asyncio.create_task(use("D"))
+    await settle()
+    assert entered == ["B"]  # D waits behind B
+    b_gate.set()
+    await asyncio.gather(b, d)
+    assert entered == ["B", "D"]
+    assert len(locks) == 0  # nothing kept once nobody holds or waits
+
+
+async def test_a_cancelled_waiter_leaves_no_entry() -> None:
+    locks = KeyedLocks()
+    gate = asyncio.Event()
+
+    async def hold() -> None:
+        async with locks.hold("K"):
+            await gate.wait()
+
+    holder = asyncio.create_task(hold())
+    await settle()
+    waiter = asyncio.create_task(hold())
+    await settle()
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert len(locks) == 1  # the holder's
+    gate.set()
+    await holder
+    assert len(locks) == 0
