@@ -1,5 +1,6 @@
 """One Slack Web client for background posts and one HTTP client for card images per process:
-built by build_deps, reused by every drain, user-group sync and image fetch, closed by close_deps."""
+built by build_deps, reused by every drain, user-group sync and image fetch; closed by
+close_deps."""
 
 from __future__ import annotations
 
