@@ -1,4 +1,5 @@
-"""build_deps(settings) -> Deps and close_deps: engine, Atomic client, embedded emulator."""
+"""build_deps(settings) -> Deps and close_deps: engine, Atomic client, embedded emulator, and the
+pooled clients of background work (Slack Web API, card images)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from bot.atomic.client import AtomicClient
 from bot.config import Settings
 from bot.deps import Clock, Deps, utcnow
 from bot.metrics import atomic_event_hooks
+from bot.render.images import image_client
 from store.db import make_engine, make_sessions
 
 EMULATOR_BASE_URL = "http://atomic-emulator"
@@ -38,7 +40,7 @@ def build_deps(settings: Settings, *, clock: Clock = utcnow) -> Deps:
                               client_id=EMULATOR_CLIENT_ID, client_secret=EMULATOR_CLIENT_SECRET,
                               token_url=EMULATOR_TOKEN_URL)
         return Deps(settings=settings, engine=engine, sessions=sessions, atomic=atomic, clock=clock,
-                    emulator=emulator, http=http,
+                    emulator=emulator, http=http, images=_images(settings),
                     after_ack=AfterAck(settings.after_ack_concurrency))
 
     assert settings.atomic_api_base_url is not None  # uses_emulator is False
@@ -51,13 +53,25 @@ def build_deps(settings: Settings, *, clock: Clock = utcnow) -> Deps:
                           client_secret=secret.get_secret_value() if secret is not None else "",
                           token_url=settings.atomic_token_url)
     return Deps(settings=settings, engine=engine, sessions=sessions, atomic=atomic, clock=clock,
-                http=http, after_ack=AfterAck(settings.after_ack_concurrency))
+                http=http, images=_images(settings),
+                after_ack=AfterAck(settings.after_ack_concurrency))
+
+
+def _images(settings: Settings) -> httpx.AsyncClient:
+    """One client (one connection pool) for every card image this process fetches."""
+    return image_client(timeout=settings.preview_image_timeout_seconds)
 
 
 async def close_deps(deps: Deps) -> None:
-    """Close what build_deps opened: the HTTP clients, then the engine's pool."""
+    """Close what build_deps opened: background work still under way (preview index writes, Slack
+    admin checks), the HTTP clients, then the engine's pool."""
+    await deps.previews.aclose()
+    await deps.roles.aclose()
     if deps.http is not None:
         await deps.http.aclose()
+    if deps.images is not None:
+        await deps.images.aclose()
+    await deps.slack.aclose()
     await deps.response_urls.aclose()
     await deps.engine.dispose()
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import aiohttp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.after_ack import AfterAck
@@ -20,12 +27,79 @@ if TYPE_CHECKING:
 
     from bot.atomic.client import AtomicClient
     from bot.atomic.emulator.app import Emulator
+    from bot.render.cache import PreviewState
 
 Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class SlackWeb:
+    """The process's Web API client for background work (the notifications outbox, the user-group
+    sync): waits out 429 Retry-After (twice) and retries connection errors, over one aiohttp
+    session made on first use, inside the serving event loop; closed by close_deps. Listeners use
+    Bolt's client instead (bot/app.py): the ack path never waits for a rate limit."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._session: aiohttp.ClientSession | None = None
+        self._client: AsyncWebClient | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.settings.slack_bot_token is not None
+
+    @property
+    def client(self) -> AsyncWebClient:
+        if self._client is None or self._session is None or self._session.closed:
+            token = self.settings.slack_bot_token
+            self._session = aiohttp.ClientSession()
+            self._client = AsyncWebClient(
+                token=token.get_secret_value() if token is not None else None,
+                base_url=self.settings.slack_api_url, session=self._session,
+                retry_handlers=[AsyncConnectionErrorRetryHandler(),
+                                AsyncRateLimitErrorRetryHandler(max_retry_count=2)])
+        return self._client
+
+    @property
+    def closed(self) -> bool:
+        return self._session is None or self._session.closed
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = self._client = None
+
+
+class ChannelPacer:
+    """At most one post per channel per `gap` seconds from this process (chat.postMessage allows
+    about one a second per channel); Deps.pacer."""
+
+    MAX_CHANNELS = 10_000
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._last: dict[str, float] = {}  # channel -> monotonic time of its last post
+
+    async def wait(self, channel: str, gap: float, sleep: Sleep) -> None:
+        last = self._last.get(channel)
+        if last is not None:
+            wait = gap - (self._monotonic() - last)
+            if wait > 0:
+                await sleep(wait)
+        if len(self._last) >= self.MAX_CHANNELS:  # bounded: channels quiet for `gap` go
+            now = self._monotonic()
+            self._last = {c: t for c, t in self._last.items() if now - t < gap}
+        self._last[channel] = self._monotonic()
+
+
+def _preview_state() -> PreviewState:
+    from bot.render.cache import PreviewState  # Pillow and the renderer load on first use
+
+    return PreviewState()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +116,14 @@ class Deps:
     response_urls: ResponseUrls = field(default_factory=ResponseUrls)  # closed by close_deps
     # sessions for reads only (store.db.make_read_sessions); made from `sessions` when not given
     readers: async_sessionmaker[AsyncSession] = field(default=None)  # type: ignore[arg-type]
+    # Process-wide state and pooled clients (docs/operations.md, "One process"):
+    previews: PreviewState = field(default_factory=_preview_state)  # preview caches, key locks
+    pacer: ChannelPacer = field(default_factory=ChannelPacer)  # notification posts per channel
+    slack: SlackWeb = field(default=None)  # type: ignore[assignment]  # made from `settings`
+    images: httpx.AsyncClient | None = None  # card images (build_deps); closed by close_deps
 
     def __post_init__(self) -> None:
         if self.readers is None:
             object.__setattr__(self, "readers", read_sessions_for(self.sessions))
+        if self.slack is None or self.slack.settings is not self.settings:  # not another's token
+            object.__setattr__(self, "slack", SlackWeb(self.settings))

@@ -38,10 +38,13 @@ def identity_from_context(context: AsyncBoltContext) -> SlackIdentity:
 
 
 async def identify_actor(context: AsyncBoltContext, next: Next) -> None:
-    """Global middleware: `context["actor"]` (identity + role) through the access service."""
+    """Global middleware: `context["actor"]` (identity + role) through the access service, from
+    the database only: a users.info check waits for this request's ack (docs/access.md)."""
     deps: Deps = context["deps"]
+    ack = context.ack
     context["actor"] = await access.resolve_actor(deps, identity_from_context(context),
-                                                  slack=context.client)
+                                                  slack=context.client,
+                                                  acked=lambda: ack.response is not None)
     await next()
 
 

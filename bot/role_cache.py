@@ -10,6 +10,11 @@
 reads in flight are forgotten, and a read that started before the change does not store its answer.
 Another instance sees such a change within ROLE_CACHE_SECONDS. Bounded: it empties itself past
 MAX_ENTRIES.
+
+Reads use the database only. With SLACK_ADMINS_ARE_ADMINS, a user whose Slack admin status the
+database does not know (fresh) is marked `unchecked`; the access service checks it with users.info
+after the request's ack (`check_later`, one check per user at a time), then `forget`s the entry so
+the user's next request reads the answer (docs/access.md).
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from bot.domain import Role
 
@@ -25,6 +31,7 @@ log = logging.getLogger(__name__)
 
 RoleKey = tuple[str, str, str]  # enterprise id, team id, user id
 Load = Callable[[], Awaitable[Role | None]]
+Check = Callable[[], Coroutine[Any, Any, None]]
 
 
 class RoleCache:
@@ -35,6 +42,8 @@ class RoleCache:
         self._entries: dict[RoleKey, tuple[float, Role | None]] = {}
         self._loading: dict[RoleKey, asyncio.Task[Role | None]] = {}
         self._generation = 0  # bumped by clear(): older reads must not store their answer
+        self._unchecked: set[RoleKey] = set()  # Slack admin status to be asked after an ack
+        self._checks: dict[RoleKey, asyncio.Task[None]] = {}
 
     def get(self, key: RoleKey, *, ttl: float) -> tuple[bool, Role | None]:
         """(hit, role): a hit only while the entry is younger than `ttl` seconds."""
@@ -52,6 +61,53 @@ class RoleCache:
         self._entries.clear()
         self._loading.clear()
         self._generation += 1
+
+    def forget(self, key: RoleKey) -> None:
+        """One user's role changed elsewhere (their Slack admin status): read it afresh."""
+        self._entries.pop(key, None)
+        self._loading.pop(key, None)
+        self._generation += 1  # a read under way may predate the change: it stores nothing
+
+    # -- the Slack admin check after an ack ----------------------------------------------------
+
+    def mark_unchecked(self, key: RoleKey) -> None:
+        if len(self._unchecked) >= self.MAX_ENTRIES:
+            self._unchecked.clear()
+        self._unchecked.add(key)
+
+    def mark_checked(self, key: RoleKey) -> None:
+        self._unchecked.discard(key)
+
+    def unchecked(self, key: RoleKey) -> bool:
+        return key in self._unchecked
+
+    def check_later(self, key: RoleKey, check: Check) -> None:
+        """Run `check()` in the background unless one runs for `key` already."""
+        if key in self._checks:
+            return
+        task = asyncio.create_task(check())
+        self._checks[key] = task
+
+        def done(finished: asyncio.Task[None]) -> None:
+            if self._checks.get(key) is finished:
+                del self._checks[key]
+            if not finished.cancelled() and finished.exception() is not None:
+                log.warning("could not check whether a user is a Slack admin: %r",
+                            finished.exception())
+
+        task.add_done_callback(done)
+
+    async def idle(self) -> None:
+        """Wait for the checks under way (tests; shutdown)."""
+        while self._checks:
+            await asyncio.gather(*self._checks.values(), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Stop the background work (close_deps): checks and reads under way are cancelled."""
+        pending = [*self._checks.values(), *self._loading.values()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def resolve(self, key: RoleKey, *, ttl: float, load: Load) -> Role | None:
         """The cached role, or `load()`'s answer (shared by concurrent callers, then cached)."""

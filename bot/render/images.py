@@ -4,6 +4,7 @@ under a pixel cap; any failure gives None and the renderer draws a placeholder."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import warnings
@@ -29,35 +30,52 @@ async def no_images(_url: str) -> bytes | None:
 
 def http_fetcher(*, timeout: float = DEFAULT_TIMEOUT_SECONDS,
                  max_bytes: int = DEFAULT_MAX_BYTES,
-                 transport: httpx.AsyncBaseTransport | None = None) -> ImageFetcher:
-    """A fetcher over HTTP(S): GET with `timeout` overall, at most `max_bytes`, images only."""
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 client: httpx.AsyncClient | None = None) -> ImageFetcher:
+    """A fetcher over HTTP(S): GET with `timeout` overall, at most `max_bytes`, images only.
+
+    `client`: the process's pooled client (bot/bootstrap.py, made with `image_client`); without
+    one, each fetch opens and closes a client of its own (tests, one-off tools)."""
     async def fetch(url: str) -> bytes | None:
         if not url.startswith(("https://", "http://")):
             return None
         try:
-            async with asyncio.timeout(timeout), httpx.AsyncClient(
-                    timeout=timeout, follow_redirects=True, max_redirects=3,
-                    transport=transport) as client, client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    log.info("image %s: HTTP %s", url[:200], response.status_code)
-                    return None
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > max_bytes:
-                    log.info("image %s: %s bytes is over the cap", url[:200], declared)
-                    return None
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        log.info("image %s: over %s bytes", url[:200], max_bytes)
-                        return None
-                    chunks.append(chunk)
-                return b"".join(chunks)
+            async with asyncio.timeout(timeout), contextlib.AsyncExitStack() as stack:
+                pooled = client if client is not None else await stack.enter_async_context(
+                    image_client(timeout=timeout, transport=transport))
+                response = await stack.enter_async_context(pooled.stream(
+                    "GET", url, timeout=timeout, follow_redirects=True))
+                return await _read_image(url, response, max_bytes)
         except (httpx.HTTPError, TimeoutError, ValueError) as exc:
             log.info("image %s not fetched: %r", url[:200], exc)
             return None
     return fetch
+
+
+def image_client(*, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+                 transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """An HTTP client for card images: short timeout, at most three redirects."""
+    return httpx.AsyncClient(timeout=timeout, follow_redirects=True, max_redirects=3,
+                             transport=transport)
+
+
+async def _read_image(url: str, response: httpx.Response, max_bytes: int) -> bytes | None:
+    if response.status_code != 200:
+        log.info("image %s: HTTP %s", url[:200], response.status_code)
+        return None
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        log.info("image %s: %s bytes is over the cap", url[:200], declared)
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            log.info("image %s: over %s bytes", url[:200], max_bytes)
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def fetch_all(urls: Sequence[str], fetcher: ImageFetcher) -> dict[str, bytes | None]:

@@ -8,11 +8,16 @@ enterprise.
 
 Every entry point resolves the actor afresh (middleware, per request) and services re-check with
 `permits` / `ensure`, which write refusals to the audit log as "<action>.denied".
+
+Before an ack nothing but the database is read: users.info waits until the request is acked, and
+its answer applies from the user's next request (docs/access.md, "Slack admins").
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -39,47 +44,100 @@ def highest(roles: list[Role | None]) -> Role | None:
     return max(present, key=lambda role: role.rank) if present else None
 
 
+ACK_WAIT_SECONDS = 3.5  # Bolt waits 3 s for a listener's ack; a request never acked is let go
+
+
 async def resolve_actor(deps: Deps, identity: SlackIdentity, *,
-                        slack: AsyncWebClient | None = None) -> Actor:
+                        slack: AsyncWebClient | None = None,
+                        acked: Callable[[], bool] | None = None) -> Actor:
     """The actor for a Slack identity with its effective role. Deny by default.
 
-    `slack` is only used with SLACK_ADMINS_ARE_ADMINS (users.info, cached per user).
+    With SLACK_ADMINS_ARE_ADMINS and `slack`, a user the database does not know (fresh) to be a
+    Slack admin is asked about with users.info (cached per user): at once, or, given `acked` (the
+    ack path, bot/middleware.py), in the background once `acked()` is true; this request then
+    has the role from the grants only, the next one the answer.
     """
     if not identity.user_id:
         return Actor(identity=identity, role=None)
     if identity.user_id in deps.settings.admin_ids:
         return Actor(identity=identity, role=Role.ADMIN)
-    key = (identity.enterprise_id, identity.team_id, identity.user_id)
+    key = _key(identity)
 
     async def load() -> Role | None:
-        return await _read_role(deps, identity, slack)
+        return await _read_role(deps, identity)
 
     role = await deps.roles.resolve(key, ttl=deps.settings.role_cache_seconds, load=load)
+    if slack is not None and deps.settings.slack_admins_are_admins and deps.roles.unchecked(key):
+        if acked is not None:
+            deps.roles.check_later(key, lambda: _check_after_ack(deps, identity, slack, acked))
+        elif role is not Role.ADMIN and await _check_slack_admin(deps, identity, slack):
+            role = Role.ADMIN
     return Actor(identity=identity, role=role)
 
 
-async def _read_role(deps: Deps, identity: SlackIdentity,
-                     slack: AsyncWebClient | None) -> Role | None:
+def _key(identity: SlackIdentity) -> tuple[str, str, str]:
+    return identity.enterprise_id, identity.team_id, identity.user_id
+
+
+async def _read_role(deps: Deps, identity: SlackIdentity) -> Role | None:
+    """The role from the database: grants, and the cached users.info answer while fresh. Marks
+    the user `unchecked` when users.info should be asked (unknown, expired, or past half its
+    life: refreshed ahead, so an active Slack admin is never refused)."""
+    slack_admins = deps.settings.slack_admins_are_admins
     async with deps.readers() as session:
         applicable = await grants.roles_of_user(session, enterprise_id=identity.enterprise_id,
                                                 team_id=identity.team_id,
                                                 user_id=identity.user_id)
-    role = highest([grant.role for grant in applicable])
-    if role is not Role.ADMIN and deps.settings.slack_admins_are_admins and slack is not None:
-        if await is_slack_admin(deps, identity, slack):
-            role = Role.ADMIN
+        role = highest([grant.role for grant in applicable])
+        cached = None
+        if slack_admins and role is not Role.ADMIN:
+            cached = await grants.cached_slack_admin(
+                session, enterprise_id=identity.enterprise_id, team_id=identity.team_id,
+                user_id=identity.user_id)
+    if not slack_admins or role is Role.ADMIN:
+        return role
+    max_age = timedelta(seconds=deps.settings.slack_admin_cache_seconds)
+    age = deps.clock() - cached[1] if cached is not None else None
+    if age is None or age >= max_age / 2:
+        deps.roles.mark_unchecked(_key(identity))
+    if cached is not None and age is not None and age < max_age and cached[0]:
+        return Role.ADMIN  # not fresh: not an admin through Slack until users.info says so
     return role
 
 
-async def is_slack_admin(deps: Deps, identity: SlackIdentity, slack: AsyncWebClient) -> bool:
+async def _check_slack_admin(deps: Deps, identity: SlackIdentity, slack: AsyncWebClient) -> bool:
+    """users.info now (unless answered in the last half cache life); the user's cached role is
+    dropped so their next request reads the answer."""
+    half = deps.settings.slack_admin_cache_seconds / 2
+    is_admin = await is_slack_admin(deps, identity, slack, max_age_seconds=half)
+    deps.roles.mark_checked(_key(identity))
+    deps.roles.forget(_key(identity))
+    return is_admin
+
+
+async def _check_after_ack(deps: Deps, identity: SlackIdentity, slack: AsyncWebClient,
+                           acked: Callable[[], bool]) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ACK_WAIT_SECONDS
+    while not acked():  # Bolt's own wait for a listener's ack is this poll
+        if loop.time() >= deadline:
+            return  # never acked: a later request asks again
+        await asyncio.sleep(0.01)
+    async with deps.after_ack.slot():  # post-ack work: acks still being sent go first
+        await _check_slack_admin(deps, identity, slack)
+
+
+async def is_slack_admin(deps: Deps, identity: SlackIdentity, slack: AsyncWebClient, *,
+                         max_age_seconds: float | None = None) -> bool:
     """Whether the user is a workspace (or org) admin or owner: users.info, cached in the database
-    for SLACK_ADMIN_CACHE_SECONDS so a burst of requests costs one call."""
+    for SLACK_ADMIN_CACHE_SECONDS (or `max_age_seconds`) so a burst of requests costs one call."""
     key = {"enterprise_id": identity.enterprise_id, "team_id": identity.team_id,
            "user_id": identity.user_id}
     now = deps.clock()
     async with deps.sessions.begin() as session:
         cached = await grants.cached_slack_admin(session, **key)
-    max_age = timedelta(seconds=deps.settings.slack_admin_cache_seconds)
+    max_age = timedelta(seconds=deps.settings.slack_admin_cache_seconds
+                        if max_age_seconds is None else max_age_seconds)
     if cached is not None and now - cached[1] < max_age:
         return cached[0]
     try:

@@ -1,25 +1,23 @@
 """The support channel follows every send, through the notifications outbox (SLACK-RULES.md §5).
 
-Services write outbox rows in their own transaction; `drain` (a scheduled job) posts them with a
-client that honours 429 Retry-After, at most one message per second per channel, retrying other
-failures with backoff. Rows survive restarts. Customer input values never go to the channel: the
-thread reply has a "Show responses" button (View access, ephemeral) and the sender gets a DM.
+Services write outbox rows in their own transaction; `drain` (a scheduled job) posts them with the
+process's background client (429 Retry-After honoured), at most one message per second per
+channel, retrying other failures with backoff. Rows survive restarts. Each row is claimed with a
+lease (committed) before it is posted, so two drainers (a leader hand-over) never post one row
+twice while both live: docs/operations.md, "The notifications outbox". Customer input values never
+go to the channel: the thread reply has a "Show responses" button (View access, ephemeral) and the
+sender gets a DM.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +29,7 @@ from blocks.notifications import (
     sender_dm_message,
 )
 from bot.atomic.events import WebhookEvent
-from bot.deps import Deps
+from bot.deps import Deps, Sleep
 from bot.domain import Actor, Card, FlowSend, Role, SendStatus
 from bot.errors import NotFound, PermissionDenied
 from bot.services import access
@@ -44,6 +42,10 @@ log = logging.getLogger(__name__)
 PER_CHANNEL_GAP = 1.0  # seconds between two posts to one channel (chat.postMessage limit)
 MAX_ATTEMPTS = 8
 BACKOFF_CAP = timedelta(minutes=30)
+# A claimed row is another drainer's again after LEASE: long enough for any live post (one Slack
+# call with its retries, cut off at half the lease), short enough for a dead drainer's rows.
+LEASE = timedelta(minutes=10)
+POST_TIMEOUT_SECONDS = LEASE.total_seconds() / 2
 PERMANENT = frozenset({"channel_not_found", "not_in_channel", "is_archived", "invalid_blocks",
                        "msg_too_long", "no_text", "invalid_auth", "account_inactive",
                        "message_not_found", "cant_update_message", "user_not_found"})
@@ -54,18 +56,6 @@ CARD_STATES = {"card-published": "published", "card-displayed": "seen",
 ACTED = frozenset({"completed", "dismissed"})  # the customer did something: thread reply + DM
 RANK = {"": 0, "published": 1, "seen": 2, "snoozed": 3, "completed": 4, "dismissed": 4,
         "expired": 4, "cancelled": 4}
-
-Sleep = Callable[[float], Awaitable[None]]
-_last_post: dict[str, float] = {}  # channel -> monotonic time of the last post (this process)
-
-
-def notifier_client(deps: Deps) -> AsyncWebClient:
-    """A Web API client for background posts: waits out 429 Retry-After (never on the ack path)."""
-    token = deps.settings.slack_bot_token
-    return AsyncWebClient(token=token.get_secret_value() if token is not None else None,
-                          base_url=deps.settings.slack_api_url,
-                          retry_handlers=[AsyncConnectionErrorRetryHandler(),
-                                          AsyncRateLimitErrorRetryHandler(max_retry_count=2)])
 
 
 async def _channel(session: AsyncSession, deps: Deps, send: FlowSend) -> str:
@@ -201,15 +191,6 @@ def _retry_delay(attempts: int, retry_after: float | None) -> timedelta:
     return delay
 
 
-async def _pace(channel: str, sleep: Sleep) -> None:
-    last = _last_post.get(channel)
-    if last is not None:
-        wait = PER_CHANNEL_GAP - (time.monotonic() - last)
-        if wait > 0:
-            await sleep(wait)
-    _last_post[channel] = time.monotonic()
-
-
 async def _deliver(client: AsyncWebClient, item: outbox.OutboxItem,
                    post: outbox.OutboxItem | None) -> tuple[str, str]:
     """Call Slack for one item; (message ts, channel) of what was posted."""
@@ -229,55 +210,95 @@ async def _deliver(client: AsyncWebClient, item: outbox.OutboxItem,
     return str(answer.get("ts") or ""), channel
 
 
+async def _waits(deps: Deps, item: outbox.OutboxItem) -> tuple[bool, outbox.OutboxItem | None]:
+    """(wait, post): an update or reply needs its channel post sent first, and an update every
+    older update of the same message settled (a drainer still posting one: order kept). A post
+    that failed for good fails the item here."""
+    if item.kind not in (outbox.UPDATE, outbox.REPLY):
+        return False, None
+    async with deps.sessions.begin() as session:
+        posts = await outbox.for_send(session, send_id=item.send_id, kind=outbox.POST)
+        post = posts[0] if posts else None
+        if post is None or post.status == outbox.FAILED:
+            await outbox.mark_failed(session, item_id=item.id, attempts=item.attempts,
+                                     error="the channel message was never posted",
+                                     claimed_until=item.claimed_until)
+            return True, None
+        if post.status != outbox.SENT:
+            return True, post
+        if item.kind == outbox.UPDATE:
+            earlier = await outbox.for_send(session, send_id=item.send_id, kind=outbox.UPDATE,
+                                            status=outbox.POSTING)
+            if any(other.id < item.id for other in earlier):
+                return True, post
+    return False, post
+
+
+async def _settle_failure(deps: Deps, item: outbox.OutboxItem, attempts: int,
+                          exc: Exception) -> None:
+    retry_after = None
+    permanent = False
+    if isinstance(exc, SlackApiError):
+        error = str(exc.response.get("error") or exc.response.status_code)
+        permanent = error in PERMANENT
+        if exc.response.status_code == 429:
+            raw = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                "retry-after")
+            retry_after = float(raw) if raw and str(raw).replace(".", "").isdigit() else 1.0
+    else:  # network trouble, or no answer in time: retried with backoff
+        error = type(exc).__name__
+    async with deps.sessions.begin() as session:
+        if permanent or attempts >= MAX_ATTEMPTS:
+            log.warning("notification %s failed for good: %s", item.id, error)
+            settled = await outbox.mark_failed(session, item_id=item.id, attempts=attempts,
+                                               error=error, claimed_until=item.claimed_until)
+        else:
+            settled = await outbox.mark_retry(
+                session, item_id=item.id, attempts=attempts, error=error,
+                next_attempt_at=deps.clock() + _retry_delay(attempts, retry_after),
+                claimed_until=item.claimed_until)
+    if not settled:
+        log.warning("notification %s: its lease passed before it was settled", item.id)
+
+
+async def _release(deps: Deps, item: outbox.OutboxItem) -> None:
+    async with deps.sessions.begin() as session:
+        await outbox.release(session, item=item)
+
+
 async def drain(deps: Deps, *, client: AsyncWebClient | None = None, limit: int = 100,
                 sleep: Sleep = asyncio.sleep) -> int:
-    """Post due notifications in order; how many were delivered. Resumes from the table."""
-    client = client or notifier_client(deps)
-    async with deps.sessions.begin() as session:
-        due = await outbox.due(session, now=deps.clock(), limit=limit)
+    """Post due notifications in order, each claimed (leased, committed) before it is posted,
+    then settled; how many were delivered. Resumes from the table."""
+    client = client or deps.slack.client
     delivered = 0
-    for item in due:
-        post = None
-        if item.kind in (outbox.UPDATE, outbox.REPLY):
-            async with deps.sessions.begin() as session:
-                posts = await outbox.for_send(session, send_id=item.send_id, kind=outbox.POST)
-            post = posts[0] if posts else None
-            if post is None or post.status == outbox.FAILED:
-                async with deps.sessions.begin() as session:
-                    await outbox.mark_failed(session, item_id=item.id, attempts=item.attempts,
-                                             error="the channel message was never posted")
-                continue
-            if post.status != outbox.SENT:
-                continue  # wait for the post (it comes first in order)
+    passed: list[int] = []  # claimed and given back this run: waiting for their post
+    for _ in range(limit):
+        async with deps.sessions.begin() as session:
+            item = await outbox.claim_next(session, now=deps.clock(), lease=LEASE, skip=passed)
+        if item is None:
+            break
+        wait, post = await _waits(deps, item)
+        if wait:
+            if post is not None:  # not failed: give it back as it was
+                await _release(deps, item)
+            passed.append(item.id)
+            continue
         attempts = item.attempts + 1
         try:
-            await _pace(post.channel if post else item.channel, sleep)
-            ts, _ = await _deliver(client, item, post)
-        except SlackApiError as exc:
-            error = str(exc.response.get("error") or exc.response.status_code)
-            retry_after = None
-            if exc.response.status_code == 429:
-                raw = exc.response.headers.get("Retry-After") or exc.response.headers.get(
-                    "retry-after")
-                retry_after = float(raw) if raw and str(raw).replace(".", "").isdigit() else 1.0
-            async with deps.sessions.begin() as session:
-                if error in PERMANENT or attempts >= MAX_ATTEMPTS:
-                    log.warning("notification %s failed for good: %s", item.id, error)
-                    await outbox.mark_failed(session, item_id=item.id, attempts=attempts,
-                                             error=error)
-                else:
-                    await outbox.mark_retry(
-                        session, item_id=item.id, attempts=attempts, error=error,
-                        next_attempt_at=deps.clock() + _retry_delay(attempts, retry_after))
-            continue
-        except Exception as exc:  # noqa: BLE001 - network trouble: retried with backoff
-            async with deps.sessions.begin() as session:
-                await outbox.mark_retry(session, item_id=item.id, attempts=attempts,
-                                        error=type(exc).__name__,
-                                        next_attempt_at=deps.clock() + _retry_delay(attempts,
-                                                                                    None))
+            await deps.pacer.wait(post.channel if post else item.channel, PER_CHANNEL_GAP, sleep)
+        except asyncio.CancelledError:  # stopped (a hand-over) before posting: give it back
+            await asyncio.shield(_release(deps, item))
+            raise
+        try:
+            async with asyncio.timeout(POST_TIMEOUT_SECONDS):  # settled before the lease ends
+                ts, _ = await _deliver(client, item, post)
+        except Exception as exc:  # noqa: BLE001 - Slack's answer or network trouble: settled
+            await _settle_failure(deps, item, attempts, exc)
             continue
         async with deps.sessions.begin() as session:
-            await outbox.mark_sent(session, item_id=item.id, message_ts=ts, attempts=attempts)
+            if not await outbox.mark_sent(session, item_id=item.id, message_ts=ts,
+                                          attempts=attempts, claimed_until=item.claimed_until):
+                log.warning("notification %s posted after its lease passed", item.id)
         delivered += 1
     return delivered

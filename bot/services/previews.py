@@ -1,5 +1,6 @@
-"""Card previews as images (issue 7): choose the container theme and SDK version, render off the
-event loop, cache by (definition, values, theme, SDK version), upload once to Slack.
+"""Card previews as images: choose the container theme and SDK version, render off the event
+loop, cache by (definition, values, theme, SDK version), upload once to Slack. The cache (its
+files read and written on worker threads) and the per-key locks belong to `deps.previews`.
 
 Slack is reached only through the injected `Uploader` (the handler wraps files.uploadV2), so this
 module stays free of Bolt. Nothing here raises for a rendering or upload failure: the result says
@@ -40,9 +41,6 @@ log = logging.getLogger(__name__)
 
 # (png, filename, title) -> Slack file id
 Uploader = Callable[[bytes, str, str], Awaitable[str]]
-
-_CACHES: dict[Path, PreviewCache] = {}
-_LOCKS: dict[str, asyncio.Lock] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +89,8 @@ class SlackPreview:
 
 def preview_cache(deps: Deps) -> PreviewCache:
     """The process's cache for PREVIEW_CACHE_DIR."""
-    directory = Path(deps.settings.preview_cache_dir).expanduser().resolve()
-    cache = _CACHES.get(directory)
-    if cache is None:
-        cache = _CACHES[directory] = PreviewCache(
-            directory, max_bytes=deps.settings.preview_cache_max_bytes)
-    return cache
+    directory = Path(deps.settings.preview_cache_dir).expanduser().absolute()  # no disk access
+    return deps.previews.cache(directory, max_bytes=deps.settings.preview_cache_max_bytes)
 
 
 def fetches_images(deps: Deps) -> bool:
@@ -106,10 +100,11 @@ def fetches_images(deps: Deps) -> bool:
 
 
 def image_fetcher(deps: Deps) -> ImageFetcher:
+    """Card images over the process's pooled client (`deps.images`, made by build_deps)."""
     if not fetches_images(deps):
         return no_images
     return http_fetcher(timeout=deps.settings.preview_image_timeout_seconds,
-                        max_bytes=deps.settings.preview_image_max_bytes)
+                        max_bytes=deps.settings.preview_image_max_bytes, client=deps.images)
 
 
 def choose_container(card: Card, found: Sequence[StreamContainer],
@@ -173,16 +168,6 @@ async def render(deps: Deps, subject: PreviewSubject, *,
     return await render_preview(subject.spec(), fetcher=fetcher or image_fetcher(deps))
 
 
-def _lock(key: str) -> asyncio.Lock:
-    lock = _LOCKS.get(key)
-    if lock is None:
-        if len(_LOCKS) > 1_000:  # drop idle locks so the map stays small
-            for stale in [k for k, v in _LOCKS.items() if not v.locked()]:
-                del _LOCKS[stale]
-        lock = _LOCKS[key] = asyncio.Lock()
-    return lock
-
-
 def _short(exc: BaseException) -> str:
     text = getattr(exc, "user_message", "") or str(exc) or type(exc).__name__
     return " ".join(str(text).split())[:200]
@@ -196,13 +181,13 @@ async def slack_preview(deps: Deps, subject: PreviewSubject, *, upload: Uploader
     spec = subject.spec()
     key = preview_key(spec, images="http" if fetches_images(deps) else "offline")
     cache = preview_cache(deps)
-    async with _lock(key):
-        entry = cache.get(key)
+    async with deps.previews.locks.hold(key):  # one render and upload per preview at a time
+        entry = await cache.get(key)
         if entry is not None and entry.slack_file_id:
             return SlackPreview(subject=subject, file_id=entry.slack_file_id, key=key,
                                 omitted=entry.omitted, ignored=entry.ignored,
                                 missing_images=entry.missing_images)
-        png = cache.png(key) if entry is not None else None
+        png = await cache.png(key) if entry is not None else None
         if png is None or entry is None:
             try:
                 rendered = await render_preview(spec, fetcher=fetcher or image_fetcher(deps))
@@ -211,8 +196,9 @@ async def slack_preview(deps: Deps, subject: PreviewSubject, *, upload: Uploader
                 return SlackPreview(subject=subject, key=key,
                                     error=f"The preview image could not be drawn ({_short(exc)}).")
             png = rendered.png
-            entry = cache.put(key, png, omitted=rendered.omitted, ignored=rendered.ignored,
-                              missing_images=rendered.missing_images)
+            entry = await cache.put(key, png, omitted=rendered.omitted,
+                                    ignored=rendered.ignored,
+                                    missing_images=rendered.missing_images)
         name = f"card-{subject.card.card_instance_id[:60]}-{subject.mode.value}.png"
         title = f"{subject.card.title[:80]} ({subject.mode.value}, SDK {subject.sdk or 'latest'})"
         try:
@@ -223,16 +209,18 @@ async def slack_preview(deps: Deps, subject: PreviewSubject, *, upload: Uploader
             return SlackPreview(subject=subject, key=key, omitted=entry.omitted,
                                 ignored=entry.ignored, missing_images=entry.missing_images,
                                 error=f"Slack did not accept the preview image ({_short(exc)}).")
-        cache.set_file_id(key, file_id)
+        await cache.set_file_id(key, file_id)
         return SlackPreview(subject=subject, file_id=file_id, key=key, uploaded=True,
                             omitted=entry.omitted, ignored=entry.ignored,
                             missing_images=entry.missing_images)
 
 
 def forget_upload(deps: Deps, key: str) -> None:
-    """Slack would not show the cached file (deleted, or not ready): upload again next time."""
+    """Slack would not show the cached file (deleted, or not ready): upload again next time.
+
+    Synchronous for its caller (handlers/previews.py): the index write runs in the background."""
     if key:
-        preview_cache(deps).forget_file_id(key)
+        preview_cache(deps).forget_file_id_soon(key)
 
 
 async def write_preview_file(deps: Deps, card_id: str, *, output: str, mode: Mode = Mode.LIGHT,

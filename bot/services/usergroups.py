@@ -18,13 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config import Settings
 from bot.deps import Deps
 from bot.domain import SlackIdentity
 from store import grants
@@ -129,21 +124,12 @@ async def sync_usergroups(deps: Deps, slack: AsyncWebClient, *, sleep: Sleep = a
     return GroupSyncReport(len(teams), groups, changed, removed, False)
 
 
-def job_client(settings: Settings) -> AsyncWebClient | None:
-    """A client for background work: retries connection errors and one 429 (Retry-After)."""
-    if settings.slack_bot_token is None:
-        return None
-    return AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
-                          base_url=settings.slack_api_url,
-                          retry_handlers=[AsyncConnectionErrorRetryHandler(),
-                                          AsyncRateLimitErrorRetryHandler(max_retry_count=1)])
-
-
 async def run_sync_job(deps: Deps) -> GroupSyncReport:
-    """The "usergroups" scheduled job (bot/jobs.py)."""
-    slack = job_client(deps.settings)
-    if slack is None:
+    """The "usergroups" scheduled job (bot/jobs.py), over the process's background client
+    (bot/deps.py SlackWeb: connection errors retried, 429 Retry-After waited out)."""
+    if not deps.slack.configured:
         return GroupSyncReport()
+    slack = deps.slack.client
     auth = await slack.auth_test()
     home = SlackIdentity(team_id=str(auth.get("team_id") or ""), user_id="",
                          enterprise_id=str(auth.get("enterprise_id") or ""))

@@ -143,3 +143,38 @@ async def test_without_a_ttl_every_call_reads() -> None:
     assert await cache.resolve(KEY, ttl=0, load=load) is Role.VIEW
     assert await cache.resolve(KEY, ttl=0, load=load) is Role.VIEW
     assert load.calls == 2
+
+
+async def test_one_slack_admin_check_per_user_at_a_time() -> None:
+    cache = RoleCache()
+    gate = asyncio.Event()
+    runs: list[str] = []
+
+    async def check() -> None:
+        runs.append("check")
+        await gate.wait()
+
+    cache.mark_unchecked(KEY)
+    for _ in range(5):  # a burst of requests from one user, all acked
+        cache.check_later(KEY, check)
+    await settle()
+    assert runs == ["check"]
+    gate.set()
+    await cache.idle()
+    cache.mark_checked(KEY)
+    assert not cache.unchecked(KEY)
+    cache.check_later(KEY, check)  # a later request may check again
+    await cache.idle()
+    assert runs == ["check", "check"]
+
+
+async def test_forget_drops_one_entry_and_the_read_under_way() -> None:
+    cache, load = RoleCache(), Reads(None)
+    cache.put(("", "T1", "U2"), Role.VIEW)
+    reading = asyncio.create_task(cache.resolve(KEY, ttl=10, load=load))
+    await settle()
+    cache.forget(KEY)  # e.g. users.info just said the user is a Slack admin
+    load.gate.set()
+    assert await reading is None  # that request keeps what it read ...
+    assert cache.get(KEY, ttl=10) == (False, None)  # ... which is not stored
+    assert cache.get(("", "T1", "U2"), ttl=10) == (True, Role.VIEW)  # others are kept

@@ -37,13 +37,6 @@ def settings(database_url: str, fake_slack: FakeSlack, tmp_path: Path) -> Settin
                               "PREVIEW_CACHE_DIR": str(tmp_path / "previews")})
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches() -> Any:
-    previews._CACHES.clear()
-    yield
-    previews._CACHES.clear()
-
-
 async def card_of(deps: Deps, template_id: str, stream: str = "") -> tuple[str, str]:
     """A demo card of this template (targeting `stream` when given)."""
     async with deps.sessions.begin() as session:
@@ -160,7 +153,8 @@ async def test_preview_uploads_once_and_the_modal_shows_the_file(
     assert len(fake_slack.calls_to(UPLOAD)) == 3
 
     # After a restart (the in-memory cache gone), the on-disk index still knows the files.
-    previews._CACHES.clear()
+    await deps.previews.aclose()
+    deps.previews.caches.clear()
     await app.async_dispatch(view_action(
         ActionId.PREVIEW_CARD, value=card_id, user_id=ADMIN, view=customer_view(customer_id)))
     assert len(fake_slack.calls_to(UPLOAD)) == 3

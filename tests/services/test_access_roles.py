@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
@@ -234,3 +235,25 @@ def test_role_cache_expires_and_stays_bounded() -> None:
     for n in range(RoleCache.MAX_ENTRIES + 1):
         cache.put(("", "T1", f"U{n}"), Role.VIEW)
     assert len(cache._entries) <= RoleCache.MAX_ENTRIES
+
+
+async def test_with_acked_users_info_waits_for_the_ack(deps, fake_slack: FakeSlack) -> None:
+    """The ack path (bot/middleware.py): the role from the database at once; users.info only once
+    `acked()` says the request was answered, and its answer counts from the next request."""
+    deps = replace(deps, settings=Settings.from_env({"SLACK_ADMINS_ARE_ADMINS": "true",
+                                                     "ROLE_CACHE_SECONDS": "10"}))
+    slack = AsyncWebClient(token="xoxb-test", base_url=fake_slack.url)
+    fake_slack.override("users.info", body={"ok": True, "user": {"id": "U7", "is_admin": True}})
+    acked = False
+
+    actor = await access.resolve_actor(deps, who("U7"), slack=slack, acked=lambda: acked)
+    assert actor.role is None
+    await asyncio.sleep(0.1)
+    assert fake_slack.calls_to("users.info") == []  # not acked yet
+
+    acked = True
+    await fake_slack.wait_for("users.info")
+    await deps.roles.idle()  # the check stored its answer (one connection: no overlap)
+    assert (await access.resolve_actor(deps, who("U7"), slack=slack,
+                                       acked=lambda: True)).role is Role.ADMIN
+    assert len(fake_slack.calls_to("users.info")) == 1
