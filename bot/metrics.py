@@ -81,7 +81,7 @@ OUTBOX_AGE = Gauge("customer_center_outbox_oldest_age_seconds", "Age of the olde
 # Statuses still waiting for work (sent and failed rows are done).
 OPEN_STATUSES: dict[str, tuple[str, ...]] = {
     "flow_sends": ("pending", "sending", "unknown"),
-    "notifications": ("pending",),
+    "notifications": ("pending", "posting"),
 }
 
 
