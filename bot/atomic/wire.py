@@ -11,9 +11,9 @@ import json
 import logging
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from bot.atomic.definitions import input_specs
@@ -124,6 +124,23 @@ class Wire(BaseModel):
 
     model_config = ConfigDict(extra="ignore", alias_generator=to_camel, validate_by_name=True,
                               validate_by_alias=True, coerce_numbers_to_str=True)
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        """Validate a JSON body; one holding a lone surrogate escape (`"\\ud800"`), which
+        pydantic's parser refuses but Python's `json` reads, is read by `json.loads` instead.
+        The bad string then reaches the store, which fits it to its column (docs/operations.md,
+        "Bad records"), instead of making the whole page unreadable."""
+        try:
+            return super().model_validate_json(json_data, **kwargs)
+        except ValidationError as exc:
+            if not any(error["type"] == "json_invalid" for error in exc.errors()):
+                raise
+            try:
+                data = json.loads(json_data)
+            except (ValueError, RecursionError):
+                raise exc from None
+        return cls.model_validate(data, **kwargs)
 
 
 class TokenResponse(BaseModel):

@@ -1,0 +1,129 @@
+"""One bad record never blocks the others (docs/operations.md, "Bad records").
+
+Through the real Atomic client (httpx.MockTransport) and the real database (SQLite and
+PostgreSQL): strings that do not fit their column are fitted and the change recorded; a record
+whose id does not fit is skipped and reported; every other record is stored and found.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.domain import CardStatus
+from bot.metrics import REGISTRY
+from bot.services import sync
+from bot.services.lookup import customer_summary, lookup
+from store import cards, customers, sync_state
+from tests.services.bad_records_support import (
+    GOOD_CARDS,
+    GOOD_USERS,
+    LONG_ID,
+    email,
+    serve,
+)
+from tests.services.readmodel_support import FixedClock, actor, at, make_deps
+
+
+@pytest.fixture
+def scripted():
+    return serve()
+
+
+@pytest.fixture
+async def deps(engine, sessions, scripted):
+    http = scripted.http()
+    yield make_deps(engine, sessions, scripted.client(http), FixedClock(at(100)))
+    await http.aclose()
+
+
+async def state(deps, name):
+    async with deps.sessions() as session:
+        return await sync_state.get_state(session, name=name)
+
+
+def counted(name: str, job: str) -> float:
+    return REGISTRY.get_sample_value(name, {"job": job}) or 0.0
+
+
+def warnings_of(status) -> list[dict[str, str]]:
+    return json.loads(status.warnings) if status.warnings else []
+
+
+@pytest.mark.parametrize("page", [500, 4])
+async def test_one_bad_user_never_blocks_the_others(deps, monkeypatch, page):
+    monkeypatch.setattr(sync, "USERS_PAGE", page)
+    skipped_before = counted("customer_center_sync_records_skipped_total", "users")
+    fitted_before = counted("customer_center_sync_records_fitted_total", "users")
+
+    assert await sync.sync_users(deps) == 14
+
+    async with deps.sessions() as session:
+        assert await customers.count_customers(session) == 14
+        stored = {cid: await customers.get_customer(session, customer_id=cid)
+                  for cid in GOOD_USERS}
+        assert await customers.get_customer(session, customer_id=LONG_ID) is None
+    assert len(stored["u01"].phone) == 64 and stored["u01"].phone.endswith("…")
+    assert stored["u02"].profile["plan"] == "gold\ufffd tier"
+    assert stored["u03"].name == "Zoë \ufffd Smith"
+    assert len(stored["u04"].name) == 500 and stored["u04"].name.endswith("…")
+    assert stored["u00"].name == "Customer 0" and stored["u00"].phone == "+64 21 555 0000"
+    for cid in GOOD_USERS:  # every stored customer is found by the lookup service
+        result = await lookup(deps, actor(), email(int(cid[1:])))
+        assert [m.customer.id for m in result.matches] == [cid]
+
+    done = await state(deps, "users")
+    assert done.last_error == "" and done.last_ok_at == at(100) and done.cursor == ""
+    assert done.skipped == 1
+    listed = warnings_of(done)
+    skipped = [w for w in listed if w["action"] == "skipped"]
+    assert len(skipped) == 1 and skipped[0]["record"].startswith("xxxx")
+    assert "id" in skipped[0]["reason"] and "200" in skipped[0]["reason"]
+    assert len(skipped[0]["record"]) < 100  # the id is shown shortened
+    fitted = {w["record"]: w["reason"] for w in listed if w["action"] == "fitted"}
+    assert set(fitted) == {"u01", "u02", "u03", "u04"}
+    assert "phone" in fitted["u01"] and "64" in fitted["u01"]
+    assert "plan" in fitted["u02"] and "NUL" in fitted["u02"]
+    assert "name" in fitted["u03"] and "name" in fitted["u04"]
+    assert counted("customer_center_sync_records_skipped_total", "users") == skipped_before + 1
+    assert counted("customer_center_sync_records_fitted_total", "users") == fitted_before + 4
+
+
+async def test_one_bad_card_never_blocks_the_others(deps):
+    skipped_before = counted("customer_center_sync_records_skipped_total", "cards")
+
+    assert await sync.sync_cards(deps, customer_ids=["u00"]) == 14
+
+    async with deps.sessions() as session:
+        assert await cards.count_cards(session, customer_id="u00") == 14
+        stored = {cid: await cards.get_card(session, card_instance_id=cid) for cid in GOOD_CARDS}
+        assert await cards.get_card(session, card_instance_id=LONG_ID) is None
+    assert len(stored["c01"].template_name) == 500
+    headline = stored["c02"].definition["defaultView"]["nodes"][0]["text"]
+    assert headline == "hello\ufffdworld"
+    assert stored["c03"].variables == {"name": "Zo\ufffd"}
+    assert len(stored["c04"].inputs[0].label) == 500
+    assert stored["c06"].flow_invocation_id == ""  # a reference that does not fit is dropped
+    assert stored["c00"].template_name == "Template 0" and stored["c00"].inputs[0].label
+    assert all(c.status == CardStatus.ACTIVE for c in stored.values())
+    summary = await customer_summary(deps, actor(), "u00")
+    assert summary.total_cards == 14
+
+    done = await state(deps, "cards")
+    assert done.last_error == "" and done.last_ok_at == at(100) and done.skipped == 1
+    listed = warnings_of(done)
+    assert [w["action"] for w in listed].count("skipped") == 1
+    fitted = {w["record"] for w in listed if w["action"] == "fitted"}
+    assert fitted == {"c01", "c02", "c03", "c04", "c06"}
+    assert counted("customer_center_sync_records_skipped_total", "cards") == skipped_before + 1
+
+
+async def test_a_clean_run_clears_the_last_runs_warnings(deps, scripted):
+    await sync.sync_users(deps)
+    assert (await state(deps, "users")).skipped == 1
+    clean = serve(users=[{"id": "ok", "profile": {"name": "Fine"}}])
+    scripted.on("GET", "/v1/env1/users", *clean._routes[("GET", "/v1/env1/users")])
+    assert await sync.sync_users(deps) == 1
+    done = await state(deps, "users")
+    assert done.skipped == 0 and done.warnings == ""
