@@ -11,10 +11,14 @@ import json
 
 import pytest
 
+from blocks.status import job_status_blocks
 from bot.domain import CardStatus
+from bot.jobs import Job
 from bot.metrics import REGISTRY
+from bot.scheduler import run_job
 from bot.services import sync
 from bot.services.lookup import customer_summary, lookup
+from bot.services.status import job_statuses
 from store import cards, customers, sync_state
 from tests.services.bad_records_support import (
     GOOD_CARDS,
@@ -127,3 +131,12 @@ async def test_a_clean_run_clears_the_last_runs_warnings(deps, scripted):
     assert await sync.sync_users(deps) == 1
     done = await state(deps, "users")
     assert done.skipped == 0 and done.warnings == ""
+
+
+async def test_admins_see_the_skipped_count_after_a_scheduled_run(deps):
+    assert await run_job(deps, Job("users", sync.sync_users, lambda s: 3600))
+    (users,) = await job_statuses(deps, [Job("users", sync.sync_users, lambda s: 3600)])
+    assert users.skipped == 1 and users.last_error == ""
+    text = str(job_status_blocks([users], deps.clock()))
+    assert ("1 record skipped in the last users sync: run `customer-center sync users` to see "
+            "which") in text
