@@ -12,14 +12,21 @@ import json
 import pytest
 
 from blocks.status import job_status_blocks
-from bot.domain import CardStatus
+from bot.domain import (
+    ActionFlow,
+    CardStatus,
+    FlowVariable,
+    StreamContainer,
+    Theme,
+    VariableType,
+)
 from bot.jobs import Job
 from bot.metrics import REGISTRY
 from bot.scheduler import run_job
 from bot.services import sync
 from bot.services.lookup import customer_summary, lookup
 from bot.services.status import job_statuses
-from store import cards, customers, sync_state
+from store import cards, containers, customers, flows, sync_state
 from tests.services.bad_records_support import (
     GOOD_CARDS,
     GOOD_USERS,
@@ -27,7 +34,9 @@ from tests.services.bad_records_support import (
     email,
     serve,
 )
-from tests.services.readmodel_support import FixedClock, actor, at, make_deps
+from tests.services.readmodel_support import FakeAtomic, FixedClock, actor, at, make_deps
+
+CODE = FlowVariable(name="code", type=VariableType.NUMBER, required=True)
 
 
 @pytest.fixture
@@ -140,3 +149,38 @@ async def test_admins_see_the_skipped_count_after_a_scheduled_run(deps):
     text = str(job_status_blocks([users], deps.clock()))
     assert ("1 record skipped in the last users sync: run `customer-center sync users` to see "
             "which") in text
+
+
+async def test_one_bad_flow_or_container_never_blocks_the_others(engine, sessions):
+    good = [ActionFlow(id=f"f{i}", name=f"Flow {i}", variables=[CODE]) for i in range(4)]
+    good[1] = good[1].model_copy(update={"name": "F" * 3000})
+    good[2] = good[2].model_copy(update={"description": "a\x00b", "variables": [
+        FlowVariable(name="code", type=VariableType.STRING, label="L\ud800",
+                     default="x\x00")]})
+    boxes = [StreamContainer(id=f"s{i}", name=f"Box {i}", stream_id=f"st{i}") for i in range(3)]
+    boxes[1] = boxes[1].model_copy(update={
+        "name": "B" * 900, "stream_id": "z" * 300,
+        "light_theme": Theme(name="t\x00", colors={"bg": "#fff\ud800"})})
+    atomic = FakeAtomic(flows=[*good, ActionFlow(id=LONG_ID, name="Too long an id")],
+                        containers=[*boxes, StreamContainer(id=LONG_ID, name="x", stream_id="")])
+    deps = make_deps(engine, sessions, atomic, FixedClock(at(100)))
+
+    assert await sync.sync_flows(deps) == 4
+    assert await sync.sync_containers(deps) == 3
+
+    async with deps.sessions() as session:
+        stored = {f.id: f for f in await flows.list_flows(session)}
+        listed = {c.id: c for c in await containers.list_containers(session)}
+    assert set(stored) == {"f0", "f1", "f2", "f3"} and set(listed) == {"s0", "s1", "s2"}
+    assert len(stored["f1"].name) == 500 and stored["f2"].description == "a\ufffdb"
+    assert stored["f2"].variables[0].label == "L\ufffd"
+    assert stored["f2"].variables[0].default == "x\ufffd"
+    assert stored["f0"].variables == [CODE]
+    assert len(listed["s1"].name) == 500 and listed["s1"].stream_id == ""
+    assert listed["s1"].light_theme == Theme(name="t\ufffd", colors={"bg": "#fff\ufffd"})
+    for name, fitted in (("flows", {"f1", "f2"}), ("containers", {"s1"})):
+        done = await state(deps, name)
+        assert done.skipped == 1 and done.last_error == ""
+        notes = warnings_of(done)
+        assert [w["action"] for w in notes] == ["skipped", *["fitted"] * len(fitted)]
+        assert {w["record"] for w in notes[1:]} == fitted
