@@ -175,12 +175,14 @@ def fit_card(card: Card) -> tuple[Card | None, list[Note]]:
                                           CARD["last_interaction"])
     for field in ("definition", "variables", "metadata", "platforms", "stream_ids"):
         update[field] = fit.json(field, getattr(card, field))
+    # The inputs are stored from the card's, else from its definition (store.cards): fitted here
+    # either way, and set on the card, so the store does not derive them again.
     inputs = list(card.inputs) or [
         CardInput(name=s.name, kind=s.kind, label=s.label, options=s.options)
         for s in input_specs(update["definition"])]
     update["inputs"] = [fitted for item in inputs if (fitted := _fit_input(fit, item))]
-    fitted_card = card.model_copy(update=update) if fit.changes else card
-    return fitted_card, fit.note(card.card_instance_id)
+    changed = fit.changes or (update["inputs"] and not card.inputs)
+    return (card.model_copy(update=update) if changed else card), fit.note(card.card_instance_id)
 
 
 def _fit_input(fit: _Fitter, item: CardInput) -> CardInput | None:
