@@ -44,6 +44,8 @@ PROFILE_KEY_MAX = 100  # customer_search.field: a custom field is searched under
 PROFILE_VALUE_MAX = 2000  # a custom field is shown in one Block Kit field (2,000 characters)
 DESCRIPTION_MAX = 3000  # a flow description is shown in one section (3,000 characters)
 RECORD_LABEL_MAX = 60  # how much of an id a note shows
+INTEGER_RANGE = range(-(2**31), 2**31)  # an Integer column (cards.priority, card_limit)
+DEFAULT_PRIORITY = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,12 @@ class _Fitter:
             return value
         self.changes.append(f"{field}: unstorable characters (NUL or lone surrogates) replaced")
         return clean_json(value)
+
+    def integer(self, field: str, value: int | None, default: int | None) -> int | None:
+        if value is None or value in INTEGER_RANGE:
+            return value
+        self.changes.append(f"{field}: out of range, {default} used")
+        return default
 
     def reference(self, field: str, value: str, limit: int) -> str:
         """An id of another record: kept whole, or dropped when it cannot be stored."""
@@ -171,6 +179,7 @@ def fit_card(card: Card) -> tuple[Card | None, list[Note]]:
         field: fit.reference(field, getattr(card, field), CARD[field])
         for field in _CARD_REFERENCES}
     update["template_name"] = fit.text("template_name", card.template_name, CARD["template_name"])
+    update["priority"] = fit.integer("priority", card.priority, DEFAULT_PRIORITY)
     update["last_interaction"] = fit.text("last_interaction", card.last_interaction,
                                           CARD["last_interaction"])
     for field in ("definition", "variables", "metadata", "platforms", "stream_ids"):
@@ -255,6 +264,7 @@ def fit_container(container: StreamContainer) -> tuple[StreamContainer | None, l
     fitted = container.model_copy(update={
         "name": fit.text("name", container.name, CONTAINER["name"]),
         "stream_id": fit.reference("stream_id", container.stream_id, CONTAINER["stream_id"]),
+        "card_limit": fit.integer("card_limit", container.card_limit, None),
         "light_theme": _fit_theme(fit, "light theme", container.light_theme),
         "dark_theme": _fit_theme(fit, "dark theme", container.dark_theme),
     })

@@ -52,7 +52,7 @@ def _definition(label: str = "Anything else?", text: str = "Did we just call you
 
 
 def hostile_cards(user_id: str = "u00") -> list[dict[str, Any]]:
-    """15 cards of one customer in the `GET cards` shape: c00 .. c14, six of them bad."""
+    """15 cards of one customer in the `GET cards` shape: c00 .. c14, seven of them bad."""
     cards = [{"cardInstanceId": f"c{i:02d}", "cardTemplateId": f"t{i}",
               "cardTemplateName": f"Template {i}", "userId": user_id, "status": "active",
               "created": f"2025-05-01T00:{i:02d}:00Z", "updated": f"2025-05-01T00:{i:02d}:00Z",
@@ -68,6 +68,7 @@ def hostile_cards(user_id: str = "u00") -> list[dict[str, Any]]:
     cards[4]["definition"] = _definition(label="L" * 800)  # card_inputs.label is String(500)
     cards[5]["cardInstanceId"] = LONG_ID  # an id that does not fit: skipped
     cards[6]["flowInvocationId"] = "i" * 300  # a reference that does not fit
+    cards[7]["payload"]["cardOptions"]["priority"] = 10**12  # cards.priority is an Integer
     return cards
 
 

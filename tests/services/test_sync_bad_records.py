@@ -118,6 +118,7 @@ async def test_one_bad_card_never_blocks_the_others(deps):
     assert stored["c03"].variables == {"name": "Zo\ufffd"}
     assert len(stored["c04"].inputs[0].label) == 500
     assert stored["c06"].flow_invocation_id == ""  # a reference that does not fit is dropped
+    assert stored["c07"].priority == 5
     assert stored["c00"].template_name == "Template 0" and stored["c00"].inputs[0].label
     assert all(c.status == CardStatus.ACTIVE for c in stored.values())
     summary = await customer_summary(deps, actor(), "u00")
@@ -128,7 +129,7 @@ async def test_one_bad_card_never_blocks_the_others(deps):
     listed = warnings_of(done)
     assert [w["action"] for w in listed].count("skipped") == 1
     fitted = {w["record"] for w in listed if w["action"] == "fitted"}
-    assert fitted == {"c01", "c02", "c03", "c04", "c06"}
+    assert fitted == {"c01", "c02", "c03", "c04", "c06", "c07"}
     assert counted("customer_center_sync_records_skipped_total", "cards") == skipped_before + 1
 
 
@@ -159,7 +160,7 @@ async def test_one_bad_flow_or_container_never_blocks_the_others(engine, session
                      default="x\x00")]})
     boxes = [StreamContainer(id=f"s{i}", name=f"Box {i}", stream_id=f"st{i}") for i in range(3)]
     boxes[1] = boxes[1].model_copy(update={
-        "name": "B" * 900, "stream_id": "z" * 300,
+        "name": "B" * 900, "stream_id": "z" * 300, "card_limit": 2**40,
         "light_theme": Theme(name="t\x00", colors={"bg": "#fff\ud800"})})
     atomic = FakeAtomic(flows=[*good, ActionFlow(id=LONG_ID, name="Too long an id")],
                         containers=[*boxes, StreamContainer(id=LONG_ID, name="x", stream_id="")])
@@ -177,6 +178,7 @@ async def test_one_bad_flow_or_container_never_blocks_the_others(engine, session
     assert stored["f2"].variables[0].default == "x\ufffd"
     assert stored["f0"].variables == [CODE]
     assert len(listed["s1"].name) == 500 and listed["s1"].stream_id == ""
+    assert listed["s1"].card_limit is None
     assert listed["s1"].light_theme == Theme(name="t\ufffd", colors={"bg": "#fff\ufffd"})
     for name, fitted in (("flows", {"f1", "f2"}), ("containers", {"s1"})):
         done = await state(deps, name)
