@@ -8,6 +8,7 @@ whose id does not fit is skipped and reported; every other record is stored and 
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -65,8 +66,9 @@ def warnings_of(status) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize("page", [500, 4])
-async def test_one_bad_user_never_blocks_the_others(deps, monkeypatch, page):
+async def test_one_bad_user_never_blocks_the_others(deps, monkeypatch, page, caplog):
     monkeypatch.setattr(sync, "USERS_PAGE", page)
+    caplog.set_level(logging.INFO, logger="bot.services")
     skipped_before = counted("customer_center_sync_records_skipped_total", "users")
     fitted_before = counted("customer_center_sync_records_fitted_total", "users")
 
@@ -101,6 +103,9 @@ async def test_one_bad_user_never_blocks_the_others(deps, monkeypatch, page):
     assert "name" in fitted["u03"] and "name" in fitted["u04"]
     assert counted("customer_center_sync_records_skipped_total", "users") == skipped_before + 1
     assert counted("customer_center_sync_records_fitted_total", "users") == fitted_before + 4
+    logged = caplog.text  # ids and reasons; never the values
+    assert "record u01 fitted: phone: clipped" in logged and "xxxxxxxx" in logged
+    assert "1111111111" not in logged and "gold" not in logged and "NNNNNNNNNN" not in logged
 
 
 async def test_one_bad_card_never_blocks_the_others(deps):
