@@ -31,14 +31,26 @@ def every(seconds: float) -> str:
     return f"every {seconds:g} s"
 
 
+def _needs_attention(status: JobStatus) -> bool:
+    return bool(status.last_error or status.overdue or status.skipped)
+
+
 def _icon(status: JobStatus) -> str:
     if status.interval_seconds <= 0:
         return ":white_circle:"
     if status.last_run_at is None:
         return ":hourglass_flowing_sand:"
-    if status.last_error or status.overdue:
+    if _needs_attention(status):
         return ":warning:"
     return ":large_green_circle:"
+
+
+def skipped_hint(status: JobStatus) -> str:
+    """`3 records skipped in the last users sync: run ...` (docs/operations.md, "Bad records")."""
+    records = "1 record" if status.skipped == 1 else f"{status.skipped} records"
+    name = safe_mrkdwn(status.name, 100)
+    return (f"{records} skipped in the last {name} sync: run `customer-center sync {name}` to "
+            "see which")
 
 
 def _line(status: JobStatus, now: datetime) -> str:
@@ -57,6 +69,8 @@ def _line(status: JobStatus, now: datetime) -> str:
         text += f"\n> Last error: {safe_mrkdwn(status.last_error, ERROR_LIMIT)}"
     if status.overdue:
         text += "\n> Overdue: no success for more than two intervals."
+    if status.skipped:
+        text += f"\n> {skipped_hint(status)}."
     return text
 
 
@@ -67,7 +81,7 @@ def job_status_blocks(statuses: Sequence[JobStatus], now: datetime) -> list[dict
         blocks.append(SectionBlock(text=mrkdwn("No scheduled jobs are registered.")))
     for status in statuses[:MAX_JOBS]:
         blocks.append(SectionBlock(text=mrkdwn(_line(status, now))))
-    failing = sum(1 for s in statuses if s.last_error or s.overdue)
+    failing = sum(1 for s in statuses if _needs_attention(s))
     summary = (f":warning: {failing} of {len(statuses)} jobs need attention." if failing
                else f"All {len(statuses)} jobs are healthy.") if statuses else ""
     if len(statuses) > MAX_JOBS:
@@ -80,7 +94,7 @@ def job_status_blocks(statuses: Sequence[JobStatus], now: datetime) -> list[dict
 
 def job_status_message(statuses: Sequence[JobStatus], now: datetime) -> dict[str, Any]:
     """The private answer to `/customer-center status`."""
-    failing = [s.name for s in statuses if s.last_error or s.overdue]
+    failing = [s.name for s in statuses if _needs_attention(s)]
     text = (f"Scheduled jobs: {len(failing)} need attention ({', '.join(failing)})" if failing
             else f"Scheduled jobs: all {len(statuses)} healthy")
     return {"text": text[:3000], "blocks": job_status_blocks(statuses, now)}

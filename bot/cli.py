@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -23,6 +23,9 @@ from rich.progress import (
 from bot.config import Settings
 from bot.deps import Deps
 from bot.domain import SyncReport
+
+if TYPE_CHECKING:
+    from store.sync_state import SyncStatus
 
 SYNC_TARGETS = ("users", "cards", "flows", "containers", "all")
 SIMULATE_ACTIONS = ("complete", "dismiss", "snooze", "display")
@@ -171,6 +174,10 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
         with RichProgress(Console(stderr=True)) as progress:
             report = await run(deps, progress)
         print(_report_text(report, args.what))
+        names = sync.SYNC_JOBS if args.what == "all" else (args.what,)
+        for state in await sync.last_runs(deps, names):
+            for line in warning_lines(state):
+                print(line)
         return 0
 
     return asyncio.run(_with_deps(settings, work))
@@ -181,6 +188,32 @@ def _report_text(report: object, what: str) -> str:
         return (f"synced {report.customers} customers, {report.cards} cards, {report.flows} "
                 f"Action Flows, {report.containers} stream containers")
     return f"synced {report} {what}"
+
+
+def _records(count: int) -> str:
+    return f"{count} record{'' if count == 1 else 's'}"
+
+
+def warning_lines(state: SyncStatus) -> list[str]:
+    """The records a sync's last run skipped or fitted (docs/operations.md, "Bad records")."""
+    from store.sync_state import WARNINGS_MAX
+
+    listed = state.warning_list()
+    skipped = [w for w in listed if w.get("action") == "skipped"]
+    fitted = [w for w in listed if w.get("action") == "fitted"]
+    lines: list[str] = []
+    if state.skipped:
+        lines.append(f"{_records(state.skipped)} skipped in the {state.name} sync (not stored; "
+                     "the other records were):")
+        lines += [f"  {w.get('record', '')}  {w.get('reason', '')}" for w in skipped]
+        if state.skipped > len(skipped):
+            lines.append(f"  … and {state.skipped - len(skipped)} more (listed in the log)")
+    if fitted:
+        more = " (the first ones; the log lists all)" if len(listed) >= WARNINGS_MAX else ""
+        lines.append(f"{_records(len(fitted))} fitted to their columns in the {state.name} "
+                     f"sync{more}:")
+        lines += [f"  {w.get('record', '')}  {w.get('reason', '')}" for w in fitted]
+    return lines
 
 
 async def preview_payload(deps: Deps, query: str, *,

@@ -384,3 +384,4 @@ class JobStatus(Model):
     last_error: str = ""
     lag_seconds: float | None = None
     overdue: bool = False
+    skipped: int = 0  # records its last run could not store (docs/operations.md, "Bad records")

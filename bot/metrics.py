@@ -68,6 +68,12 @@ JOB_RUNS = Counter("customer_center_job_runs", "Scheduled job runs by job and ou
                    "failed)", ["job", "outcome"], registry=REGISTRY)
 JOB_SECONDS = Histogram("customer_center_job_seconds", "Scheduled job duration", ["job"],
                         buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600), registry=REGISTRY)
+SYNC_RECORDS_SKIPPED = Counter("customer_center_sync_records_skipped", "Records a sync job could "
+                               "not store (skipped, the others kept), by job",
+                               ["job"], registry=REGISTRY)
+SYNC_RECORDS_FITTED = Counter("customer_center_sync_records_fitted", "Records a sync job stored "
+                              "with a string fitted to its column (clipped, or NUL and lone "
+                              "surrogates replaced), by job", ["job"], registry=REGISTRY)
 LEADER = Gauge("customer_center_scheduler_leader", "1 while this process runs the scheduled "
                "jobs", registry=REGISTRY)
 

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.atomic.definitions import input_specs
 from bot.domain import Card, CardInput, CardStatus, Customer, InputKind, InputOption
-from store import bulk, models
+from store import bulk, fitting, models
 from store.customers import dialect_insert, later_of, to_customer
 from store.search import iter_chunks
 
@@ -63,8 +63,9 @@ def _card_row(card: Card) -> dict[str, Any]:
 def _card_inputs(card: Card) -> list[CardInput]:
     if card.inputs:
         return list(card.inputs)
-    return [CardInput(name=s.name, kind=s.kind, label=s.label, options=s.options)
-            for s in input_specs(card.definition)]
+    derived = [CardInput(name=s.name, kind=s.kind, label=s.label, options=s.options)
+               for s in input_specs(card.definition)]
+    return [item for item in derived if fitting.input_storable(item)]
 
 
 def _input_row(card_instance_id: str, item: CardInput, position: int) -> dict[str, Any]:
@@ -73,13 +74,15 @@ def _input_row(card_instance_id: str, item: CardInput, position: int) -> dict[st
             "position": position, "value": item.value, "submitted_at": item.submitted_at}
 
 
-async def upsert_cards(session: AsyncSession, cards: Sequence[Card]) -> None:
+async def upsert_cards(session: AsyncSession, cards: Sequence[Card]) -> list[fitting.Note]:
     """Store cards read from the Cards API; event-derived state that is newer is kept.
 
     The status is taken only when the card's `updated_at` is not older than the status an event
-    set; last seen/interacted only move forward; submitted input values are never erased.
+    set; last seen/interacted only move forward; submitted input values are never erased. Cards
+    are fitted to the columns first (store.fitting): the notes say what was changed or left out.
     """
-    unique = list({c.card_instance_id: c for c in cards}.values())
+    fitted, notes = fitting.fit_cards(cards)
+    unique = list({c.card_instance_id: c for c in fitted}.values())
     for chunk in iter_chunks(unique, CHUNK):
         ins = dialect_insert(session, _cards)
         ex = ins.excluded
@@ -126,6 +129,7 @@ async def upsert_cards(session: AsyncSession, cards: Sequence[Card]) -> None:
                       "value": _newer_submission(_inputs, ex_in, "value"),
                       "submitted_at": _newer_submission(_inputs, ex_in, "submitted_at")}),
                 input_rows)
+    return notes
 
 
 async def submit_values(session: AsyncSession, *, card_instance_id: str,

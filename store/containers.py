@@ -9,7 +9,7 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import StreamContainer, Theme
-from store import models
+from store import fitting, models
 from store.customers import dialect_insert
 
 _containers: Table = models.StreamContainer.__table__  # type: ignore[assignment]
@@ -31,16 +31,17 @@ def _to_container(row: Any) -> StreamContainer:
 
 
 async def upsert_containers(session: AsyncSession, containers: Sequence[StreamContainer], *,
-                            replace: bool = False) -> None:
-    """Store containers; `replace` also deletes those not in `containers`."""
-    unique = list({c.id: c for c in containers}.values())
+                            replace: bool = False) -> list[fitting.Note]:
+    """Store containers; `replace` also deletes those not in `containers`.
+
+    Containers are fitted to the columns first (store.fitting): the notes say what was changed
+    or left out (a container left out is not deleted by `replace`)."""
     if replace:
-        stmt = delete(_containers)
-        if unique:
-            stmt = stmt.where(_containers.c.container_id.not_in([c.id for c in unique]))
-        await session.execute(stmt)
+        await delete_other_containers(session, keep_ids=[c.id for c in containers])
+    fitted, notes = fitting.fit_containers(containers)
+    unique = list({c.id: c for c in fitted}.values())
     if not unique:
-        return
+        return notes
     rows = [{"container_id": c.id, "name": c.name, "stream_id": c.stream_id,
              "is_default": c.is_default, "card_limit": c.card_limit,
              "light_theme": c.light_theme.model_dump() if c.light_theme else None,
@@ -52,6 +53,16 @@ async def upsert_containers(session: AsyncSession, containers: Sequence[StreamCo
         set_={"name": ex.name, "stream_id": ex.stream_id, "is_default": ex.is_default,
               "card_limit": ex.card_limit, "light_theme": ex.light_theme,
               "dark_theme": ex.dark_theme}), rows)
+    return notes
+
+
+async def delete_other_containers(session: AsyncSession, *, keep_ids: Sequence[str]) -> None:
+    """Delete the containers whose id is not in `keep_ids` (all of them when it is empty)."""
+    stmt = delete(_containers)
+    keep = list(dict.fromkeys(keep_ids))
+    if keep:
+        stmt = stmt.where(_containers.c.container_id.not_in(keep))
+    await session.execute(stmt)
 
 
 async def list_containers(session: AsyncSession) -> list[StreamContainer]:

@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import Customer
-from store import bulk, models
+from store import bulk, fitting, models
 from store.search import (
     customer_terms,
     iter_chunks,
@@ -68,9 +68,15 @@ def _row(customer: Customer) -> dict[str, Any]:
             "last_seen_at": customer.last_seen_at, "updated_at": customer.updated_at}
 
 
-async def upsert_customers(session: AsyncSession, customers: Sequence[Customer]) -> None:
-    """Insert or update customers in bulk and rewrite their search terms."""
-    unique = list({c.id: c for c in customers}.values())
+async def upsert_customers(session: AsyncSession, customers: Sequence[Customer],
+                           ) -> list[fitting.Note]:
+    """Insert or update customers in bulk and rewrite their search terms.
+
+    Each is first fitted to the columns (store.fitting): what was changed, and the customers
+    left out because their id does not fit, are returned as notes.
+    """
+    fitted, notes = fitting.fit_customers(customers)
+    unique = list({c.id: c for c in fitted}.values())
     for chunk in iter_chunks(unique, CHUNK):
         ins = dialect_insert(session, _customers)
         ex = ins.excluded
@@ -88,6 +94,7 @@ async def upsert_customers(session: AsyncSession, customers: Sequence[Customer])
                  for c in chunk for t in customer_terms(c)]
         if terms:
             await session.execute(insert(_search), terms)
+    return notes
 
 
 _PLACEHOLDER_COLUMNS: tuple[tuple[str, Any], ...] = (("id", String()),)

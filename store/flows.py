@@ -10,7 +10,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import ActionFlow, FlowVariable
-from store import models
+from store import fitting, models
 from store.customers import dialect_insert
 
 _flows: Table = models.ActionFlow.__table__  # type: ignore[assignment]
@@ -31,15 +31,19 @@ def _to_flow(row: Any) -> ActionFlow:
 
 
 async def upsert_flows(session: AsyncSession, flows: Sequence[ActionFlow], *,
-                       synced_at: datetime) -> None:
-    """Store flows from Atomic; the allow-list columns (enabled_for_cc/by/at) are kept."""
-    if not flows:
-        return
+                       synced_at: datetime) -> list[fitting.Note]:
+    """Store flows from Atomic; the allow-list columns (enabled_for_cc/by/at) are kept.
+
+    Flows are fitted to the columns first (store.fitting): the notes say what was changed or
+    left out."""
+    fitted, notes = fitting.fit_flows(flows)
+    if not fitted:
+        return notes
     rows = [{"flow_id": f.id, "name": f.name, "description": f.description, "status": f.status,
              "variables": [v.model_dump(mode="json") for v in f.variables],
              "enabled_for_cc": False, "enabled_by": "", "enabled_at": None,
              "updated_at": f.updated_at, "synced_at": synced_at}
-            for f in {f.id: f for f in flows}.values()]
+            for f in {f.id: f for f in fitted}.values()]
     ins = dialect_insert(session, _flows)
     ex = ins.excluded
     await session.execute(ins.on_conflict_do_update(
@@ -47,6 +51,7 @@ async def upsert_flows(session: AsyncSession, flows: Sequence[ActionFlow], *,
         set_={"name": ex.name, "description": ex.description, "status": ex.status,
               "variables": ex.variables, "updated_at": ex.updated_at,
               "synced_at": ex.synced_at}), rows)
+    return notes
 
 
 async def mark_missing(session: AsyncSession, *, present_ids: Sequence[str]) -> int:

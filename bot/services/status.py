@@ -1,4 +1,5 @@
-"""Job status for admins (App Home, `/customer-center status`): what ran, when, what failed."""
+"""Job status for admins (App Home, `/customer-center status`): what ran, when, what failed, and
+how many records a sync's last run skipped."""
 
 from __future__ import annotations
 
@@ -30,5 +31,6 @@ async def job_statuses(deps: Deps, jobs: Sequence[Job] | None = None) -> list[Jo
         statuses.append(JobStatus(
             name=job.name, interval_seconds=interval,
             last_run_at=state.last_run_at if state else None, last_ok_at=last_ok,
-            last_error=state.last_error if state else "", lag_seconds=lag, overdue=overdue))
+            last_error=state.last_error if state else "", lag_seconds=lag, overdue=overdue,
+            skipped=state.skipped if state else 0))
     return statuses

@@ -2,6 +2,9 @@
 
 Every Atomic call happens outside a transaction; each page is written in a short transaction of
 its own. Outcomes (last run, last success, last error) and the users cursor live in sync_state.
+One bad record never blocks the others (docs/operations.md, "Bad records"): strings are fitted
+to their columns, a record that still cannot be stored is skipped, and both are recorded in
+sync_state (`skipped`, `warnings`), counted in the metrics and listed by `customer-center sync`.
 """
 
 from __future__ import annotations
@@ -11,10 +14,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.deps import Deps
 from bot.domain import ActionFlow, SyncReport
 from bot.errors import AppError, AtomicNotFound, NotFound
+from bot.services.bad_records import RunNotes, store_page
 from store import cards, containers, customers, events, flows, sync_state
+from store.fitting import Note
 
 log = logging.getLogger(__name__)
 
@@ -33,26 +40,30 @@ def _report(progress: Progress | None, stage: str, done: int, total: int | None)
         progress(stage, done, total)
 
 
-async def _recorded(deps: Deps, name: str, job: Callable[[], Awaitable[R]]) -> R:
-    """Run a job and record its outcome in sync_state (the error text too, then re-raise)."""
+async def _recorded(deps: Deps, name: str, job: Callable[[RunNotes], Awaitable[R]]) -> R:
+    """Run a job and record its outcome in sync_state (the error text too, then re-raise) with
+    the records it skipped or fitted."""
+    notes = RunNotes(name)
     try:
-        result = await job()
+        result = await job(notes)
     except Exception as exc:
         message = exc.user_message if isinstance(exc, AppError) else type(exc).__name__
         async with deps.sessions.begin() as session:
             await sync_state.record_run(session, name=name, at=deps.clock(), error=message)
+            await notes.save(session)
         raise
     async with deps.sessions.begin() as session:
         await sync_state.record_run(session, name=name, at=deps.clock())
+        await notes.save(session)
     return result
 
 
 async def sync_users(deps: Deps, progress: Progress | None = None) -> int:
     """Page through Atomic's users into the customer index; resumes where a failed run stopped.
 
-    Returns the number of customers written by this run.
+    Returns the number of customers written by this run (skipped ones not counted).
     """
-    async def job() -> int:
+    async def job(notes: RunNotes) -> int:
         async with deps.sessions.begin() as session:
             state = await sync_state.get_state(session, name=USERS)
         offset = int(state.cursor) if state and state.cursor.isdigit() else 0
@@ -63,10 +74,11 @@ async def sync_users(deps: Deps, progress: Progress | None = None) -> int:
                 if not page:
                     await sync_state.set_cursor(session, name=USERS, cursor="")
                     break
-                await customers.upsert_customers(session, page)
+                said = await store_page(session, page, customers.upsert_customers,
+                                        lambda c: c.id)
                 offset += len(page)
                 await sync_state.set_cursor(session, name=USERS, cursor=str(offset))
-            written += len(page)
+            written += len(page) - notes.add(said)
             _report(progress, USERS, written, None)
         return written
 
@@ -85,8 +97,9 @@ async def _all_customer_ids(deps: Deps) -> list[str]:
 
 async def sync_cards(deps: Deps, *, customer_ids: Sequence[str] | None = None,
                      progress: Progress | None = None) -> int:
-    """Read each customer's cards from Atomic and reconcile them; the number of cards written."""
-    async def job() -> int:
+    """Read each customer's cards from Atomic and reconcile them; the number of cards written
+    (skipped ones not counted)."""
+    async def job(notes: RunNotes) -> int:
         ids = list(customer_ids) if customer_ids is not None else await _all_customer_ids(deps)
         written = 0
         for done, customer_id in enumerate(ids, start=1):
@@ -97,10 +110,11 @@ async def sync_cards(deps: Deps, *, customer_ids: Sequence[str] | None = None,
                 found = []
             async with deps.sessions.begin() as session:
                 await customers.ensure_customer(session, customer_id=customer_id)
-                await cards.upsert_cards(session, found)
+                said = await store_page(session, found, cards.upsert_cards,
+                                        lambda c: c.card_instance_id)
                 await customers.set_cards_refreshed_at(session, customer_ids=[customer_id],
                                                        at=deps.clock())
-            written += len(found)
+            written += len(found) - notes.add(said)
             _report(progress, CARDS, done, len(ids))
         return written
 
@@ -108,8 +122,9 @@ async def sync_cards(deps: Deps, *, customer_ids: Sequence[str] | None = None,
 
 
 async def sync_flows(deps: Deps) -> int:
-    """Refresh the flow registry (enabled_for_cc kept); flows gone from Atomic are flagged."""
-    async def job() -> int:
+    """Refresh the flow registry (enabled_for_cc kept); flows gone from Atomic are flagged.
+    The number of flows written (skipped ones not counted)."""
+    async def job(notes: RunNotes) -> int:
         listed: list[ActionFlow] = []
         offset = 0
         while True:
@@ -124,21 +139,28 @@ async def sync_flows(deps: Deps) -> int:
                 detailed.append(await deps.atomic.get_flow(flow.id))
             except (AtomicNotFound, NotFound):
                 log.info("flow %s vanished while syncing", flow.id)
+
+        async def write(session: AsyncSession, page: Sequence[ActionFlow]) -> list[Note]:
+            return await flows.upsert_flows(session, page, synced_at=deps.clock())
+
         async with deps.sessions.begin() as session:
-            await flows.upsert_flows(session, detailed, synced_at=deps.clock())
+            said = await store_page(session, detailed, write, lambda f: f.id)
+            # A flow skipped now is not "gone from Atomic": its stored row (if any) stays as is.
             await flows.mark_missing(session, present_ids=[f.id for f in detailed])
-        return len(detailed)
+        return len(detailed) - notes.add(said)
 
     return await _recorded(deps, FLOWS, job)
 
 
 async def sync_containers(deps: Deps) -> int:
-    """Replace the stream containers with Atomic's list; how many there are."""
-    async def job() -> int:
+    """Replace the stream containers with Atomic's list; how many were written (skipped ones
+    not counted; a container skipped now keeps its stored row)."""
+    async def job(notes: RunNotes) -> int:
         found = await deps.atomic.list_stream_containers()
         async with deps.sessions.begin() as session:
-            await containers.upsert_containers(session, found, replace=True)
-        return len(found)
+            await containers.delete_other_containers(session, keep_ids=[c.id for c in found])
+            said = await store_page(session, found, containers.upsert_containers, lambda c: c.id)
+        return len(found) - notes.add(said)
 
     return await _recorded(deps, CONTAINERS, job)
 
@@ -146,7 +168,7 @@ async def sync_containers(deps: Deps) -> int:
 async def sync_all(deps: Deps, progress: Progress | None = None) -> SyncReport:
     """Users, then every customer's cards, then flows and containers; its completion is
     recorded (sync_state `full_sync`), which ends the need for an initial import."""
-    async def job() -> SyncReport:
+    async def job(_notes: RunNotes) -> SyncReport:
         users = await sync_users(deps, progress)
         card_count = await sync_cards(deps, progress=progress)
         flow_count = await sync_flows(deps)
@@ -157,6 +179,17 @@ async def sync_all(deps: Deps, progress: Progress | None = None) -> SyncReport:
                           containers=container_count)
 
     return await _recorded(deps, FULL, job)
+
+
+SYNC_JOBS = (USERS, CARDS, FLOWS, CONTAINERS)
+
+
+async def last_runs(deps: Deps, names: Sequence[str] = SYNC_JOBS) -> list[sync_state.SyncStatus]:
+    """The recorded outcome of these sync jobs' last runs, with the records they skipped or
+    fitted (jobs that never ran left out)."""
+    async with deps.sessions.begin() as session:
+        found = [await sync_state.get_state(session, name=name) for name in names]
+    return [state for state in found if state is not None]
 
 
 async def is_empty(deps: Deps) -> bool:

@@ -284,3 +284,29 @@ def test_start_flow_response_falls_back_to_the_sent_invocation_id():
         parsed = StartFlowResponse.model_validate(raw)
         start = flow_start_from_wire(parsed, sent_invocation_id="inv-1")
         assert start.flow_invocation_id == "inv-1"
+
+
+# -- bodies pydantic's JSON parser refuses ------------------------------------------------------
+
+def test_a_lone_surrogate_escape_does_not_make_the_page_unreadable():
+    body = (b'{"data": {"users": [{"id": "a", "profile": {"name": "Zo\\ud800"}},'
+            b' {"id": "b", "profile": {"name": "Bob", "plan": "x\\u0000y"}}]}}')
+    users = [customer_from_wire(u) for u in UsersPage.model_validate_json(body).data.users]
+    assert [(u.id, u.name) for u in users] == [("a", "Zo\ud800"), ("b", "Bob")]
+    assert users[1].profile == {"plan": "x\x00y"}  # the store fits them (store/fitting.py)
+
+
+@pytest.mark.parametrize("body", [b'{"data": {"users": [', b'{"data": "\\ud800" ', b"\xff\xfe"])
+def test_a_body_that_is_not_json_is_still_refused(body):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        UsersPage.model_validate_json(body)
+
+
+def test_a_shape_error_is_not_retried_as_json():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as raised:
+        UsersPage.model_validate_json(b'{"data": {"users": [{"id": ""}]}}')
+    assert raised.value.errors()[0]["type"] != "json_invalid"

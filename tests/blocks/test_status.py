@@ -67,3 +67,19 @@ def test_many_jobs_are_capped() -> None:
     (5400, "every 90 min")])
 def test_every(seconds: float, text: str) -> None:
     assert every(seconds) == text
+
+
+def test_skipped_records_are_shown_with_how_to_see_them(request: pytest.FixtureRequest) -> None:
+    statuses = [JobStatus(name="users", interval_seconds=21_600, last_run_at=ago(minutes=5),
+                          last_ok_at=ago(minutes=5), lag_seconds=300, skipped=3),
+                JobStatus(name="cards", interval_seconds=900, last_run_at=ago(minutes=3),
+                          last_ok_at=ago(minutes=3), lag_seconds=180, skipped=1)]
+    message = job_status_message(statuses, NOW)
+    validate_message(message)
+    validate_home({"type": "home", "blocks": job_status_blocks(statuses, NOW)})
+    assert_golden("job_status_message__skipped", message, request)
+    text = str(message["blocks"])
+    assert ("3 records skipped in the last users sync: run `customer-center sync users` to see "
+            "which") in text
+    assert "1 record skipped in the last cards sync" in text
+    assert message["text"] == "Scheduled jobs: 2 need attention (users, cards)"

@@ -57,3 +57,15 @@ async def test_default_registry_is_listed(deps) -> None:
     names = [s.name for s in await job_statuses(deps)]
     assert names == sorted(job.name for job in JOBS)
     assert "users" in names and "event_retention" in names
+
+
+async def test_statuses_carry_the_records_the_last_run_skipped(deps) -> None:
+    async with deps.sessions.begin() as session:
+        await sync_state.record_run(session, name="b_ok", at=T0 - timedelta(seconds=30))
+        await sync_state.set_warnings(session, name="b_ok", skipped=3, warnings=[
+            {"record": "u1", "reason": "id longer than 200 characters", "action": "skipped"}])
+
+    statuses = {s.name: s for s in await job_statuses(deps, JOBS_UNDER_TEST)}
+
+    assert statuses["b_ok"].skipped == 3
+    assert statuses["a_failing"].skipped == 0 and statuses["c_never"].skipped == 0
