@@ -74,8 +74,12 @@ class Element:
 
     @property
     def label(self) -> str:
-        label = self.props.get("label")
-        return label if isinstance(label, str) else ""
+        """`label`; in the SDK shape an input without one (text and number inputs have none)
+        is titled by its `placeholder`, the only words the customer saw (docs/atomic.md)."""
+        label = _string(self.props.get("label"))
+        if not label and self.sdk_shaped and self.kind is not None:
+            return _string(self.props.get("placeholder")).strip()
+        return label
 
     @property
     def is_container(self) -> bool:
@@ -118,6 +122,9 @@ class Element:
 
     def _sdk_display(self, out: dict[str, Any]) -> None:
         """SDK attribute names in the display vocabulary (docs/atomic.md, "Card JSON")."""
+        if self.kind is not None and not _string(out.get("label")) and self.label:
+            out["label"] = self.label  # the placeholder became the title
+            out.pop("placeholder", None)
         for flat, sdk in (("min", "minimumValue"), ("max", "maximumValue")):
             if flat not in out and sdk in out:
                 out[flat] = out[sdk]
