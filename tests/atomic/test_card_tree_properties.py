@@ -13,9 +13,9 @@ from bot.atomic.definitions import INPUT_KINDS, input_specs
 from bot.card_tree import CONTAINER_TYPES, display_nodes, walk
 from bot.domain import Card
 
-TYPES = [*INPUT_KINDS, *INPUT_KINDS, *CONTAINER_TYPES, *CONTAINER_TYPES, "checkboxItem", "listItem", "cardDescription",
-         "category", "headline", "text", "image", "video", "submitButton", "linkButton",
-         "mystery", "columns", ""]
+TYPES = [*INPUT_KINDS, *INPUT_KINDS, *CONTAINER_TYPES, *CONTAINER_TYPES,  # inputs and containers
+         "checkboxItem", "listItem", "cardDescription", "category", "headline", "text", "image",
+         "video", "submitButton", "linkButton", "mystery", "columns", ""]
 junk = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5),
                  st.lists(st.integers(), max_size=2))
 props = st.dictionaries(st.sampled_from(["text", "label", "placeholder", "key", "value", "url",
