@@ -168,6 +168,16 @@ def node_props(node: Mapping[str, Any]) -> dict[str, Any]:
     return props
 
 
+def as_definition(value: Any) -> Any:
+    """A definition as a mapping for storage: a bare list of nodes becomes the default view,
+    `null` an empty definition; anything else is left for the caller to judge."""
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        return {"defaultView": {"nodes": value}}
+    return value
+
+
 def _child_list(holder: Any) -> list[Any]:
     """The nodes under a view or a node: a list as is, else its `children`, else its `nodes`."""
     if isinstance(holder, list):
