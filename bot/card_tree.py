@@ -178,6 +178,24 @@ def as_definition(value: Any) -> Any:
     return value
 
 
+def nesting_depth(value: Any, *, stop_at: int = 10_000) -> int:
+    """How deeply dicts and lists nest in `value` (a scalar is 0), counted without recursion and
+    at most `stop_at`. json.dumps and json.loads raise RecursionError near 1,000 levels, so
+    whoever stores or decodes a definition can refuse one deeper than it can write."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest >= stop_at:
+                return stop_at
+            stack.extend((child, depth) for child in (
+                item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def _child_list(holder: Any) -> list[Any]:
     """The nodes under a view or a node: a list as is, else its `children`, else its `nodes`."""
     if isinstance(holder, list):

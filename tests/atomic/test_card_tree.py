@@ -21,7 +21,7 @@ from bot.atomic.definitions import (
 )
 from bot.atomic.emulator.cards import demo_value, submit_button
 from bot.atomic.emulator.state import BadRequest, _check_values
-from bot.card_tree import display_nodes, views, walk
+from bot.card_tree import display_nodes, nesting_depth, views, walk
 from bot.domain import InputKind
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "atomic"
@@ -173,6 +173,9 @@ def test_a_5000_deep_chain_does_not_recurse() -> None:
     assert [(s.name, s.label) for s in specs] == [("deep", "Deep")]
     assert [e.depth for e in walk(definition) if e.name] == [5_000]
     assert display_nodes(definition) == [{"type": "textInput", "name": "deep", "label": "Deep"}]
+    assert nesting_depth(definition, stop_at=20_000) == 2 * 5_000 + 5  # dict + list a level
+    assert nesting_depth(definition, stop_at=900) == 900
+    assert nesting_depth(3) == 0 and nesting_depth({"a": [1]}) == 2
 
 
 def test_a_shared_or_cyclic_node_is_read_once() -> None:
