@@ -24,6 +24,7 @@ from blocks.customer import input_line, mrkdwn
 from blocks.format import absolute_time, humanise_event, relative_time, status_label, when
 from blocks.ids import ActionId
 from blocks.text import ELLIPSIS, safe_mrkdwn
+from bot.card_tree import BUTTON_TYPES, display_nodes
 from bot.domain import Card, InputKind, StreamContainer
 
 SECTION_LIMIT = 3_000
@@ -40,7 +41,7 @@ SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,30}")
 _VARIABLE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
-# Definition node types for each input kind (ATOMIC-CONTRACT.md, Card definitions).
+# Display type of each input kind (bot/card_tree.py maps SDK names onto these; docs/atomic.md).
 INPUT_NODE_TYPES: dict[InputKind, str] = {
     InputKind.TEXT: "textInput", InputKind.NUMBER: "numberInput", InputKind.DATE: "datePicker",
     InputKind.DROPDOWN: "dropdown", InputKind.CHECKBOX_GROUP: "checkboxGroup",
@@ -48,8 +49,6 @@ INPUT_NODE_TYPES: dict[InputKind, str] = {
     InputKind.FILE: "fileUpload",
 }
 INPUT_TYPES = frozenset(INPUT_NODE_TYPES.values())
-BUTTON_TYPES = frozenset({"submitButton", "linkButton", "snoozeButton", "dismissButton",
-                          "button"})
 
 
 # -- SDK versions ---------------------------------------------------------------------------------
@@ -183,17 +182,9 @@ def _text(node: Mapping[str, Any], key: str = "text") -> str:
     return value if isinstance(value, str) else ""
 
 
-def _nodes(definition: Mapping[str, Any], *, subviews: bool) -> list[Mapping[str, Any]]:
-    found: list[Mapping[str, Any]] = []
-    default_view = definition.get("defaultView")
-    if isinstance(default_view, Mapping):
-        found.extend(n for n in default_view.get("nodes") or [] if isinstance(n, Mapping))
-    raw = definition.get("subviews")
-    if subviews and isinstance(raw, Mapping):
-        for view in raw.values():
-            if isinstance(view, Mapping):
-                found.extend(n for n in view.get("nodes") or [] if isinstance(n, Mapping))
-    return found
+def _nodes(definition: Mapping[str, Any], *, subviews: bool) -> list[dict[str, Any]]:
+    """The elements to show, nested ones included, in either shape (bot/card_tree.py)."""
+    return display_nodes(definition, subviews=subviews)
 
 
 def image_url(node: Mapping[str, Any]) -> str | None:

@@ -1,65 +1,42 @@
-"""Reading Atomic card definitions (ATOMIC-CONTRACT.md, Card definitions; the shape is assumed)."""
+"""Reading Atomic card definitions: the inputs a card declares (docs/atomic.md, "Card JSON").
+
+The walk itself is bot/card_tree.py, shared with the feed and the previews; this module keeps the
+names the rest of bot/ and store/ import.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import InputKind, InputOption, InputSpec
+from bot.card_tree import CONTRACT_INPUT_KINDS, INPUT_KINDS, input_elements, walk
+from bot.domain import InputKind, InputSpec
 
-INPUT_NODE_KINDS: dict[str, InputKind] = {
-    "textInput": InputKind.TEXT,
-    "numberInput": InputKind.NUMBER,
-    "datePicker": InputKind.DATE,
-    "dropdown": InputKind.DROPDOWN,
-    "checkboxGroup": InputKind.CHECKBOX_GROUP,
-    "switch": InputKind.SWITCH,
-    "stepper": InputKind.STEPPER,
-    "radioGroup": InputKind.RADIO,
-    "fileUpload": InputKind.FILE,
-}
+# The contract's input type names (the emulator writes these); INPUT_KINDS adds the SDK's names.
+INPUT_NODE_KINDS: dict[str, InputKind] = CONTRACT_INPUT_KINDS
+
+__all__ = ["INPUT_KINDS", "INPUT_NODE_KINDS", "guess_kind", "input_nodes", "input_specs",
+           "iter_nodes"]
 
 
-def iter_nodes(definition: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every node of the default view and of the subviews, in order; malformed parts skipped."""
-    nodes: list[dict[str, Any]] = []
-    default_view = definition.get("defaultView")
-    if isinstance(default_view, dict):
-        nodes.extend(n for n in default_view.get("nodes") or [] if isinstance(n, dict))
-    subviews = definition.get("subviews")
-    if isinstance(subviews, dict):
-        for view in subviews.values():
-            if isinstance(view, dict):
-                nodes.extend(n for n in view.get("nodes") or [] if isinstance(n, dict))
-    return nodes
+def iter_nodes(definition: Any) -> list[dict[str, Any]]:
+    """Every node of the default view and of the subviews, nested ones included, in document
+    order, as written (SDK-shaped nodes keep their `attributes`); malformed parts skipped."""
+    return [element.raw for element in walk(definition)]
 
 
-def _options(node: dict[str, Any]) -> list[InputOption]:
-    raw = node.get("items") if "items" in node else node.get("values")
-    options: list[InputOption] = []
-    for item in raw or []:
-        if not isinstance(item, dict):
-            continue
-        key = item.get("key", item.get("value"))
-        label = item.get("label", item.get("title", key))
-        if key is not None:
-            options.append(InputOption(key=str(key), label=str(label or key)))
-    return options
+def input_nodes(definition: Any) -> list[dict[str, Any]]:
+    """The named input nodes of every view in the flat contract vocabulary (`type` a contract
+    name, `name`/`label` at the top, options in `items` or `values`)."""
+    return [element.display() for element in input_elements(definition)]
 
 
-def input_specs(definition: dict[str, Any]) -> list[InputSpec]:
-    """The inputs a card definition declares, in display order; nodes without a name skipped."""
-    specs: list[InputSpec] = []
-    seen: set[str] = set()
-    for node in iter_nodes(definition):
-        kind = INPUT_NODE_KINDS.get(str(node.get("type", "")))
-        name = node.get("name")
-        if kind is None or not isinstance(name, str) or not name or name in seen:
-            continue
-        seen.add(name)
-        label = node.get("label")
-        specs.append(InputSpec(name=name, kind=kind, label=label if isinstance(label, str) else "",
-                               options=_options(node)))
-    return specs
+def input_specs(definition: Any) -> list[InputSpec]:
+    """The inputs a card definition declares, in display order; nodes without a name skipped,
+    a repeated name counted once. Both shapes, any nesting (docs/atomic.md, "Card JSON")."""
+    return [InputSpec(name=element.name, kind=kind, label=element.label,
+                      options=element.options())
+            for element in input_elements(definition)
+            if (kind := element.kind) is not None]
 
 
 def guess_kind(value: Any) -> InputKind:
@@ -69,5 +46,6 @@ def guess_kind(value: Any) -> InputKind:
     if isinstance(value, int | float):
         return InputKind.NUMBER
     if isinstance(value, dict):
-        return InputKind.FILE if "filename" in value else InputKind.CHECKBOX_GROUP
+        is_file = "filename" in value or "targetBucketId" in value
+        return InputKind.FILE if is_file else InputKind.CHECKBOX_GROUP
     return InputKind.TEXT

@@ -1,4 +1,4 @@
-"""Wire models of the Atomic API shapes (ATOMIC-CONTRACT.md) and their mapping to domain types.
+"""Wire models of the Atomic API shapes (docs/atomic.md) and their mapping to domain types.
 
 Every model ignores unknown fields. Optional parts that Atomic may send as `null` become empty
 values, and timestamps or durations the app cannot read become `None` instead of failing a page.
@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 from bot.atomic.definitions import input_specs
 from bot.atomic.timestamps import add_iso_duration as add_iso_duration  # re-exported
 from bot.atomic.timestamps import parse_timestamp as parse_timestamp  # re-exported
+from bot.card_tree import as_definition
 from bot.domain import (
     ActionFlow,
     Card,
@@ -43,6 +44,7 @@ def _empty_if_none(empty: type) -> BeforeValidator:
 
 Timestamp = Annotated[datetime | None, BeforeValidator(parse_timestamp)]
 Obj = Annotated[dict[str, Any], _empty_if_none(dict)]
+Definition = Annotated[dict[str, Any], BeforeValidator(as_definition)]
 Text = Annotated[str, _empty_if_none(str)]
 StrList = Annotated[list[str], _empty_if_none(list)]
 
@@ -124,7 +126,7 @@ class CardWire(Wire):
     updated: Timestamp = None
     payload: Annotated[CardPayloadWire, _empty_if_none(CardPayloadWire)] = Field(
         default_factory=CardPayloadWire)
-    definition: Obj = Field(default_factory=dict)
+    definition: Definition = Field(default_factory=dict)
 
 
 class CardsPage(Wire):

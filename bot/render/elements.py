@@ -345,7 +345,7 @@ NODE_LAYOUTS: dict[str, Callable[[Context, Mapping[str, Any]], Item]] = {
     "radioGroup": lambda ctx, node: choice_group(ctx, node, radio=True),
     "checkboxGroup": lambda ctx, node: choice_group(ctx, node, radio=False),
     "submitButton": button, "linkButton": button, "snoozeButton": button,
-    "dismissButton": button, "button": button,
+    "dismissButton": button, "voteUpButton": button, "voteDownButton": button, "button": button,
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from PIL import Image
 
+from bot.card_tree import display_nodes
 from bot.render import elements
 from bot.render.elements import Context, Item
 from bot.render.fonts import Face
@@ -37,15 +38,15 @@ NODE_NAMES: dict[str, str] = {
     "dropdown": "Dropdown", "checkboxGroup": "Checkboxes", "switch": "Switch",
     "stepper": "Stepper", "radioGroup": "Radio buttons", "fileUpload": "File upload",
     "submitButton": "Submit button", "linkButton": "Link button", "snoozeButton": "Snooze button",
-    "dismissButton": "Dismiss button", "button": "Button",
+    "dismissButton": "Dismiss button", "voteUpButton": "Vote-up button",
+    "voteDownButton": "Vote-down button", "button": "Button",
 }
 
 
-def default_nodes(definition: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    view = definition.get("defaultView")
-    nodes = view.get("nodes") if isinstance(view, Mapping) else None
-    return [n for n in nodes if isinstance(n, Mapping)][:MAX_NODES] if isinstance(nodes, list) \
-        else []
+def default_nodes(definition: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The default view's elements to draw, nested ones included, in either shape
+    (bot/card_tree.py; docs/atomic.md, "Card JSON"), at most MAX_NODES."""
+    return display_nodes(definition, subviews=False, limit=MAX_NODES)
 
 
 def describe(node: Mapping[str, Any]) -> str:

@@ -1,7 +1,8 @@
 """Demo card instances and the webhook events that brought each one to its current state.
 
-Shapes: ATOMIC-CONTRACT.md "Card instances" and "Webhooks". `make_event` is shared with the live
-emulator so replayed history and simulated actions look alike.
+Shapes: the flat contract shape and the contract's webhook events (docs/atomic.md, assumed parts).
+`make_event` is shared with the live emulator so replayed history and simulated actions look alike.
+Definitions are read with bot/card_tree.py, so SDK-shaped cards given to the emulator work too.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from bot.atomic.definitions import INPUT_NODE_KINDS, iter_nodes
+from bot.atomic.definitions import input_nodes
 from bot.atomic.emulator import catalog
+from bot.card_tree import display_nodes
 
 OPEN_STATUSES = ("active", "embargoed", "snoozed")
 CLOSED_STATUSES = ("completed", "dismissed", "expired", "cancelled")
@@ -61,17 +63,11 @@ def make_event(name: str, card: dict[str, Any], *, identifier: str, timestamp: s
 
 
 def submit_button(definition: dict[str, Any]) -> str:
-    """Name of the card's submit button, or "" when it has none."""
-    for node in iter_nodes(definition):
+    """Name of the card's first submit button (any view, any nesting), or "" when it has none."""
+    for node in display_nodes(definition, subviews=True):
         if node.get("type") == "submitButton" and isinstance(node.get("name"), str):
             return str(node["name"])
     return ""
-
-
-def input_nodes(definition: dict[str, Any]) -> list[dict[str, Any]]:
-    """Input nodes of a definition (those with a known input type and a name)."""
-    return [n for n in iter_nodes(definition)
-            if n.get("type") in INPUT_NODE_KINDS and isinstance(n.get("name"), str)]
 
 
 def _option_keys(node: dict[str, Any]) -> list[str]:
@@ -98,8 +94,12 @@ def demo_value(node: dict[str, Any], rng: random.Random, today: date) -> Any:
     if kind == "stepper":
         return rng.randrange(int(node.get("min", 0)), int(node.get("max", 10)) + 1)
     if kind == "fileUpload":
-        return {"filename": f"{node.get('label') or 'upload'}-{rng.randrange(1000, 9999)}.pdf"
-                .replace(" ", "-").lower(), "bucketId": f"bkt_{rng.getrandbits(40):010x}"}
+        filename = f"{node.get('label') or 'upload'}-{rng.randrange(1000, 9999)}.pdf"
+        bucket = f"bkt_{rng.getrandbits(40):010x}"
+        if isinstance(node.get("targetBucketId"), str):  # an SDK `upload` names its bucket
+            return {"filename": filename.replace(" ", "-").lower(),
+                    "targetBucketId": node["targetBucketId"]}
+        return {"filename": filename.replace(" ", "-").lower(), "bucketId": bucket}
     raise ValueError(f"not an input node: {kind}")
 
 

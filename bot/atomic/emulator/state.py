@@ -13,9 +13,9 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.atomic.definitions import INPUT_NODE_KINDS
+from bot.atomic.definitions import INPUT_KINDS, input_nodes
 from bot.atomic.emulator import catalog
-from bot.atomic.emulator.cards import PLATFORMS, input_nodes, iso, make_event, submit_button
+from bot.atomic.emulator.cards import PLATFORMS, iso, make_event, submit_button
 from bot.atomic.emulator.demo_data import DemoDataset
 
 TOKEN_LIFETIME = timedelta(hours=1)
@@ -303,7 +303,7 @@ def _check_values(definition: dict[str, Any], values: Any) -> dict[str, Any]:
             raise BadRequest(f"The card has no input {name!r}; inputs: {', '.join(nodes) or '-'}.")
         problem = _value_problem(node, value)
         if problem:
-            raise BadRequest(f"Input {name!r} ({INPUT_NODE_KINDS[node['type']]}) {problem}.")
+            raise BadRequest(f"Input {name!r} ({INPUT_KINDS[node['type']]}) {problem}.")
     return dict(values)
 
 
