@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.config import Settings
-from bot.logging_setup import configure_logging, redact
+from bot.logging_setup import ThrottledWarning, configure_logging, redact
 
 
 @pytest.fixture
@@ -122,3 +122,30 @@ def test_json_lines_cannot_be_forged(restore_root_logger: None) -> None:
     assert entries[6]["message"] == f"user said hi\u2028{FORGED}"
     assert FORGED in entries[-1]["exception"]
     assert all(e["logger"] == "bot.test" for e in entries)
+
+
+def test_bolts_dump_of_a_refused_request_is_never_written(restore_root_logger: None) -> None:
+    """slack_bolt's request verification logs the refused body at INFO: dropped."""
+    stream = io.StringIO()
+    configure_logging(Settings.from_env({"LOG_LEVEL": "DEBUG"}), stream=stream)
+    logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.DEBUG)
+    logging.getLogger("slack_bolt.RequestVerification").info(
+        "Invalid request signature detected (signature: x, timestamp: 1, body: secret-body)")
+    logging.getLogger("slack_bolt.AsyncApp").info("kept")
+    assert "secret-body" not in stream.getvalue() and "kept" in stream.getvalue()
+
+
+def test_throttled_warning_writes_one_line_per_interval_with_a_count(
+        caplog: pytest.LogCaptureFixture) -> None:
+    now = [100.0]
+    throttled = ThrottledWarning(logging.getLogger("bot.test"), "refused", interval=60,
+                                 clock=lambda: now[0])
+    for _ in range(20):
+        throttled.warning("401 no valid signature")
+    throttled.warning("413 too large")
+    now[0] += 61
+    throttled.warning("401 no valid signature")
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "refused: 401 no valid signature", "refused: 413 too large",
+        "refused: 401 no valid signature"]
+    assert "19 more since the last such line" in caplog.records[-1].getMessage()

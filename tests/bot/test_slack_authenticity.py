@@ -128,43 +128,32 @@ def assert_nothing_logged(caplog: pytest.LogCaptureFixture) -> None:
     assert MARKER not in caplog.text
 
 
-async def test_signed_control_request_reaches_fake_slack(
-        http: httpx.AsyncClient, fake_slack: FakeSlack) -> None:
-    """The hostile command, correctly signed, is answered at its response_url: so FakeSlack
-    seeing nothing in the other tests means nothing acted on the request."""
+async def test_unverified_requests_are_401_and_nothing_acts_on_them(
+        http: httpx.AsyncClient, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
+    """Each way of failing verification, for a command, a button click and an event; then the
+    same command correctly signed is answered at its response_url: so FakeSlack seeing nothing
+    before means nothing acted on the requests."""
+    before = len(fake_slack.calls)
+    hostile = [(hostile_command(fake_slack), FORM), (hostile_action(fake_slack), FORM),
+               (hostile_event(), JSON)]
+    for case in unverifiable("x"):
+        for body, content_type in hostile:
+            headers = {**unverifiable(body)[case], "content-type": content_type}
+            response = await http.post("/slack/events", content=body, headers=headers)
+            assert response.status_code == 401, (case, content_type, response.text)
+    await settle()
+    assert fake_slack.calls[before:] == []
+    assert_nothing_logged(caplog)
+    about_slack = [r for r in caplog.records if r.levelno >= logging.INFO and r.name != "httpx"
+                   and ("slack" in r.name.lower() or "slack" in r.getMessage().lower())]
+    assert len(about_slack) <= 1, [r.getMessage() for r in about_slack]  # rate-limited
+    assert all(r.levelno == logging.WARNING for r in about_slack)
+
     body = hostile_command(fake_slack)
     response = await http.post("/slack/events", content=body, headers=signed(body))
     assert response.status_code == 200
     async with asyncio.timeout(10):
         await fake_slack.wait_for("response")
-
-
-@pytest.mark.parametrize("case", sorted(unverifiable("x")))
-async def test_unverified_request_is_401_and_nothing_acts_on_it(
-        http: httpx.AsyncClient, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture,
-        case: str) -> None:
-    before = len(fake_slack.calls)
-    for body, content_type in [(hostile_command(fake_slack), FORM),
-                               (hostile_action(fake_slack), FORM), (hostile_event(), JSON)]:
-        headers = {**unverifiable(body)[case], "content-type": content_type}
-        response = await http.post("/slack/events", content=body, headers=headers)
-        assert response.status_code == 401, (case, response.text)
-    await settle()
-    assert fake_slack.calls[before:] == []
-    assert_nothing_logged(caplog)
-
-
-async def test_twenty_refusals_log_at_most_one_warning_without_content(
-        http: httpx.AsyncClient, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
-    body = hostile_command(fake_slack)
-    for _ in range(20):
-        headers = {**signed(body), "x-slack-request-timestamp": "abc"}
-        assert (await http.post("/slack/events", content=body, headers=headers)).status_code == 401
-    about_slack = [r for r in caplog.records if r.levelno >= logging.INFO
-                   and ("slack" in r.name.lower() or "signature" in r.getMessage().lower())]
-    assert len(about_slack) <= 1, [r.getMessage() for r in about_slack]
-    assert all(r.levelno == logging.WARNING for r in about_slack)
-    assert_nothing_logged(caplog)
 
 
 def refused(status: int) -> float:
@@ -206,6 +195,8 @@ MALFORMED: dict[str, tuple[bytes, str]] = {
     "json invalid": (b'{"type": "event_callback", ' + MARKER.encode(), JSON),
     "payload 2000 deep": (b"payload=" + quote(deep(2000)).encode(), FORM),
     "json 2000 deep": (deep(2000).encode(), JSON),
+    "json 900 deep": (deep(900).encode(), JSON),
+    "payload 900 deep": (b"payload=" + quote(deep(900)).encode(), FORM),
     "json array": (b'[{"type": "event_callback"}]', JSON),
     "json string": (b'"event_callback"', JSON),
     "payload array": (b"payload=" + quote("[1, 2]").encode(), FORM),
@@ -215,27 +206,29 @@ MALFORMED: dict[str, tuple[bytes, str]] = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(MALFORMED))
-async def test_malformed_body_is_400_or_401_never_500(
-        http: httpx.AsyncClient, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture,
-        case: str) -> None:
-    body, content_type = MALFORMED[case]
-    before = len(fake_slack.calls)
+# Signed, these may read as Slack requests: URL-decoding replaces bad UTF-8 (as Bolt's parse_qsl
+# does), nesting within the recursion limit parses, and odd field types are the listeners' concern
+# (on_error answers 200).
+READABLE = {"payload not utf-8", "json 900 deep", "payload 900 deep", "enterprise not an object",
+            "authorizations not a list", "user not an object"}
 
-    unsigned = await http.post("/slack/events", content=body,
-                               headers={"content-type": content_type})
-    wrong = await http.post("/slack/events", content=body,
-                            headers={**signed(body, content_type=content_type),
-                                     "x-slack-request-timestamp": "abc"})
+
+async def test_malformed_bodies_are_400_or_401_never_500(
+        http: httpx.AsyncClient, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
+    before = len(fake_slack.calls)
+    for case, (body, content_type) in MALFORMED.items():
+        unsigned = await http.post("/slack/events", content=body,
+                                   headers={"content-type": content_type})
+        wrong = await http.post("/slack/events", content=body,
+                                headers={**signed(body, content_type=content_type),
+                                         "x-slack-request-timestamp": "abc"})
+        assert (unsigned.status_code, wrong.status_code) == (401, 401), case
     await settle()
-    assert (unsigned.status_code, wrong.status_code) == (401, 401)
     assert fake_slack.calls[before:] == []
-    good = await http.post("/slack/events", content=body,
-                           headers=signed(body, content_type=content_type))
-    assert good.status_code in (200, 400), good.text  # Slack's own (signed) junk: 400 or handled
-    if case not in ("enterprise not an object", "authorizations not a list",
-                    "user not an object"):
-        assert good.status_code == 400
+    for case, (body, content_type) in MALFORMED.items():
+        good = await http.post("/slack/events", content=body,
+                               headers=signed(body, content_type=content_type))
+        assert good.status_code in ((200, 400) if case in READABLE else (400,)), case
     assert_nothing_logged(caplog)
 
 
@@ -277,8 +270,12 @@ async def test_without_a_signing_secret_every_http_request_is_401(
 # --- on_error, defence in depth: Bolt's own verification still runs, and its failures show nothing
 
 
-async def test_on_error_shows_nothing_for_a_request_bolt_could_not_verify(
+async def test_on_error_shows_nothing_unless_the_request_was_verified(
         app: AsyncApp, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
+    """Dispatched to Bolt directly (no route in front): its own verification fails or raises, and
+    on_error answers 401 and shows nothing. Socket Mode requests, authenticated by the socket,
+    pass the same middleware, and their errors are still shown (here Slack's 429 on
+    views.publish, as an ephemeral message)."""
     caplog.set_level(logging.INFO)
     body = hostile_command(fake_slack)
     for case, headers in unverifiable(body).items():
@@ -290,11 +287,6 @@ async def test_on_error_shows_nothing_for_a_request_bolt_could_not_verify(
     assert fake_slack.calls == []
     assert_nothing_logged(caplog)
 
-
-async def test_on_error_still_shows_errors_of_socket_mode_requests(
-        app: AsyncApp, fake_slack: FakeSlack) -> None:
-    """Socket Mode requests are authenticated by the socket: they pass the same middleware and
-    their errors are shown (here Slack's 429 on views.publish, as an ephemeral message)."""
     fake_slack.override("views.publish", status=429, body={"ok": False, "error": "ratelimited"},
                         headers={"Retry-After": "30"})
     payload = {"type": "event_callback", "team_id": TEAM_ID, "api_app_id": "A0TEST",
