@@ -2,10 +2,15 @@
 
 Known errors (AppError) become user text where the user is looking; unknown ones get an incident id
 in the logs and in the message. Nothing raised here reaches Slack: Slack always gets HTTP 200.
+
+Only for a verified request (`VERIFIED`, set by the `inject_deps` middleware): an error before it
+(e.g. in Bolt's signature check) comes with a body nobody vouches for, so nothing is shown, posted
+or logged from it; the answer is 401 (docs/operations.md, "Hostile traffic").
 """
 
 from __future__ import annotations
 
+import logging
 from logging import Logger
 from typing import Any
 from uuid import uuid4
@@ -21,7 +26,11 @@ from blocks.access import access_denied_message
 from blocks.messages import error_message
 from bot.deps import Deps
 from bot.errors import AppError, PermissionDenied, SlackBusy
+from bot.logging_setup import ThrottledWarning
+from bot.middleware import VERIFIED
 from bot.services import access
+
+_UNVERIFIED = ThrottledWarning(logging.getLogger(__name__), "error on an unverified Slack request")
 
 
 def incident_text(incident: str) -> str:
@@ -71,6 +80,9 @@ async def on_error(error: Exception, body: dict[str, Any], client: AsyncWebClien
     `response` is None when the listener failed after ack() (the HTTP answer has already gone):
     there is nothing to replace then, and Bolt refuses a returned response.
     """
+    if not context.get(VERIFIED):  # the error type only: its message may quote the request
+        _UNVERIFIED.warning(f"{type(error).__name__}; refused with 401")
+        return BoltResponse(status=401, body="") if response is not None else None
     if isinstance(error, BoltUnhandledRequestError):
         kind = body.get("event", {}).get("type") or body.get("type")
         logger.warning("unhandled %s request", kind)

@@ -1,4 +1,9 @@
-"""Logging: LOG_LEVEL, LOG_FORMAT=console|json (one JSON object per line). Secrets are redacted."""
+"""Logging: LOG_LEVEL, LOG_FORMAT=console|json (one JSON object per line). Secrets are redacted.
+
+Every record is one physical line (docs/operations.md, "Hostile traffic"): line breaks and other
+control characters inside a message are escaped (`\\n`), so text from a request can never start a
+line that looks like a record; traceback lines follow their record, each prefixed with "  | ".
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import json
 import logging
 import re
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -16,6 +23,26 @@ _SECRET = re.compile(r"\b(xox[abpres]-|xapp-)[A-Za-z0-9-]+|(?i:bearer\s+)[A-Za-z
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 # Per-request INFO lines of these libraries drown the app's own; they still log warnings.
 QUIET = ("httpx", "httpcore", "alembic.runtime.plugins", "aiosqlite")
+# Control characters, and what str.splitlines() (and many log shippers) take for a line break.
+_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r"}
+# JSON may carry these raw inside strings; written escaped, a JSON line stays one line everywhere.
+_JSON_BREAKS = {0x7F: "\\u007f", 0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+CONTINUATION = "  | "  # starts every traceback line in the console format
+# Bolt logs a refused request's signature, timestamp and body at INFO (slack_bolt's request
+# verification middleware, "Invalid request signature detected"): those records are dropped.
+_BODY_DUMPS = frozenset({"slack_bolt.RequestVerification", "slack_bolt.AsyncRequestVerification"})
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else
+                                f"\\u{ord(char):04x}")
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and control characters escaped (a tab stays a tab)."""
+    return _UNSAFE.sub(_escaped, text)
 
 
 def redact(text: str, secrets: frozenset[str] = frozenset()) -> str:
@@ -39,6 +66,13 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class RefusedBodyFilter(logging.Filter):
+    """Drops the records in which Bolt writes out a request it refused (_BODY_DUMPS)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name not in _BODY_DUMPS or record.levelno >= logging.WARNING
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, extras, exception."""
 
@@ -58,18 +92,52 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value if isinstance(value, int | float | bool | None) else str(value)
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info), self.secrets)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        if record.stack_info:
+            entry["stack"] = redact(self.formatStack(record.stack_info), self.secrets)
+        return json.dumps(entry, ensure_ascii=False, default=str).translate(_JSON_BREAKS)
 
 
 class ConsoleFormatter(logging.Formatter):
-    """Human-readable lines; tracebacks are redacted too."""
+    """Human-readable lines, one per record; traceback lines follow, each after CONTINUATION.
+    Everything is escaped with `one_line` and redacted."""
 
     def __init__(self, secrets: frozenset[str] = frozenset()) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
         self.secrets = secrets
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record), self.secrets)
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record, self.datefmt)
+        text = one_line(self.formatMessage(record))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        details = [record.exc_text or "", self.formatStack(record.stack_info or "")]
+        for detail in filter(None, details):
+            text += "".join(f"\n{CONTINUATION}{one_line(line)}"
+                            for line in detail.rstrip("\n").split("\n"))
+        return redact(text, self.secrets)
+
+
+class ThrottledWarning:
+    """At most one WARNING per `interval` seconds for each reason, counting the ones left out: a
+    flood of refused requests costs a line a minute. Reasons are fixed texts, never request
+    content."""
+
+    def __init__(self, logger: logging.Logger, what: str, *, interval: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger, self.what, self.interval, self.clock = logger, what, interval, clock
+        self._next: dict[str, float] = {}
+        self._left_out: dict[str, int] = {}
+
+    def warning(self, reason: str) -> None:
+        now = self.clock()
+        if now < self._next.get(reason, now):
+            self._left_out[reason] = self._left_out.get(reason, 0) + 1
+            return
+        self._next[reason] = now + self.interval
+        left_out = self._left_out.pop(reason, 0)
+        self.logger.warning("%s: %s (%d more since the last such line; at most one a %.0f s)",
+                            self.what, reason, left_out, self.interval)
 
 
 def secret_values(settings: Settings) -> frozenset[str]:
@@ -105,6 +173,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> lo
         handler.setFormatter(JsonFormatter(secrets))
     else:
         handler.setFormatter(ConsoleFormatter(secrets))
+    handler.addFilter(RefusedBodyFilter())
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     for old in list(root.handlers):

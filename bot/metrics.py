@@ -183,10 +183,18 @@ def slack_kind(body: bytes, content_type: str) -> str:
             if "command" in form:
                 return "command"
             payload = json.loads(form["payload"][0]) if "payload" in form else {}
-    except (ValueError, KeyError, UnicodeDecodeError):
+    except (ValueError, KeyError, UnicodeDecodeError, RecursionError):
         return "unknown"
-    kind = payload.get("type") if isinstance(payload, dict) else None
-    return kind if kind in _KINDS else "unknown"
+    return payload_kind(payload) if isinstance(payload, dict) else "unknown"
+
+
+def payload_kind(payload: dict[str, Any]) -> str:
+    """The kind of a request Bolt has parsed (`AsyncBoltRequest.body`): the form fields of a
+    command, the `payload` of an interaction, the JSON of an event."""
+    if "command" in payload:
+        return "command"
+    kind = payload.get("type")
+    return kind if isinstance(kind, str) and kind in _KINDS else "unknown"
 
 
 # --- request ids -----------------------------------------------------------------------------

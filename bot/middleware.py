@@ -13,13 +13,18 @@ from bot.services import access
 
 Next = Callable[[], Awaitable[None]]
 Middleware = Callable[[AsyncBoltContext, Next], Awaitable[None]]
+# Set by inject_deps only. Bolt runs the app's global middleware after its own built-in ones,
+# request verification among them (HTTP mode; a Socket Mode request is authenticated by its
+# socket): a request that has it was verified (docs/operations.md, "Hostile traffic").
+VERIFIED = "customer_center_verified"
 
 
 def inject_deps(deps: Deps) -> Middleware:
     """Global middleware: `context["deps"]`, so listeners take a `deps` parameter; `respond` over
-    the process's pooled response_url session."""
+    the process's pooled response_url session; `context[VERIFIED]`, which `on_error` requires."""
 
     async def inject_deps_middleware(context: AsyncBoltContext, next: Next) -> None:
+        context[VERIFIED] = True
         context["deps"] = deps
         if context.response_url:  # answers share one pooled session (bot/respond.py)
             context["respond"] = PooledRespond(response_url=context.response_url,

@@ -9,10 +9,15 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import (
+    AsyncSlackRequestHandler,
+    to_async_bolt_request,
+    to_starlette_response,
+)
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
@@ -28,19 +33,22 @@ from bot.app import build_app
 from bot.bootstrap import build_deps, close_deps, migrate_database
 from bot.config import Settings
 from bot.deps import Deps
+from bot.http_body import BodyTooLarge, read_body
 from bot.ingest_queue import IngestQueue
+from bot.logging_setup import ThrottledWarning
 from bot.metrics import (
     SLACK_ACK_SECONDS,
     SLACK_REQUESTS,
     RequestIdMiddleware,
     install_request_id_filter,
+    payload_kind,
     refresh_outbox_gauges,
     render,
-    slack_kind,
 )
 from bot.scheduler import JobScheduler
 from bot.services.ingest import apply_events
 from bot.services.sync import initial_sync_if_needed
+from bot.slack_signature import SlackSignature
 from bot.socket_mode import check_app_token, start_socket_mode
 from bot.webhooks import atomic_webhook
 from store.migrate import is_at_head
@@ -62,6 +70,13 @@ class Runtime:
     ingest: IngestQueue | None = None
     scheduler: JobScheduler | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    # None without SLACK_SIGNING_SECRET (Socket Mode): then no HTTP request verifies
+    signature: SlackSignature | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        secret = self.deps.settings.slack_signing_secret
+        value = secret.get_secret_value() if secret is not None else ""
+        self.signature = SlackSignature(value) if value else None
 
 
 def log_progress(stage: str, done: int, total: int | None) -> None:
@@ -86,15 +101,50 @@ async def initial_import(deps: Deps) -> None:
 
 
 async def slack_events(request: Request) -> Response:
-    """Bolt answers (acks) the request; its kind, status and latency go to /metrics."""
+    """Verify, then Bolt answers (acks) the request; its kind, status and latency go to /metrics.
+
+    Nothing reads an unverified body (docs/operations.md, "Hostile traffic"): it is read within
+    SLACK_MAX_BODY_BYTES (413), its signature checked on the raw bytes (401), and only then parsed
+    (400 when Bolt cannot read it). Refusals log one rate-limited line without request content.
+    """
     runtime: Runtime = request.app.state.runtime
     started = time.perf_counter()
-    kind = slack_kind(await request.body(), request.headers.get("content-type", ""))
+    try:
+        body = await read_body(request, runtime.deps.settings.slack_max_body_bytes)
+    except BodyTooLarge:
+        return _refuse(413, "body over SLACK_MAX_BODY_BYTES")
+    headers = request.headers
+    if runtime.signature is None or not runtime.signature.is_valid(
+            body, headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")):
+        if _is_ssl_check(body):  # Slack's unsigned check of a slash command URL: no effect
+            SLACK_REQUESTS.labels(kind="ssl_check", status="200").inc()
+            return Response(status_code=200)
+        return _refuse(401, "no valid signature" if runtime.signature else "no signing secret")
+    try:  # what Bolt's Starlette adapter does, with its failures answered 400 instead of 500
+        bolt_request = to_async_bolt_request(request, body)
+    except Exception:  # noqa: BLE001 - a signed body Bolt cannot read (not UTF-8, bad JSON, ...)
+        return _refuse(400, "a signed body that cannot be read")
+    kind = payload_kind(bolt_request.body)
     with runtime.deps.after_ack.acking_request():  # post-ack work lets this ack go first
-        response = await runtime.slack_handler.handle(request)
+        response = to_starlette_response(await runtime.bolt.async_dispatch(bolt_request))
     SLACK_ACK_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
     SLACK_REQUESTS.labels(kind=kind, status=str(response.status_code)).inc()
     return response
+
+
+_REFUSALS = ThrottledWarning(logger, "Slack request refused")
+
+
+def _refuse(status: int, reason: str) -> Response:
+    SLACK_REQUESTS.labels(kind="unknown", status=str(status)).inc()
+    _REFUSALS.warning(f"{status} {reason}")
+    return Response(status_code=status)
+
+
+def _is_ssl_check(body: bytes) -> bool:
+    """`ssl_check=1&token=...`, the only request Slack sends unsigned (Bolt answers it 200 too)."""
+    return len(body) <= 200 and b"ssl_check=1" in body and parse_qs(
+        body.decode("latin-1")).get("ssl_check") == ["1"]
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 
 import pytest
 
 from bot.config import Settings
-from bot.logging_setup import configure_logging, redact
+from bot.logging_setup import ThrottledWarning, configure_logging, redact
 
 
 @pytest.fixture
@@ -72,3 +73,79 @@ def test_console_format_and_level(restore_root_logger: None) -> None:
 def test_redact_token_shapes() -> None:
     assert redact("a xoxp-123-abc b") == "a [REDACTED] b"
     assert redact("plain text") == "plain text"
+
+
+FORGED = "2024-01-01 00:00:00,000 ERROR   bot.forged: a record nobody logged"
+BREAKS = ["\n", "\r", "\r\n", "\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c"]
+RECORD_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ")
+
+
+def log_hostile_records(log_format: str) -> str:
+    """Messages, arguments, extras and an exception carrying line breaks and a forged record."""
+    stream = io.StringIO()
+    configure_logging(Settings.from_env({"LOG_FORMAT": log_format}), stream=stream)
+    log = logging.getLogger("bot.test")
+    for brk in BREAKS:
+        log.warning("user said %s", f"hi{brk}{FORGED}")
+        log.info(f"inline{brk}{FORGED}", extra={"customer_id": f"c{brk}{FORGED}"})
+    try:
+        raise ValueError(f"bad value\n{FORGED}\r{FORGED}\u2028{FORGED}")
+    except ValueError:
+        log.exception("failed with %s", f"x\n{FORGED}")
+    return stream.getvalue()
+
+
+def test_console_lines_cannot_be_forged(restore_root_logger: None) -> None:
+    output = log_hostile_records("console")
+    records = 2 * len(BREAKS) + 1
+    lines = output.splitlines()  # every line break Python knows, not only \n
+    assert output.count("\n") == len(lines)  # the only line breaks are the record separators
+    starts = [line for line in lines if RECORD_LINE.match(line)]
+    assert len(starts) == records, starts
+    assert all("bot.forged" not in line.split(": ", 1)[0] for line in starts)
+    continuation = [line for line in lines if not RECORD_LINE.match(line)]
+    assert continuation and all(line.startswith("  | ") for line in continuation), continuation
+    assert any("Traceback" in line for line in continuation)
+    assert any(line.startswith("  | ValueError: bad value") for line in continuation)
+    assert "hi\\n2024-01-01" in output and "hi\\r2024-01-01" in output
+    assert "hi\\u2028" in output
+
+
+def test_json_lines_cannot_be_forged(restore_root_logger: None) -> None:
+    output = log_hostile_records("json")
+    records = 2 * len(BREAKS) + 1
+    lines = output.splitlines()
+    assert len(lines) == records and output.count("\n") == records
+    entries = [json.loads(line) for line in lines]
+    assert entries[0]["message"] == f"user said hi\n{FORGED}"  # escaped in the line, kept in JSON
+    assert entries[1]["customer_id"] == f"c\n{FORGED}"
+    assert entries[6]["message"] == f"user said hi\u2028{FORGED}"
+    assert FORGED in entries[-1]["exception"]
+    assert all(e["logger"] == "bot.test" for e in entries)
+
+
+def test_bolts_dump_of_a_refused_request_is_never_written(restore_root_logger: None) -> None:
+    """slack_bolt's request verification logs the refused body at INFO: dropped."""
+    stream = io.StringIO()
+    configure_logging(Settings.from_env({"LOG_LEVEL": "DEBUG"}), stream=stream)
+    logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.DEBUG)
+    logging.getLogger("slack_bolt.RequestVerification").info(
+        "Invalid request signature detected (signature: x, timestamp: 1, body: secret-body)")
+    logging.getLogger("slack_bolt.AsyncApp").info("kept")
+    assert "secret-body" not in stream.getvalue() and "kept" in stream.getvalue()
+
+
+def test_throttled_warning_writes_one_line_per_interval_with_a_count(
+        caplog: pytest.LogCaptureFixture) -> None:
+    now = [100.0]
+    throttled = ThrottledWarning(logging.getLogger("bot.test"), "refused", interval=60,
+                                 clock=lambda: now[0])
+    for _ in range(20):
+        throttled.warning("401 no valid signature")
+    throttled.warning("413 too large")
+    now[0] += 61
+    throttled.warning("401 no valid signature")
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "refused: 401 no valid signature", "refused: 413 too large",
+        "refused: 401 no valid signature"]
+    assert "19 more since the last such line" in caplog.records[-1].getMessage()
