@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
@@ -59,16 +59,16 @@ def live(deps: Deps) -> Deps:
 
 @pytest.fixture
 def answered(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """When Bolt handed each HTTP answer (the ack) back to Starlette."""
+    """When Bolt handed each HTTP answer (the ack) back to the /slack/events route."""
     times: list[float] = []
-    real = AsyncSlackRequestHandler.handle
+    real = AsyncApp.async_dispatch
 
-    async def handle(self: AsyncSlackRequestHandler, req: Any, *args: Any) -> Any:
-        response = await real(self, req, *args)
+    async def dispatch(self: AsyncApp, req: Any) -> Any:
+        response = await real(self, req)
         times.append(time.perf_counter())
         return response
 
-    monkeypatch.setattr(AsyncSlackRequestHandler, "handle", handle)
+    monkeypatch.setattr(AsyncApp, "async_dispatch", dispatch)
     return times
 
 
