@@ -22,7 +22,7 @@ class SoakConfig:
     refusals: int = 2  # 1-2 s windows of ALLOW_CONNECTIONS false (plus a cut)
     settle_seconds: float = 180.0  # bound of the wait for the survivors to settle
     customers: int = 200  # in the emulator's dataset
-    teams: int = 10  # workspaces, each with its own support channel (posts are paced per channel)
+    teams: int = 20  # workspaces, each with its own support channel (posts are paced per channel)
     atomic_error_rate: float = 0.05
     atomic_timeout_rate: float = 0.02
     atomic_latency_rate: float = 0.2

@@ -38,6 +38,8 @@ class Submission:
     status: int  # 0: no answer (connection failed or no ack within 3 s)
     ack_ms: float
     sent_at: float  # monotonic
+    view_id: str  # the app answers it with views.update(view_id=...)
+    ack: str = ""  # the ack's response_action ("update": "Sending..."); "" closes the modal
 
 
 @dataclass
@@ -92,9 +94,9 @@ async def paced(items: Sequence[T], spread: float, work: Callable[[int, T], Awai
 
 async def slack_post(session: aiohttp.ClientSession, targets: LiveTargets,
                      make: Callable[[], SignedRequest], *,
-                     first: str | None = None) -> tuple[str, int, float]:
-    """A signed request to the instance the balancer picks: (url, status, ms). Status 0: no ack
-    within 3 s. A refused connection goes to the next instance, within the same 3 s."""
+                     first: str | None = None) -> tuple[str, int, float, bytes]:
+    """A signed request to the instance the balancer picks: (url, status, ms, body). Status 0:
+    no ack within 3 s. A refused connection goes to the next instance, within the same 3 s."""
     started = time.monotonic()
     url = first or targets.next()
     while time.monotonic() - started < ACK_WITHIN:
@@ -108,14 +110,22 @@ async def slack_post(session: aiohttp.ClientSession, targets: LiveTargets,
             async with session.post(f"{url}/slack/events", data=request.body.encode(),
                                     headers=request.headers,
                                     timeout=aiohttp.ClientTimeout(total=left)) as answer:
-                await answer.read()
-                return url, answer.status, (time.monotonic() - started) * 1000
+                body = await answer.read()
+                return url, answer.status, (time.monotonic() - started) * 1000, body
         except aiohttp.ClientConnectorError:
             url = targets.next()  # nothing reached the instance: the balancer tries another
             await asyncio.sleep(0.01)
         except (aiohttp.ClientError, TimeoutError):
             break
-    return url or "", 0, (time.monotonic() - started) * 1000
+    return url or "", 0, (time.monotonic() - started) * 1000, b""
+
+
+def response_action(body: bytes) -> str:
+    try:
+        answer = json.loads(body) if body else {}
+    except ValueError:
+        return ""
+    return str(answer.get("response_action") or "") if isinstance(answer, dict) else ""
 
 
 def submission(send: PreparedSend, view_id: str) -> Callable[[], SignedRequest]:
@@ -136,14 +146,16 @@ async def drive_sends(session: aiohttp.ClientSession, targets: LiveTargets,
             urls = [first if k % 2 == 0 or not others else others[0]
                     for k in range(copies[i])]
             sent_at = time.monotonic()
+            views = [f"V{i:05d}A{attempt}S{k}" for k in range(len(urls))]
             answers = await asyncio.gather(*(
-                slack_post(session, targets, submission(send, f"V{i:05d}A{attempt}S{k}"),
-                           first=url) for k, url in enumerate(urls)))
-            for url, status, ms in answers:
-                submissions.append(Submission(url, status, ms, sent_at))
+                slack_post(session, targets, submission(send, view_id), first=url)
+                for view_id, url in zip(views, urls, strict=True)))
+            for view_id, (url, status, ms, body) in zip(views, answers, strict=True):
+                submissions.append(Submission(url, status, ms, sent_at, view_id,
+                                              response_action(body)))
                 if status == 200:
                     records.acks_ms.append(ms)
-            if any(status == 200 for _, status, _ in answers):
+            if any(answer[1] == 200 for answer in answers):
                 return
             await asyncio.sleep(1.0)
 
@@ -159,7 +171,7 @@ async def drive_lookups(session: aiohttp.ClientSession, targets: LiveTargets,
         team_id, query = item
         lookup = Lookup(name=f"lk{i:05d}", sent_at=time.monotonic())
         records.lookups.append(lookup)
-        lookup.url, lookup.status, lookup.ack_ms = await slack_post(
+        lookup.url, lookup.status, lookup.ack_ms, _ = await slack_post(
             session, targets, lambda: lookup_command(query, team_id, response_url(lookup.name)))
         if lookup.status == 200:
             records.acks_ms.append(lookup.ack_ms)

@@ -126,9 +126,26 @@ async def measure(database_url: str, records: Records, starts: list[StartCall],
 
     crash_acked = [n for n in no_row if all(killed(s.url, s.sent_at)
                                             for s in records.sends[n] if s.status == 200)]
+    shown = {str(c.body.get("view_id")): c.body.get("view") for c in calls
+             if c.method == "views.update" and c.status == 200}
+
+    def told(nonce: str) -> str:
+        """What the sender's modal ended up saying (the first words of the result view)."""
+        for sub in records.sends.get(nonce, []):
+            view = shown.get(sub.view_id)
+            if isinstance(view, dict) and view.get("blocks"):
+                return str(view["blocks"][0].get("text", {}).get("text", ""))[:50]
+        return "no result shown"
+
+    def acks(nonce: str) -> str:
+        return "/".join(sorted({s.ack or "empty" for s in records.sends[nonce]
+                                if s.status == 200}))
+
     result.target("sends_unsettled", "sends left unsettled", len(no_row) + len(open_rows),
-                  [f"{n} (acked, no row{'; its instance killed' if n in crash_acked else ''})"
-                   for n in no_row] + [f"{n} ({status_of[n]})" for n in open_rows])
+                  [f"{n} (no row; acks {acks(n)}"
+                   f"{'; its instance killed' if n in crash_acked else ''}; shown: {told(n)})"
+                   for n in no_row]
+                  + [f"{n} ({status_of[n]})" for n in open_rows])
 
     posted = channel_posts(calls, channels)
     lost = [s for s, _, _ in sends if not posted[s] and post_status.get(s) != outbox.PENDING]
@@ -176,6 +193,8 @@ async def measure(database_url: str, records: Records, starts: list[StartCall],
     result.info("events rejected inside a 200", f"{sum(n for _, n in rejected)}" + "".join(
         f"; {n} '{reason}'" for reason, n in rejected[:2]))
     result.info("sends acked, no row, every ack from a killed instance", len(crash_acked))
+    closed = sum(1 for n in no_row if acks(n) == "empty")
+    result.info("sends acked, no row, modal closed by an empty ack", closed)
     result.info("webhook answers", ", ".join(f"{k} {v}" for k, v in
                                              sorted(records.webhook_answers.items())))
     result.info("webhook batches given up", records.webhook_given_up)
