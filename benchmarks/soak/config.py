@@ -12,7 +12,7 @@ DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 @dataclass(frozen=True)
 class SoakConfig:
-    seconds: float = 270.0  # the storm: traffic and faults (traffic is spread over 90% of it)
+    seconds: float = 240.0  # the storm: traffic spread over 90% of it, none started after 120%
     sends: int = 1_000  # Action Flow sends, each confirmation submitted 1-3 times
     events: int = 100_000  # distinct webhook events (duplicates come on top)
     lookups: int = 2_000  # /customer slash commands
@@ -20,7 +20,7 @@ class SoakConfig:
     kills: int = 3  # SIGKILLs of an app instance (restarted 1-5 s later)
     cuts: int = 5  # pg_terminate_backend of every app connection
     refusals: int = 2  # 1-2 s windows of ALLOW_CONNECTIONS false (plus a cut)
-    settle_seconds: float = 180.0  # bound of the wait for the survivors to settle
+    settle_seconds: float = 150.0  # bound of the wait for the survivors to settle
     customers: int = 200  # in the emulator's dataset
     teams: int = 20  # workspaces, each with its own support channel (posts are paced per channel)
     atomic_error_rate: float = 0.05

@@ -15,7 +15,8 @@ import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
@@ -60,6 +61,16 @@ class Records:
     sends: dict[str, list[Submission]] = field(default_factory=dict)  # nonce -> submissions
     lookups: list[Lookup] = field(default_factory=list)
     acks_ms: list[float] = field(default_factory=list)  # every Slack request acked (200)
+    not_sent: Counter[str] = field(default_factory=Counter)  # items left out at the time bound
+
+    def save(self, path: Path) -> None:
+        """What came back, as JSON (for a look at the figures' details after a run)."""
+        path.write_text(json.dumps({
+            "sends": {n: [asdict(s) for s in subs] for n, subs in self.sends.items()},
+            "lookups": [asdict(lk) for lk in self.lookups], "acks_ms": self.acks_ms,
+            "webhook_answers": self.webhook_answers, "not_sent": self.not_sent,
+            "rejected_in_2xx": self.rejected_in_2xx,
+            "webhook_given_up": self.webhook_given_up}))
 
     def delivered(self, events: Sequence[Any]) -> None:
         """Events of a batch some instance answered 2xx (the proxy relays Atomic's too)."""
@@ -67,9 +78,10 @@ class Records:
 
 
 async def paced(items: Sequence[T], spread: float, work: Callable[[int, T], Awaitable[None]],
-                *, concurrency: int | None = None) -> None:
+                *, stop_at: float, concurrency: int | None = None) -> int:
     """Start `work(i, item)` for each item at evenly spaced times over `spread` seconds (later
-    when `concurrency` are in flight); returns when all are done."""
+    when `concurrency` are in flight, never after `stop_at`); returns, once all started are
+    done, how many were left out."""
     started = time.monotonic()
     gate = asyncio.Semaphore(concurrency) if concurrency else None
     tasks: set[asyncio.Task[None]] = set()
@@ -81,15 +93,20 @@ async def paced(items: Sequence[T], spread: float, work: Callable[[int, T], Awai
             if gate is not None:
                 gate.release()
 
+    left_out = 0
     for i, item in enumerate(items):
         await asyncio.sleep(max(0.0, started + spread * i / max(1, len(items)) - time.monotonic()))
         if gate is not None:
             await gate.acquire()
+        if time.monotonic() > stop_at:
+            left_out = len(items) - i
+            break
         task = asyncio.create_task(one(i, item))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     while tasks:
         await asyncio.gather(*list(tasks))
+    return left_out
 
 
 async def slack_post(session: aiohttp.ClientSession, targets: LiveTargets,
@@ -133,8 +150,8 @@ def submission(send: PreparedSend, view_id: str) -> Callable[[], SignedRequest]:
 
 
 async def drive_sends(session: aiohttp.ClientSession, targets: LiveTargets,
-                      sends: list[PreparedSend], spread: float, rng: random.Random,
-                      records: Records) -> None:
+                      sends: list[PreparedSend], spread: float, stop_at: float,
+                      rng: random.Random, records: Records) -> None:
     """Each confirmation submitted 1-3 times at once, to alternating instances."""
     copies = [rng.choice((1, 1, 2, 2, 3)) for _ in sends]
 
@@ -159,12 +176,12 @@ async def drive_sends(session: aiohttp.ClientSession, targets: LiveTargets,
                 return
             await asyncio.sleep(1.0)
 
-    await paced(sends, spread, one)
+    records.not_sent["sends"] += await paced(sends, spread, one, stop_at=stop_at)
 
 
 async def drive_lookups(session: aiohttp.ClientSession, targets: LiveTargets,
                         queries: list[tuple[str, str]], response_url: Callable[[str], str],
-                        spread: float, records: Records) -> None:
+                        spread: float, stop_at: float, records: Records) -> None:
     """`/customer <query>` from a workspace (team id, query) each; answers go to response_url."""
 
     async def one(i: int, item: tuple[str, str]) -> None:
@@ -176,13 +193,14 @@ async def drive_lookups(session: aiohttp.ClientSession, targets: LiveTargets,
         if lookup.status == 200:
             records.acks_ms.append(lookup.ack_ms)
 
-    await paced(queries, spread, one)
+    records.not_sent["lookups"] += await paced(queries, spread, one, stop_at=stop_at)
 
 
 async def drive_webhooks(session: aiohttp.ClientSession, targets: LiveTargets,
-                         batches: list[list[dict[str, Any]]], spread: float, deadline: float,
-                         concurrency: int, records: Records) -> None:
-    """POST /atomic/webhooks, batch by batch; again after a non-2xx answer, until `deadline`."""
+                         batches: list[list[dict[str, Any]]], spread: float, stop_at: float,
+                         deadline: float, concurrency: int, records: Records) -> None:
+    """POST /atomic/webhooks, batch by batch (none started after `stop_at`); again after a
+    non-2xx answer, until `deadline`."""
     headers = {WEBHOOK_HEADER: WEBHOOK_TOKEN, "Content-Type": "application/json"}
 
     async def one(_: int, batch: list[dict[str, Any]]) -> None:
@@ -211,4 +229,14 @@ async def drive_webhooks(session: aiohttp.ClientSession, targets: LiveTargets,
             await asyncio.sleep(min(wait, 10.0))
         records.webhook_given_up += 1
 
-    await paced(batches, spread, one, concurrency=concurrency)
+    left_out = await paced(batches, spread, one, stop_at=stop_at, concurrency=concurrency)
+    records.not_sent["events"] += sum(len(b) for b in batches[len(batches) - left_out:])
+
+
+async def watch_lag(samples: list[float], *, every: float = 0.05) -> None:
+    """This process's event-loop lag (ms past each `every` s sleep) until cancelled: how late
+    this process itself reads what it times."""
+    while True:
+        start = time.monotonic()
+        await asyncio.sleep(every)
+        samples.append((time.monotonic() - start - every) * 1000)

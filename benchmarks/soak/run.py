@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
+from dataclasses import asdict
 from pathlib import Path
 
 import aiohttp
@@ -38,11 +39,13 @@ from .cluster import (
     run_incidents,
 )
 from .config import SoakConfig, parse_args
-from .drivers import Records, drive_lookups, drive_sends, drive_webhooks
-from .report import Outcome, measure
+from .drivers import Records, drive_webhooks, watch_lag
+from .report import Outcome, measure, percentile
+from .slack_client import SlackClientProcess
 from .workload import channel, make_events, plan_batches, prepare, team
 
 OPEN_SENDS = ("pending", "sending", "unknown")
+ANSWER_WAIT = 60.0  # an acked lookup's answer is waited for this long after it was sent
 
 
 async def settled(database_url: str, records: Records, fake: FakeSlack) -> str:
@@ -60,7 +63,9 @@ async def settled(database_url: str, records: Records, fake: FakeSlack) -> str:
     finally:
         await engine.dispose()
     answered = {c.path.rsplit("/", 1)[-1] for c in fake.calls if c.method == RESPONSE}
-    waiting = sum(1 for lk in records.lookups if lk.status == 200 and lk.name not in answered)
+    recent = time.monotonic() - ANSWER_WAIT
+    waiting = sum(1 for lk in records.lookups if lk.status == 200 and lk.name not in answered
+                  and lk.sent_at > recent)
     moving = [f"{n} {what}" for n, what in ((sends, "open sends"), (posts, "queued posts"),
                                            (waiting, "lookups awaiting an answer")) if n]
     return ", ".join(moving)
@@ -118,23 +123,30 @@ async def run_soak(cfg: SoakConfig) -> Outcome:
         stack.push_async_callback(database.allow)  # whatever happens, connections allowed again
         session = await stack.enter_async_context(aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0)))
-        gc.collect()
-        gc.freeze()  # the harness's big lists are never walked again: shorter pauses while timing
 
+        storm = time.monotonic() + 5.0  # the Slack client's imports take a few seconds
+        spread, stop_at = cfg.seconds * 0.9, storm + cfg.seconds * 1.2
+        slack = SlackClientProcess(workdir, {
+            "sends": [asdict(s) for s in prepared.sends], "queries": queries,
+            "response_base": fake.response_url(""), "spread": spread, "start_at": storm,
+            "stop_at": stop_at, "seed": cfg.seed})
+        stack.callback(slack.stop)
+        cluster.targets.on_change = slack.publish
+        slack.publish(cluster.targets.urls)
+        gc.collect()
+        gc.freeze()  # the harness's big lists are never walked again: shorter pauses
+        main_lag: list[float] = []
+        watcher = asyncio.create_task(watch_lag(main_lag))
+        await asyncio.sleep(max(0.0, storm - time.monotonic()))
         log(f"storm: {cfg.seconds:.0f} s, {cfg.sends} sends, {sum(map(len, batches))} events in "
             f"{len(batches)} batches, {cfg.lookups} lookups")
         proxy.enabled = slack_faults.enabled = True
-        storm = time.monotonic()
-        deadline = storm + cfg.seconds + cfg.settle_seconds
-        spread = cfg.seconds * 0.9
         incidents = asyncio.create_task(run_incidents(
             cluster, database, plan_incidents(rng, cfg.seconds, kills=cfg.kills, cuts=cfg.cuts,
                                               refusals=cfg.refusals), rng, storm))
-        await asyncio.gather(
-            drive_sends(session, cluster.targets, prepared.sends, spread, rng, records),
-            drive_lookups(session, cluster.targets, queries, fake.response_url, spread, records),
-            drive_webhooks(session, cluster.targets, batches, spread, deadline,
-                           cfg.webhook_concurrency, records))
+        await drive_webhooks(session, cluster.targets, batches, spread, stop_at, stop_at + 30,
+                             cfg.webhook_concurrency, records)
+        client_lag = await slack.result(records, within=max(0.0, stop_at - time.monotonic()) + 60)
         await incidents
         proxy.enabled = slack_faults.enabled = False
         log(f"storm over after {time.monotonic() - storm:.0f} s; settling")
@@ -147,6 +159,8 @@ async def run_soak(cfg: SoakConfig) -> Outcome:
             moving = await settled(database_url, records, fake)
         log(f"settled after {time.monotonic() - settle_from:.0f} s"
             + (f"; still moving: {moving}" if moving else ""))
+        watcher.cancel()
+        records.save(workdir / "records.json")
 
         outcome = await measure(database_url, records, proxy.starts, list(fake.calls),
                                 {channel(n) for n in range(cfg.teams)}, cluster.kills)
@@ -159,6 +173,10 @@ async def run_soak(cfg: SoakConfig) -> Outcome:
         outcome.info("Atomic faults injected", _counts(atomic_faults.injected))
         outcome.info("Slack faults injected", _counts(slack_faults.injected))
         outcome.info("Atomic webhooks relayed", _counts(proxy.relayed))
+        outcome.info("not sent within the time bound", _counts(records.not_sent))
+        outcome.info("harness loop lag p99 / max (ms): Slack client; main",
+                     f"{percentile(client_lag, 0.99):.0f} / {max(client_lag, default=0):.0f}; "
+                     f"{percentile(main_lag, 0.99):.0f} / {max(main_lag, default=0):.0f}")
         gc.unfreeze()
         return outcome
 

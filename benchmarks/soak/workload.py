@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,9 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.domain import Actor, Role, SlackIdentity, SubjectKind
 from bot.services import admin, flows
+from bot.services.flows import Confirmation
 from handlers.flows import choices_modal
+from store import customers as customer_store
 from store import flows as flow_store
 from store.models import Customer
 from tests.fakes.requests import SignedRequest, sign
@@ -82,18 +85,38 @@ def _values(rng: random.Random, flow_id: str) -> dict[str, Any]:
             **variable("merchant", rng.choice(("Kiwi Mart", "Tui Books", "Kea Fuel")))}
 
 
-async def _confirmation(deps: Deps, rng: random.Random, team_id: str, customer_id: str,
-                        flow_id: str) -> PreparedSend:
-    """The view the review step answers with (handlers/flows.py), made by the same code."""
+async def _review(deps: Deps, rng: random.Random, team_id: str, customer_id: str,
+                  flow_id: str) -> Confirmation:
+    """The review step of the send modal (handlers/flows.py), by the same code."""
     actor = person(EDITOR, team_id, Role.EDIT)
     form = choices_modal(await flows.list_enabled(deps, actor, customer_id=customer_id,
                                                   flow_id=flow_id))
     parsed = parse_send_flow({**form, "id": "V0FORM", "hash": "h",
                               "state": {"values": _values(rng, flow_id)}})
     assert isinstance(parsed, SendForm), parsed
-    confirmation = await flows.review(deps, actor, parsed)
-    view = confirm_send_modal(confirmation.customer, confirmation.flow, confirmation.meta)
-    return PreparedSend(confirmation.meta.nonce, team_id, view)
+    return await flows.review(deps, actor, parsed)
+
+
+async def _confirmations(deps: Deps, rng: random.Random, people: list[str], teams: int,
+                         count: int) -> list[PreparedSend]:
+    """`count` confirmation views: a few reviewed by the app, the others the same with another
+    customer and a fresh nonce, sealed and drawn by the app's own functions (what review does)."""
+    reviewed = [await _review(deps, rng, team(0), people[0], flow_id)
+                for flow_id in (CALLER, FRAUD) for _ in range(4)]
+    async with deps.sessions.begin() as session:
+        found = {cid: await customer_store.get_customer(session, customer_id=cid)
+                 for cid in people}
+    prepared = []
+    for _ in range(count):
+        template = reviewed[rng.randrange(len(reviewed))] if rng.random() < 0.3 else \
+            reviewed[rng.randrange(4)]  # 70% Caller verification, 30% any
+        customer = found[rng.choice(people)]
+        assert customer is not None
+        meta = flows.seal(deps, template.meta.model_copy(update={
+            "customer_id": customer.id, "nonce": secrets.token_urlsafe(18), "sig": ""}))
+        prepared.append(PreparedSend(meta.nonce, team(rng.randrange(teams)),
+                                     confirm_send_modal(customer, template.flow, meta)))
+    return prepared
 
 
 async def prepare(settings: Settings, *, customers: int, sends: int, teams: int,
@@ -113,12 +136,7 @@ async def prepare(settings: Settings, *, customers: int, sends: int, teams: int,
             rows = (await session.execute(select(Customer.id, Customer.name, Customer.email)
                                           .order_by(Customer.id))).all()
         people = [(str(r.id), str(r.name), str(r.email)) for r in rows]
-        choices = [(team(rng.randrange(teams)), rng.choice(people)[0],
-                    CALLER if rng.random() < 0.7 else FRAUD) for _ in range(sends)]
-        prepared: list[PreparedSend] = []
-        for start in range(0, len(choices), 16):
-            prepared += await asyncio.gather(*(_confirmation(deps, rng, *c)
-                                               for c in choices[start:start + 16]))
+        prepared = await _confirmations(deps, rng, [p[0] for p in people], teams, sends)
         log(f"prepared {len(prepared)} send confirmations")
         return Prepared(prepared, people)
     finally:

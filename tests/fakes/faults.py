@@ -37,19 +37,27 @@ _HOP_HEADERS = ("authorization", "content-type", "accept")
 
 
 class LiveTargets:
-    """App base URLs that take traffic now (a load balancer's healthy set), handed out in turn."""
+    """App base URLs that take traffic now (a load balancer's healthy set), handed out in turn;
+    `on_change` (if set) is told the new set after each change."""
 
     def __init__(self) -> None:
         self._urls: list[str] = []
         self._turn = 0
+        self.on_change: Callable[[list[str]], None] | None = None
 
     def add(self, url: str) -> None:
         if url not in self._urls:
             self._urls.append(url)
+            self._changed()
 
     def remove(self, url: str) -> None:
         if url in self._urls:
             self._urls.remove(url)
+            self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(list(self._urls))
 
     @property
     def urls(self) -> list[str]:
