@@ -47,7 +47,8 @@ class Submission:
 class Lookup:
     name: str  # its response_url's last segment
     url: str = ""
-    sent_at: float = 0.0
+    sent_at: float = 0.0  # monotonic
+    sent_wall: float = 0.0  # epoch seconds (FakeSlack's clock for the answer)
     status: int = 0
     ack_ms: float = 0.0
 
@@ -186,7 +187,7 @@ async def drive_lookups(session: aiohttp.ClientSession, targets: LiveTargets,
 
     async def one(i: int, item: tuple[str, str]) -> None:
         team_id, query = item
-        lookup = Lookup(name=f"lk{i:05d}", sent_at=time.monotonic())
+        lookup = Lookup(name=f"lk{i:05d}", sent_at=time.monotonic(), sent_wall=time.time())
         records.lookups.append(lookup)
         lookup.url, lookup.status, lookup.ack_ms, _ = await slack_post(
             session, targets, lambda: lookup_command(query, team_id, response_url(lookup.name)))

@@ -7,6 +7,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -20,7 +21,7 @@ from .drivers import ACK_WITHIN, Records
 
 SETTLED = frozenset({"sent", "failed"})
 SEND_ID = re.compile(r"`(s_[0-9a-f]{20})`")
-CRASH_WINDOW = 10.0  # an unanswered lookup sent this long before its instance was killed
+CRASH_WINDOW = 60.0  # unanswered work sent at most this long before its instance was killed
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,21 @@ async def read_database(url: str) -> tuple[list[tuple[str, str, str]], set[str],
     finally:
         await engine.dispose()
     return sends, stored, dead, posts
+
+
+def save_calls(path: Path, calls: list[Call], channels: set[str]) -> None:
+    """FakeSlack's record of the posts, answers and result views, as JSON lines (when, what,
+    status, channel, the send ids named): to line duplicates up with the apps' logs."""
+    with path.open("w") as out:
+        for call in calls:
+            if call.method in ("chat.postMessage", "chat.update", RESPONSE, "views.update"):
+                out.write(json.dumps({
+                    "at": round(call.at, 3), "method": call.method, "status": call.status,
+                    "path": call.path, "channel": call.body.get("channel"),
+                    "support": call.body.get("channel") in channels,
+                    "thread": bool(call.body.get("thread_ts")),
+                    "view_id": call.body.get("view_id"),
+                    "sends": sorted(set(SEND_ID.findall(json.dumps(call.body))))}) + "\n")
 
 
 def channel_posts(calls: list[Call], channels: set[str]) -> Counter[str]:
@@ -158,7 +174,13 @@ async def measure(database_url: str, records: Records, starts: list[StartCall],
     result.target("events_missing", "events acknowledged but missing", len(missing),
                   list(missing))
 
-    answered = {c.path.rsplit("/", 1)[-1] for c in calls if c.method == RESPONSE}
+    answer_at: dict[str, float] = {}
+    for c in calls:
+        if c.method == RESPONSE:
+            answer_at.setdefault(c.path.rsplit("/", 1)[-1], c.at)
+    answered = set(answer_at)
+    latency = [answer_at[lk.name] - lk.sent_wall for lk in records.lookups
+               if lk.name in answer_at]
     unanswered, crashed = [], []
     for lookup in records.lookups:
         if lookup.status == 200 and lookup.ack_ms <= ACK_WITHIN * 1000 and \
@@ -167,7 +189,8 @@ async def measure(database_url: str, records: Records, starts: list[StartCall],
         if killed(lookup.url, lookup.sent_at):
             crashed.append(lookup.name)
         else:
-            unanswered.append(f"{lookup.name} (ack {lookup.status or 'none'})")
+            unanswered.append(f"{lookup.name} ("
+                              f"{'acked, no answer' if lookup.status else 'no ack in 3 s'})")
     result.target("lookups_unanswered", "lookups unanswered within 3 s", len(unanswered),
                   unanswered)
     p99 = percentile(records.acks_ms, 0.99)
@@ -176,6 +199,8 @@ async def measure(database_url: str, records: Records, starts: list[StartCall],
 
     result.info("p50 ack (ms)", f"{percentile(records.acks_ms, 0.5):.0f}")
     result.info("lookups lost with a killed instance (not counted)", len(crashed))
+    result.info("lookup answer after (s): p50 / p99 / max", f"{percentile(latency, 0.5):.1f} / "
+                f"{percentile(latency, 0.99):.1f} / {max(latency, default=0):.1f}")
     error_answers = sum("Something went wrong" in json.dumps(c.body) for c in calls
                         if c.method == RESPONSE)
     result.info("answers that were errors (incident ids)", error_answers)

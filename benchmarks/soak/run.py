@@ -40,7 +40,7 @@ from .cluster import (
 )
 from .config import SoakConfig, parse_args
 from .drivers import Records, drive_webhooks, watch_lag
-from .report import Outcome, measure, percentile
+from .report import Outcome, measure, percentile, save_calls
 from .slack_client import SlackClientProcess
 from .workload import channel, make_events, plan_batches, prepare, team
 
@@ -161,6 +161,8 @@ async def run_soak(cfg: SoakConfig) -> Outcome:
             + (f"; still moving: {moving}" if moving else ""))
         watcher.cancel()
         records.save(workdir / "records.json")
+        save_calls(workdir / "slack-calls.jsonl", list(fake.calls),
+                   {channel(n) for n in range(cfg.teams)})
 
         outcome = await measure(database_url, records, proxy.starts, list(fake.calls),
                                 {channel(n) for n in range(cfg.teams)}, cluster.kills)

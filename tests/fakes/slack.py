@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ class Call:
     path: str
     headers: dict[str, str]
     status: int = 200  # the HTTP status it was answered with (an override's or a fault's)
+    at: float = field(default_factory=time.time)  # when it arrived (epoch seconds, as in logs)
 
 
 @dataclass
