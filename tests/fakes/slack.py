@@ -3,7 +3,9 @@
 It answers every Web API method (`{"ok": true}` by default; `auth.test`, `views.*` and
 `chat.postMessage` with realistic bodies), accepts POSTs to `response/...` (the response_url of
 commands and interactions), and records (method, parsed body) so tests assert what Slack received.
-Per-test overrides make a method fail, e.g. with a 429.
+Per-test overrides make a method fail, e.g. with a 429; `faults` (e.g. tests/fakes/faults.py
+SlackFaults) may answer any call with a failure of its choosing, and each call records the status
+it was answered with.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +34,8 @@ class Call:
     body: dict[str, Any]
     path: str
     headers: dict[str, str]
+    status: int = 200  # the HTTP status it was answered with (an override's or a fault's)
+    at: float = field(default_factory=time.time)  # when it arrived (epoch seconds, as in logs)
 
 
 @dataclass
@@ -58,6 +63,8 @@ class FakeSlack:
         self.port = 0
         self._arrived = asyncio.Condition()
         self._socket_mode: tuple[Callable[[], str], str] | None = None
+        # Consulted for each call without an override: an Override to answer with, or None.
+        self.faults: Callable[[str], Override | None] | None = None
 
     @property
     def url(self) -> str:
@@ -118,15 +125,18 @@ class FakeSlack:
         if path.startswith(UPLOAD + "/"):
             method = UPLOAD
         body = await self._parse(request)
-        self.calls.append(Call(method, body, request.path, dict(request.headers)))
+        override = self._overrides.get(method)
+        if override is not None and override.times is not None:
+            override.times -= 1
+            if override.times <= 0:
+                del self._overrides[method]
+        if override is None and self.faults is not None:
+            override = self.faults(method)
+        self.calls.append(Call(method, body, request.path, dict(request.headers),
+                               override.status if override is not None else 200))
         async with self._arrived:
             self._arrived.notify_all()
-        override = self._overrides.get(method)
         if override is not None:
-            if override.times is not None:
-                override.times -= 1
-                if override.times <= 0:
-                    del self._overrides[method]
             return web.json_response(override.body, status=override.status,
                                      headers=override.headers)
         if method == RESPONSE:
