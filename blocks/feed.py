@@ -21,7 +21,14 @@ from slack_sdk.models.blocks import (
 )
 
 from blocks.customer import input_line, mrkdwn
-from blocks.format import absolute_time, humanise_event, relative_time, status_label, when
+from blocks.format import (
+    absolute_time,
+    humanise_event,
+    relative_time,
+    status_label,
+    time_until,
+    when,
+)
 from blocks.ids import ActionId
 from blocks.text import ELLIPSIS, safe_mrkdwn
 from bot.domain import Card, InputKind, StreamContainer
@@ -109,8 +116,9 @@ def priority_text(priority: int) -> str:
 def expiry_text(expires_at: datetime | None, now: datetime) -> str:
     if expires_at is None:
         return "no expiry"
-    verb = "expired" if as_utc(expires_at) <= as_utc(now) else "expires"
-    return f"{verb} {relative_time(expires_at, now)} ({absolute_time(expires_at)})"
+    if as_utc(expires_at) <= as_utc(now):
+        return f"expired {relative_time(expires_at, now)} ({absolute_time(expires_at)})"
+    return f"expires {time_until(expires_at, now)} ({absolute_time(expires_at)})"
 
 
 def platforms_text(platforms: Sequence[str]) -> str:
