@@ -30,7 +30,7 @@ from blocks.format import (
     when,
 )
 from blocks.ids import ActionId
-from blocks.text import ELLIPSIS, safe_mrkdwn
+from blocks.text import ELLIPSIS, safe_mrkdwn, safe_plain, strip_bidi
 from bot.domain import Card, InputKind, StreamContainer
 
 SECTION_LIMIT = 3_000
@@ -248,8 +248,8 @@ def image_blocks(card: Card, *, limit: int) -> list[Block]:
             continue
         url = image_url(node)
         if url is not None:
-            alt = (_text(node, "alt").strip() or "card image")[:ALT_LIMIT]
-            images.append(ImageBlock(image_url=url, alt_text=alt))
+            alt = strip_bidi(_text(node, "alt")).strip() or "card image"
+            images.append(ImageBlock(image_url=url, alt_text=safe_plain(alt, ALT_LIMIT)))
     return images
 
 
