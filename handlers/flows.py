@@ -34,6 +34,7 @@ from blocks.flows import (
 )
 from blocks.ids import ActionId, BlockId, CallbackId
 from blocks.metadata import parse_customer_ref
+from blocks.text import safe_plain
 from bot.deps import Deps
 from bot.domain import Actor, Role
 from bot.errors import AppError, FlowDisabled, FlowNotFound, InvalidInput
@@ -113,7 +114,7 @@ async def handle_send_flow_submission(ack: AsyncAck, view: dict[str, Any], deps:
         confirmation = await flows.review(deps, actor, form)
     except (FlowDisabled, FlowNotFound) as error:  # disabled since the modal opened
         await ack(response_action="errors",
-                  errors={BlockId.FLOW_PICKER.value: error.user_message[:150]})
+                  errors={BlockId.FLOW_PICKER.value: safe_plain(error.user_message, 150)})
         return
     except InvalidInput as error:
         if error.field_errors:
