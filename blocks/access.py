@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -16,6 +17,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from blocks.format import absolute_time
 from blocks.ids import ActionId, BlockId
 from bot.domain import Role
 
@@ -113,6 +115,28 @@ def access_requested_message(admin_ids: Sequence[str]) -> dict[str, Any]:
     else:
         text = "There is no admin to ask yet, so the request could not be sent."
     return message_payload(text, [SectionBlock(text=ids_mrkdwn(f":incoming_envelope: {text}"))])
+
+
+def _slack_date(at: datetime) -> tuple[str, str]:
+    """A Slack date token (each reader's time zone) and its UTC fallback text."""
+    moment = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    fallback = absolute_time(moment)
+    return (f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>",
+            fallback)
+
+
+def access_request_pending_message(admin_ids: Sequence[str], *, asked_at: datetime,
+                                   again_after: datetime) -> dict[str, Any]:
+    """A click on Request access while the last request is pending: nobody was messaged again;
+    when they asked, who was told, what happens next."""
+    asked, asked_text = _slack_date(asked_at)
+    again, again_text = _slack_date(again_after)
+    who = mentions(admin_ids) or "the admins"
+    line = ("the admins ({who}) were told. You'll get a message here when one of them grants it. "
+            "You can ask again after {again}, or ask one of them directly.")
+    text = f"You asked at {asked_text}; " + line.format(who=who, again=again_text)
+    block = f":hourglass_flowing_sand: You asked at {asked}; " + line.format(who=who, again=again)
+    return message_payload(text, [SectionBlock(text=ids_mrkdwn(block))])
 
 
 def request_granted_message(user_id: str, role: Role, *, by: str) -> dict[str, Any]:

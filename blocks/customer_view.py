@@ -71,6 +71,19 @@ def message_modal(text: str, *, title: str = TITLE) -> dict[str, Any]:
                  callback_id=CallbackId.CUSTOMER_VIEW)
 
 
+TRY_AGAIN = "Try again; if it keeps failing, tell an app admin"
+
+
+def failure_modal(problem: str, incident: str, *, advice: str = TRY_AGAIN) -> dict[str, Any]:
+    """What a loading modal ends on when filling it failed: a minimal view built from fixed text
+    (no customer data), so Slack accepts it whatever broke the real one."""
+    text = f":warning: {problem} {advice} (incident {incident})."
+    return {"type": "modal", "callback_id": CallbackId.CUSTOMER_VIEW.value,
+            "title": {"type": "plain_text", "text": TITLE},
+            "close": {"type": "plain_text", "text": "Close"},
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2_900]}}]}
+
+
 def tab_label(tab: str) -> str:
     return "All" if tab == ALL_TAB else tab.capitalize()
 

@@ -21,9 +21,16 @@ from slack_sdk.models.blocks import (
 )
 
 from blocks.customer import input_line, mrkdwn
-from blocks.format import absolute_time, humanise_event, relative_time, status_label, when
+from blocks.format import (
+    absolute_time,
+    humanise_event,
+    relative_time,
+    status_label,
+    time_until,
+    when,
+)
 from blocks.ids import ActionId
-from blocks.text import ELLIPSIS, safe_mrkdwn
+from blocks.text import ELLIPSIS, safe_mrkdwn, safe_plain, strip_bidi
 from bot.card_tree import BUTTON_TYPES, display_nodes
 from bot.domain import Card, InputKind, StreamContainer
 
@@ -108,8 +115,9 @@ def priority_text(priority: int) -> str:
 def expiry_text(expires_at: datetime | None, now: datetime) -> str:
     if expires_at is None:
         return "no expiry"
-    verb = "expired" if as_utc(expires_at) <= as_utc(now) else "expires"
-    return f"{verb} {relative_time(expires_at, now)} ({absolute_time(expires_at)})"
+    if as_utc(expires_at) <= as_utc(now):
+        return f"expired {relative_time(expires_at, now)} ({absolute_time(expires_at)})"
+    return f"expires {time_until(expires_at, now)} ({absolute_time(expires_at)})"
 
 
 def platforms_text(platforms: Sequence[str]) -> str:
@@ -231,8 +239,8 @@ def image_blocks(card: Card, *, limit: int) -> list[Block]:
             continue
         url = image_url(node)
         if url is not None:
-            alt = (_text(node, "alt").strip() or "card image")[:ALT_LIMIT]
-            images.append(ImageBlock(image_url=url, alt_text=alt))
+            alt = strip_bidi(_text(node, "alt")).strip() or "card image"
+            images.append(ImageBlock(image_url=url, alt_text=safe_plain(alt, ALT_LIMIT)))
     return images
 
 

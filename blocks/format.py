@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -65,6 +65,9 @@ _EVENT_NAMES: dict[str, str] = {
     "user-redirected": "Followed a link",
 }
 
+# How far ahead of "now" a past event may be stamped (clocks differ) and still read "just now".
+FUTURE_SKEW = timedelta(minutes=5)
+
 _UNITS: tuple[tuple[str, int], ...] = (
     ("year", 365 * 86400),
     ("month", 30 * 86400),
@@ -84,25 +87,43 @@ def absolute_time(dt: datetime) -> str:
     return _utc(dt).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def relative_time(then: datetime, now: datetime) -> str:
-    """`just now`, `5 minutes ago`, `3 days ago`, `in 2 hours`."""
-    seconds = (_utc(now) - _utc(then)).total_seconds()
-    future = seconds < 0
-    seconds = abs(seconds)
-    if seconds < 60:
-        return "just now"
+def _phrase(seconds: float) -> str:
+    """`5 minutes`, `3 days`: the largest unit that fits (at least a minute)."""
     for unit, size in _UNITS:
         count = int(seconds // size)
         if count >= 1:
-            phrase = f"{count} {unit}{'' if count == 1 else 's'}"
-            return f"in {phrase}" if future else f"{phrase} ago"
-    return "just now"  # pragma: no cover - the minute unit always matches above
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return "1 minute"  # pragma: no cover - callers pass at least 60 seconds
+
+
+def relative_time(then: datetime, now: datetime) -> str:
+    """`just now`, `5 minutes ago`, `3 days ago`. Never a time in the future: a time after `now`
+    (clock skew, or a bad timestamp from Atomic) is `just now` (README, Customer view)."""
+    seconds = (_utc(now) - _utc(then)).total_seconds()
+    if seconds < 60:
+        return "just now"
+    return f"{_phrase(seconds)} ago"
+
+
+def time_until(then: datetime, now: datetime) -> str:
+    """`in 3 days` for a time ahead (a card's expiry, which is meant to be in the future);
+    `2 days ago` once it has passed."""
+    seconds = (_utc(then) - _utc(now)).total_seconds()
+    if seconds <= 0:
+        return relative_time(then, now)
+    return "in a moment" if seconds < 60 else f"in {_phrase(seconds)}"
 
 
 def when(dt: datetime | None, now: datetime, *, never: str = "never") -> str:
-    """`3 days ago (2026-11-25 14:02 UTC)`, or `never` without a time."""
+    """`3 days ago (2026-11-25 14:02 UTC)`, or `never` without a time.
+
+    A time up to FUTURE_SKEW after `now` is `just now (…)`; one further ahead cannot have happened
+    yet, so only its date is shown, as recorded (`9999-01-01 00:00 UTC`), never `in N years`.
+    """
     if dt is None:
         return never
+    if _utc(dt) - _utc(now) > FUTURE_SKEW:
+        return absolute_time(dt)
     return f"{relative_time(dt, now)} ({absolute_time(dt)})"
 
 

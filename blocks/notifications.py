@@ -117,7 +117,8 @@ def responses_message(flow_name: str, customer_name: str,
     blocks: list[Block] = [SectionBlock(text=_md(head)),
                            SectionBlock(text=_md(_inputs_lines(inputs)[:3000])),
                            ContextBlock(elements=[_md(":lock: Only you can see this.")])]
-    return {"text": f"Responses to {flow_name}", "blocks": [b.to_dict() for b in blocks]}
+    return {"text": f"Responses to {safe_mrkdwn(flow_name, 200)}",
+            "blocks": [b.to_dict() for b in blocks]}
 
 
 def sender_dm_message(notice: SendNotice, inputs: Sequence[CardInput] | None) -> dict[str, Any]:
@@ -130,10 +131,10 @@ def sender_dm_message(notice: SendNotice, inputs: Sequence[CardInput] | None) ->
         if notice.status == SendStatus.FAILED and notice.error:
             text += f"\nReason: {safe_mrkdwn(notice.error, 500)}"
         blocks: list[Block] = [SectionBlock(text=_md(text))]
-        return {"text": f"{notice.flow_name}: {notice.status.value}",
+        return {"text": f"{flow}: {notice.status.value}",
                 "blocks": [b.to_dict() for b in blocks]}
-    line = CARD_LINE.get(notice.card_state, notice.card_state)
+    line = CARD_LINE.get(notice.card_state, safe_mrkdwn(notice.card_state, 30))
     blocks = [SectionBlock(text=_md(f"{line}: *{flow}* sent to *{customer}*.")),
               SectionBlock(text=_md(_inputs_lines(inputs)[:3000]))]
-    return {"text": f"{notice.flow_name}: {notice.card_state}",
+    return {"text": f"{flow}: {safe_mrkdwn(notice.card_state, 30)}",
             "blocks": [b.to_dict() for b in blocks]}

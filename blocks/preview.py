@@ -74,7 +74,7 @@ def preview_loading_modal(meta: PreviewMeta) -> dict[str, Any]:
 
 def _sdk_options(versions: Sequence[str]) -> list[Option]:
     return [Option(text="Latest SDK", value=LATEST)] + [
-        Option(text=f"SDK {v}"[:75], value=v) for v in list(dict.fromkeys(versions))[:99]
+        Option(text=safe_plain(f"SDK {v}", 75), value=v) for v in list(dict.fromkeys(versions))[:99]
         if 0 < len(v) <= 30 and v != LATEST]
 
 

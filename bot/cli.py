@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -93,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--platform", default=None)
     simulate.add_argument("--url", default=DEFAULT_SIMULATE_URL,
                           help=f"the emulator's simulation base URL ({DEFAULT_SIMULATE_URL})")
+    simulate.add_argument("--token", default=None,
+                          help="the app's webhook token (`serve` prints it at start; default: "
+                               "ATOMIC_WEBHOOK_TOKEN)")
     card = sub.add_parser("preview-card", help="render a card preview to a PNG file (no Slack)")
     card.add_argument("card_id")
     card.add_argument("--theme", choices=("light", "dark"), default="light")
@@ -129,6 +133,10 @@ def cmd_serve(_args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.server import build_server
 
+    if settings.generated_webhook_token:
+        logging.getLogger("bot.cli").info(
+            "emulator webhook token: %s (for local use: `customer-center simulate --token ...` "
+            "sends it; set ATOMIC_WEBHOOK_TOKEN to choose one)", settings.webhook_token)
     config = uvicorn.Config(build_server(settings), host=settings.host, port=settings.port,
                             workers=1, lifespan="on", log_config=None, proxy_headers=True)
     uvicorn.Server(config).run()
@@ -251,6 +259,11 @@ def cmd_emulator(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.atomic.emulator.app import build_standalone_app
 
+    if args.webhook_url and args.webhook_token is None and settings.generated_webhook_token:
+        logging.getLogger("bot.cli").info(
+            "emulator webhook token: %s (for local use; the app at --webhook-url needs it as "
+            "ATOMIC_WEBHOOK_TOKEN: better set ATOMIC_WEBHOOK_TOKEN for both)",
+            settings.webhook_token)
     app = build_standalone_app(
         customers=args.customers if args.customers is not None else settings.emulator_customers,
         seed=args.seed if args.seed is not None else settings.emulator_seed,
@@ -265,8 +278,14 @@ def cmd_emulator(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_simulate(args: argparse.Namespace, _settings: Settings) -> int:
+TOKEN_REFUSED = ("the app refused the simulation: pass the token `customer-center serve` printed "
+                 "at start with --token, or set ATOMIC_WEBHOOK_TOKEN to the app's\n")
+
+
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     import httpx
+
+    from bot.webhooks import TOKEN_HEADER
 
     body: dict[str, Any] = {"action": args.action}
     if args.values is not None:
@@ -282,10 +301,17 @@ def cmd_simulate(args: argparse.Namespace, _settings: Settings) -> int:
     if args.platform is not None:
         body["platform"] = args.platform
     url = f"{args.url.rstrip('/')}/cards/{args.card_id}/actions"
+    token = args.token
+    if token is None and settings.atomic_webhook_token is not None:
+        token = settings.atomic_webhook_token.get_secret_value()
+    headers = {TOKEN_HEADER: token} if token else {}
     try:
-        response = httpx.post(url, json=body, timeout=30)
+        response = httpx.post(url, json=body, headers=headers, timeout=30)
     except httpx.HTTPError as exc:
         sys.stderr.write(f"could not reach the emulator at {url}: {exc}\n")
+        return 1
+    if response.status_code == 401:
+        sys.stderr.write(TOKEN_REFUSED)
         return 1
     print(response.text)
     return 0 if response.is_success else 1

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./customer-center.db"
 DEFAULT_ATOMIC_TOKEN_URL = "https://master-atomic-io.auth.us-east-1.amazoncognito.com/oauth2/token"
 EMULATOR_ENVIRONMENT_ID = "demo"
-EMULATOR_WEBHOOK_TOKEN = "emulator-webhook-token"  # noqa: S105 - the embedded emulator's own secret
+# The embedded emulator's webhook token when ATOMIC_WEBHOOK_TOKEN is not set: random per process,
+# for local use only (`serve` prints it for `customer-center simulate`; README, Command line).
+EMULATOR_WEBHOOK_TOKEN = secrets.token_urlsafe(24)
+LOCAL_HOST = "127.0.0.1"
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a deployed server listens on every interface
 
 
 class Settings(BaseSettings):
@@ -24,7 +29,7 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
 
-    host: str = "0.0.0.0"  # noqa: S104 - a server listens on every interface by default
+    host: str = ""  # unset: 127.0.0.1 with the embedded emulator, else 0.0.0.0 (_default_host)
     port: int = 3000
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -99,6 +104,19 @@ class Settings(BaseSettings):
 
     # True only in tests: Bolt then answers HTTP after the listener finishes.
     process_before_response: bool = False
+
+    @model_validator(mode="after")
+    def _default_host(self) -> Settings:
+        """The embedded emulator is for one developer's machine: listen on loopback only. A real
+        deployment listens on every interface. An explicit HOST always wins."""
+        if not self.host:
+            self.host = LOCAL_HOST if self.uses_emulator else ALL_INTERFACES
+        return self
+
+    @property
+    def generated_webhook_token(self) -> bool:
+        """Whether webhook_token is the emulator's random one (no ATOMIC_WEBHOOK_TOKEN set)."""
+        return self.uses_emulator and self.atomic_webhook_token is None
 
     @field_validator("slack_api_url")
     @classmethod

@@ -187,13 +187,24 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 class EmulatorRoutes:
-    """Forwards /emulator/... to the embedded emulator (path kept), so `simulate` can drive it."""
+    """Forwards /emulator/... to the embedded emulator (path kept), so `simulate` can drive it.
+
+    Only with the webhook token in X-Customer-Center-Token (compared in constant time), as for
+    webhooks: these routes act as any customer (README, Command line).
+    """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from bot.webhooks import TOKEN_HEADER, token_ok
+
         deps: Deps | None = getattr(scope["app"].state, "deps", None)
         if deps is None or deps.emulator is None:
             missing = JSONResponse({"error": "no embedded emulator"}, status_code=404)
             await missing(scope, receive, send)
+            return
+        if not token_ok(Request(scope).headers.get(TOKEN_HEADER), deps.settings.webhook_token):
+            refused = JSONResponse({"error": f"missing or wrong {TOKEN_HEADER} header"},
+                                   status_code=401)
+            await refused(scope, receive, send)
             return
         await deps.emulator.asgi(scope, receive, send)
 

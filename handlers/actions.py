@@ -21,8 +21,10 @@ from bot.deps import Deps
 from bot.domain import Actor, Role
 from bot.errors import AppError
 from bot.services import access, customer_view, lookup
+from handlers import loading
 from handlers.commands import reply
 
+MORE_FAILED = "Couldn't load more results."
 STALE_BUTTON = "That button is out of date. Run `/customer` again."
 Build = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -32,16 +34,15 @@ def in_view(body: dict[str, Any]) -> bool:
     return (body.get("container") or {}).get("type") == "view" or "view" in body
 
 
-async def fill(deps: Deps, client: AsyncWebClient, opened: Any, build: Build) -> None:
-    """Replace a loading view with what `build` makes; an AppError becomes its message. Runs in
-    a post-ack slot (bot/after_ack.py)."""
+async def fill(deps: Deps, client: AsyncWebClient, opened: Any, build: Build, *,
+               problem: str = loading.CUSTOMER) -> None:
+    """Replace a loading view with what `build` makes; an AppError becomes its message, any other
+    failure an error view saying `problem` (handlers/loading.py). Runs in a post-ack slot
+    (bot/after_ack.py)."""
     view = opened["view"]
     async with deps.after_ack.slot():
-        try:
-            content = await build()
-        except AppError as error:
-            content = message_modal(error.user_message)
-        await client.views_update(view_id=view["id"], hash=view.get("hash"), view=content)
+        await loading.fill(client, view["id"], build, view_hash=view.get("hash"),
+                           problem=problem)
 
 
 async def open_or_push(deps: Deps, client: AsyncWebClient, body: dict[str, Any],
@@ -106,12 +107,15 @@ async def more_results(page: SearchPage, body: dict[str, Any], client: AsyncWebC
                        respond: AsyncRespond, deps: Deps, actor: Actor) -> None:
     if "view" in body:  # the search modal
         view = body["view"]
-        try:
-            result = await lookup.lookup(deps, actor, page.query, offset=page.offset)
-            content = search_modal(page.query, result)
-        except AppError as error:
-            content = search_modal(page.query, note=error.user_message)
-        await client.views_update(view_id=view["id"], hash=view.get("hash"), view=content)
+
+        async def build() -> dict[str, Any]:
+            try:
+                result = await lookup.lookup(deps, actor, page.query, offset=page.offset)
+            except AppError as error:
+                return search_modal(page.query, note=error.user_message)
+            return search_modal(page.query, result)
+        await loading.fill(client, view["id"], build, view_hash=view.get("hash"),
+                           problem=MORE_FAILED)
         return
     if not await access.permits(deps, actor, Role.VIEW, action="customer.lookup",
                                 target=page.query):

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks.access import (
     ROLE_NAMES,
     access_denied_message,
+    access_request_pending_message,
     access_requested_message,
     parse_access_request,
     request_granted_message,
@@ -210,8 +211,12 @@ async def handle_audit_page(ack: AsyncAck, action: dict[str, Any], respond: Asyn
 async def handle_request_access(ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient,
                                 deps: Deps, actor: Actor) -> None:
     await ack()
-    told = await admin.request_access(deps, actor, client)
-    payload = access_requested_message(told)
+    outcome = await admin.request_access(deps, actor, client)
+    if outcome.repeated:
+        payload = access_request_pending_message(outcome.told, asked_at=outcome.asked_at,
+                                                 again_after=outcome.again_after)
+    else:
+        payload = access_requested_message(outcome.told)
     if respond.response_url:
         await reply(respond, payload)
     else:  # from App Home: no response_url, answer in the app's DM

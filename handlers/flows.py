@@ -34,15 +34,19 @@ from blocks.flows import (
 )
 from blocks.ids import ActionId, BlockId, CallbackId
 from blocks.metadata import parse_customer_ref
+from blocks.text import safe_plain
 from bot.deps import Deps
 from bot.domain import Actor, Role
 from bot.errors import AppError, FlowDisabled, FlowNotFound, InvalidInput
 from bot.services import flows, notifications, sends
 from bot.services.flows import SendChoices
+from handlers import loading
 from handlers.actions import in_view
 from handlers.admin import SubcommandCall, register_subcommand, reply
 
 OUT_OF_DATE = "This form is out of date. Open the customer again and start over."
+SEND_ADVICE = ("Check the support channel or your DMs before sending it again; if it keeps "
+               "failing, tell an app admin")
 Listener = Callable[..., Awaitable[None]]
 
 
@@ -70,14 +74,13 @@ async def handle_open_send_flow(ack: AsyncAck, action: dict[str, Any], body: dic
                                          view=send_flow_loading_modal())
     view = opened["view"]
     ref = parse_customer_ref(action.get("value") or "")
-    try:
+
+    async def build() -> dict[str, Any]:
         if ref is None:
             raise InvalidInput(OUT_OF_DATE)
-        content = choices_modal(await flows.list_enabled(deps, actor,
-                                                         customer_id=ref.customer_id))
-    except AppError as error:
-        content = message_modal(error.user_message)
-    await client.views_update(view_id=view["id"], hash=view.get("hash"), view=content)
+        return choices_modal(await flows.list_enabled(deps, actor, customer_id=ref.customer_id))
+    await loading.fill(client, view["id"], build, view_hash=view.get("hash"),
+                       problem="Couldn't load the Action Flows.", on_app_error=message_modal)
 
 
 async def handle_pick_flow(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
@@ -86,15 +89,15 @@ async def handle_pick_flow(ack: AsyncAck, action: dict[str, Any], body: dict[str
     await ack()
     view = body["view"]
     meta = parse_send_meta(view.get("private_metadata") or "")
-    try:
+
+    async def build() -> dict[str, Any]:
         if meta is None:
             raise InvalidInput(OUT_OF_DATE)
-        content = choices_modal(await flows.list_enabled(
+        return choices_modal(await flows.list_enabled(
             deps, actor, customer_id=meta.customer_id, flow_id=picked_flow_id(action),
             nonce=meta.nonce))
-    except AppError as error:
-        content = message_modal(error.user_message)
-    await client.views_update(view_id=view["id"], hash=view.get("hash"), view=content)
+    await loading.fill(client, view["id"], build, view_hash=view.get("hash"),
+                       problem="Couldn't load this Action Flow.", on_app_error=message_modal)
 
 
 async def handle_send_flow_submission(ack: AsyncAck, view: dict[str, Any], deps: Deps,
@@ -111,7 +114,7 @@ async def handle_send_flow_submission(ack: AsyncAck, view: dict[str, Any], deps:
         confirmation = await flows.review(deps, actor, form)
     except (FlowDisabled, FlowNotFound) as error:  # disabled since the modal opened
         await ack(response_action="errors",
-                  errors={BlockId.FLOW_PICKER.value: error.user_message[:150]})
+                  errors={BlockId.FLOW_PICKER.value: safe_plain(error.user_message, 150)})
         return
     except InvalidInput as error:
         if error.field_errors:
@@ -134,14 +137,15 @@ async def handle_confirm_send(ack: AsyncAck, view: dict[str, Any], client: Async
         await ack(response_action="update", view=message_modal(OUT_OF_DATE))
         return
     await ack(response_action="update", view=send_progress_modal())
-    try:
+
+    async def build() -> dict[str, Any]:
         outcome = await sends.send(deps, actor, meta)
-        result = SendResult(status=outcome.send.status, flow_name=outcome.flow_name,
-                            customer=outcome.customer, error=outcome.send.error,
-                            repeated=outcome.repeated)
-    except AppError as error:
-        result = SendResult(status=None, error=error.user_message)
-    await client.views_update(view_id=view["id"], view=send_result_modal(result))
+        return send_result_modal(SendResult(
+            status=outcome.send.status, flow_name=outcome.flow_name, customer=outcome.customer,
+            error=outcome.send.error, repeated=outcome.repeated))
+    # The send may have gone out: never suggest sending again blindly.
+    await loading.fill(client, view["id"], build, on_app_error=message_modal,
+                       problem="Couldn't show how this send went.", advice=SEND_ADVICE)
 
 
 # -- /customer-center flows -------------------------------------------------------------------

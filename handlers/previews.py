@@ -31,6 +31,7 @@ from bot.errors import AppError
 from bot.render import Mode
 from bot.services import previews
 from bot.services.customer_view import KNOWN_SDK_VERSIONS
+from handlers import loading
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,14 @@ def _selected(action: dict[str, Any]) -> str:
 
 async def _show(client: AsyncWebClient, deps: Deps, actor: Actor, meta: PreviewMeta,
                 view_id: str) -> None:
-    """Render (or reuse) the preview and put it into the modal `view_id`."""
+    """Render (or reuse) the preview and put it into the modal `view_id`; whatever fails, the
+    modal does not stay on "Drawing the preview…" (handlers/loading.py)."""
+    await loading.guard(client, view_id, lambda: _fill(client, deps, actor, meta, view_id),
+                        problem="Couldn't draw this preview.")
+
+
+async def _fill(client: AsyncWebClient, deps: Deps, actor: Actor, meta: PreviewMeta,
+                view_id: str) -> None:
     try:
         subject = await previews.load_subject(deps, actor, previews.PreviewRequest(
             card_id=meta.card_id, container_id=meta.container, mode=Mode(meta.mode),

@@ -26,6 +26,7 @@ from bot.deps import Deps
 from bot.domain import Actor, Role
 from bot.errors import AppError
 from bot.services import analytics, customer_view, lookup
+from handlers import loading
 from handlers.actions import fill
 
 OUT_OF_DATE = "This view is out of date. Open the customer again."
@@ -92,13 +93,14 @@ async def handle_refresh(ack: AsyncAck, body: dict[str, Any], client: AsyncWebCl
 
 
 async def _push(deps: Deps, client: AsyncWebClient, body: dict[str, Any],
-                build: Callable[[CustomerViewMeta], Awaitable[dict[str, Any]]]) -> None:
+                build: Callable[[CustomerViewMeta], Awaitable[dict[str, Any]]],
+                problem: str) -> None:
     opened = await client.views_push(trigger_id=body["trigger_id"], view=loading_modal())
     meta = parse_view_meta((body.get("view") or {}).get("private_metadata") or "")
 
     async def content() -> dict[str, Any]:
         return message_modal(OUT_OF_DATE) if meta is None else await build(meta)
-    await fill(deps, client, opened, content)
+    await fill(deps, client, opened, content, problem=problem)
 
 
 async def handle_analytics(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
@@ -107,7 +109,7 @@ async def handle_analytics(ack: AsyncAck, body: dict[str, Any], client: AsyncWeb
 
     async def build(meta: CustomerViewMeta) -> dict[str, Any]:
         return analytics_modal(await analytics.customer_analytics(deps, actor, meta.customer_id))
-    await _push(deps, client, body, build)
+    await _push(deps, client, body, build, "Couldn't load these analytics.")
 
 
 async def handle_card_details(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
@@ -121,7 +123,7 @@ async def handle_card_details(ack: AsyncAck, action: dict[str, Any], body: dict[
         return card_details_modal(card, now=deps.clock(), containers=containers,
                                   sent_by=senders, sdk=meta.sdk,
                                   private_metadata=meta.model_dump_json())
-    await _push(deps, client, body, build)
+    await _push(deps, client, body, build, "Couldn't load this card.")
 
 
 async def handle_search_submission(ack: AsyncAck, view: dict[str, Any], client: AsyncWebClient,
@@ -131,11 +133,13 @@ async def handle_search_submission(ack: AsyncAck, view: dict[str, Any], client: 
         await ack(response_action="errors", errors={BlockId.SEARCH_INPUT: EMPTY_QUERY_ERROR})
         return
     await ack(response_action="update", view=search_modal(query, note=":mag: Searching…"))
-    try:
-        content = search_modal(query, await lookup.lookup(deps, actor, query))
-    except AppError as error:
-        content = search_modal(query, note=error.user_message)
-    await client.views_update(view_id=view["id"], view=content)
+
+    async def build() -> dict[str, Any]:
+        try:
+            return search_modal(query, await lookup.lookup(deps, actor, query))
+        except AppError as error:
+            return search_modal(query, note=error.user_message)
+    await loading.fill(client, view["id"], build, problem="Couldn't finish this search.")
 
 
 LISTENERS: dict[ActionId, Callable[..., Awaitable[None]]] = {

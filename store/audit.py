@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import models
@@ -72,6 +73,31 @@ async def page(session: AsyncSession, *, enterprise_id: str, team_id: str, since
         stmt = stmt.where(_audit.c.id < before_id)
     rows = await session.execute(stmt.order_by(_audit.c.id.desc()).limit(limit))
     return [_entry(r) for r in rows.all()]
+
+
+async def latest(session: AsyncSession, *, enterprise_id: str, team_id: str, action: str,
+                 since: datetime, actor_id: str = "", target: str = "") -> AuditEntry | None:
+    """The newest entry of `action` in one workspace at or after `since`, optionally by one actor
+    or about one target."""
+    stmt = select(_audit).where(_audit.c.enterprise_id == enterprise_id,
+                                _audit.c.team_id == team_id, _audit.c.action == action,
+                                _audit.c.at >= since)
+    if actor_id:
+        stmt = stmt.where(_audit.c.actor_id == actor_id)
+    if target:
+        stmt = stmt.where(_audit.c.target == target)
+    row = (await session.execute(stmt.order_by(_audit.c.at.desc(), _audit.c.id.desc())
+                                 .limit(1))).first()
+    return _entry(row) if row is not None else None
+
+
+async def serialise(session: AsyncSession, key: str) -> None:
+    """Until this transaction ends, other transactions serialising on `key` wait: check, then
+    record, without a race between processes. PostgreSQL: a transaction-level advisory lock;
+    SQLite: nothing to do, its write transactions already run one at a time (store/db.py)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                              {"key": zlib.crc32(key.encode("utf-8"))})
 
 
 async def since(session: AsyncSession, *, at: datetime, after_id: int = 0,

@@ -28,9 +28,15 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; SQLite gets real transactions, foreign keys, WAL and a busy timeout."""
+    """An async engine; SQLite gets real transactions, foreign keys, WAL and a busy timeout.
+
+    Statement parameters are left out of error messages and logs (`hide_parameters`): they hold
+    customer names, emails and phones, and a failed statement's error is logged with its traceback
+    (docs/operations.md, Metrics and logs).
+    """
     url = normalise_url(url)
     parsed = make_url(url)
+    kwargs["hide_parameters"] = True
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
         return create_async_engine(url, **kwargs)

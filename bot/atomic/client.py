@@ -109,18 +109,20 @@ def _backoff(attempt: int) -> float:
     return min(BACKOFF_CAP, BACKOFF_BASE * 2.0**attempt) + random.uniform(0.0, 0.1)
 
 
-def _parse(model: type[M], response: httpx.Response, *, log_body: bool = True) -> M:
+def _parse(model: type[M], response: httpx.Response) -> M:
+    """The response as `model`. When unreadable, the log and the error say where and why, never
+    the body or the offending values: pages of users are customer data (names, emails, phones)
+    and tokens are secrets (docs/operations.md, Metrics and logs)."""
     try:
         return model.model_validate_json(response.content)
     except ValidationError as exc:
-        log.error("unreadable Atomic response (%s %s, HTTP %s): %d errors%s",
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                           for e in exc.errors(include_input=False)[:5])[:BODY_LIMIT]
+        log.error("unreadable Atomic response (%s %s, HTTP %s): %d errors: %s",
                   response.request.method, response.request.url.path, response.status_code,
-                  exc.error_count(), f"; body: {_snippet(response)}" if log_body else "")
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-        error = AtomicError(UNREADABLE, status=response.status_code, detail=detail[:BODY_LIMIT])
-        if not log_body:  # the validation error quotes its input, which may hold a secret
-            raise error from None
-        raise error from exc
+                  exc.error_count(), detail)
+    # Outside the except block, so the ValidationError (which quotes its input) is not chained.
+    raise AtomicError(UNREADABLE, status=response.status_code, detail=detail) from None
 
 
 def _raise_for_status(response: httpx.Response,
@@ -352,7 +354,7 @@ class AtomicClient:
         if not response.is_success:
             raise AtomicRejected(f"Atomic's token endpoint answered HTTP {status}. Check "
                                  "ATOMIC_TOKEN_URL.", status=status, detail=_snippet(response))
-        token = _parse(TokenResponse, response, log_body=False)
+        token = _parse(TokenResponse, response)
         lifetime = token.expires_in - TOKEN_MARGIN if token.expires_in > 2 * TOKEN_MARGIN \
             else token.expires_in / 2
         self._token = token.access_token

@@ -8,20 +8,27 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from blocks.access import access_request_message
 from bot.deps import Deps
 from bot.domain import Actor, Grant, Role, SlackIdentity, SubjectKind, UserGroup
 from bot.errors import InvalidInput
 from bot.services import access, audit
+from store import audit as audit_store
 from store import grants
 from store import usergroups as groups_store
 
 log = logging.getLogger(__name__)
 
+REQUEST = "access.request"
+REPEAT = "access.request.repeat"
+UNDELIVERED = "access.request.undelivered"
 LOWER_SELF = "You can't lower or revoke your own access. Ask another admin to change it."
 
 
@@ -130,13 +137,37 @@ async def set_support_channel(deps: Deps, actor: Actor, channel_id: str) -> str:
     return previous
 
 
-async def request_access(deps: Deps, actor: Actor, slack: AsyncWebClient) -> list[str]:
-    """DM every admin a request with one-click Grant View / Grant Edit buttons.
+@dataclass(frozen=True, slots=True)
+class AccessRequestOutcome:
+    told: list[str]  # the admins who got the request (for a repeat: earlier)
+    asked_at: datetime
+    again_after: datetime  # when a new request may go out, unless a grant comes first
+    repeated: bool = False  # a request was pending: nobody was messaged this time
 
-    Returns the admins who were told. The request is audited.
-    """
-    admins = [a for a in await access.admins(deps, actor.identity) if a != actor.user_id]
-    message = access_request_message(actor.user_id, current=actor.role)
+
+async def _pending_request(session: AsyncSession, actor: Actor,
+                           since: datetime) -> tuple[datetime, list[str]] | None:
+    """The actor's request still pending: made at or after `since`, no grant to them since, and
+    at least one admin got it. With when it was made and who got it."""
+    key = _key(actor.identity)
+    request = await audit_store.latest(session, **key, action=REQUEST, since=since,
+                                       actor_id=actor.user_id)
+    if request is None:
+        return None
+    granted = await audit_store.latest(session, **key, action="grant", since=request.at,
+                                       target=subject_target(SubjectKind.USER, actor.user_id))
+    if granted is not None:
+        return None
+    missed = await audit_store.latest(session, **key, action=UNDELIVERED, since=request.at,
+                                      actor_id=actor.user_id)
+    not_told = set(missed.details.get("admins") or []) if missed is not None else set()
+    told = [a for a in request.details.get("admins") or [] if a not in not_told]
+    return (request.at, told) if told else None
+
+
+async def _dm_admins(slack: AsyncWebClient, admins: list[str],
+                     message: dict[str, Any]) -> list[str]:
+    """DM `message` to each admin; returns those it reached."""
     told: list[str] = []
     for admin in admins:
         try:
@@ -148,8 +179,37 @@ async def request_access(deps: Deps, actor: Actor, slack: AsyncWebClient) -> lis
             log.warning("could not DM admin %s: %s", admin, exc.response.get("error"))
             continue
         told.append(admin)
-    await audit.log(deps, actor, "access.request", actor.user_id, {"admins": told})
     return told
+
+
+async def request_access(deps: Deps, actor: Actor, slack: AsyncWebClient) -> AccessRequestOutcome:
+    """DM every admin a request with one-click Grant View / Grant Edit buttons, at most once per
+    REQUEST_ACCESS_COOLDOWN_SECONDS while no grant was made (docs/access.md).
+
+    The audit log is the record, so every process sees it: `access.request` (the admins asked),
+    `access.request.undelivered` (those whose DM failed), `access.request.repeat` (a click while
+    a request was pending: nobody is messaged).
+    """
+    cooldown = timedelta(seconds=deps.settings.request_access_cooldown_seconds)
+    admins = [a for a in await access.admins(deps, actor.identity) if a != actor.user_id]
+    identity = actor.identity
+    async with deps.sessions.begin() as session:
+        await audit_store.serialise(session, f"access.request:{identity.enterprise_id}:"
+                                             f"{identity.team_id}:{actor.user_id}")
+        now = deps.clock()
+        pending = await _pending_request(session, actor, since=now - cooldown)
+        if pending is not None:
+            asked_at, told = pending
+            await audit.record(session, deps, actor, REPEAT, actor.user_id,
+                               {"asked_at": asked_at.isoformat()})
+            return AccessRequestOutcome(told, asked_at, asked_at + cooldown, repeated=True)
+        await audit.record(session, deps, actor, REQUEST, actor.user_id, {"admins": admins})
+    told = await _dm_admins(slack, admins, access_request_message(actor.user_id,
+                                                                  current=actor.role))
+    missed = [a for a in admins if a not in told]
+    if missed:
+        await audit.log(deps, actor, UNDELIVERED, actor.user_id, {"admins": missed})
+    return AccessRequestOutcome(told, now, now + cooldown)
 
 
 async def find_usergroups(deps: Deps, actor: Actor, text: str) -> list[UserGroup]:

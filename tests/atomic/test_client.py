@@ -355,6 +355,20 @@ async def test_unreadable_response_is_atomic_error(atomic, client, body):
     assert info.value.user_message == "Atomic sent a response the app does not understand."
 
 
+async def test_unreadable_users_page_logs_no_customer_data(atomic, client, caplog):
+    """One bad user in a page: the error says where, never the customers' names or emails (the
+    page is customer data), and carries no validation error quoting them."""
+    body = (b'{"data": {"users": [{"id": "u1", "name": "Zyxw Secretname", '
+            b'"email": "zyxw.secret@example.com", "createdAt": "not a time"}, {"name": "no id"}]}}')
+    atomic.on("GET", USERS_PATH, httpx.Response(200, content=body))
+    with caplog.at_level(logging.DEBUG), pytest.raises(AtomicError) as info:
+        await client.list_users()
+    assert "unreadable Atomic response" in caplog.text
+    for secret in ("Zyxw", "zyxw.secret@example.com"):
+        assert secret not in caplog.text and secret not in info.value.detail
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
 async def test_only_app_errors_escape(atomic, client):
     atomic.on("GET", USERS_PATH, httpx.TooManyRedirects)
     with pytest.raises(AppError):

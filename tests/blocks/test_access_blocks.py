@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from blocks.access import access_denied_message, access_request_message
+from blocks.access import (
+    access_denied_message,
+    access_request_message,
+    access_request_pending_message,
+)
 from blocks.admin import (
     AuditQuery,
     ParseError,
@@ -69,6 +73,8 @@ def test_admin_messages(request) -> None:
         "access_denied_message__needs_admin": access_denied_message(
             ["U0A"], needed=Role.ADMIN, current=Role.VIEW),
         "access_request_message__new": access_request_message("U0NEW", current=None),
+        "access_request_pending_message": access_request_pending_message(
+            ["U0A", "U0B"], asked_at=NOW, again_after=NOW + timedelta(hours=1)),
         "audit_message__page": audit_message(
             [AuditItem(id=3, at=NOW, actor_id="U0V", action="customer.lookup",
                        target="<!channel> sam"),

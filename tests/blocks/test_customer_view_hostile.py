@@ -12,20 +12,46 @@ from hypothesis import strategies as st
 
 from blocks.analytics import analytics_modal
 from blocks.customer_view import card_details_modal, customer_view_modal
+from blocks.flow_form import ConfirmMeta, SendFlowMeta
+from blocks.flows import SendResult, confirm_send_modal, send_flow_modal, send_result_modal
 from blocks.metadata import TABS, CustomerViewMeta
+from blocks.notifications import (
+    SendNotice,
+    responses_message,
+    send_notification_message,
+    sender_dm_message,
+)
+from blocks.preview import PreviewMeta, preview_modal
 from blocks.search import search_modal
 from bot.domain import (
+    ActionFlow,
     Card,
+    CardInput,
     CardStatus,
+    Customer,
     CustomerAnalytics,
     CustomerView,
     FlowStats,
+    FlowVariable,
+    InputKind,
     PlatformSeen,
+    SendStatus,
     StreamContainer,
+    VariableType,
 )
 from tests.blockkit import validate_modal
 from tests.blocks.factories import NOW
-from tests.blocks.test_hostile import FUZZ, customers, hostile, inputs, lookups, moments, values
+from tests.blocks.test_hostile import (
+    BIDI,
+    FUZZ,
+    assert_no_bidi,
+    customers,
+    hostile,
+    inputs,
+    lookups,
+    moments,
+    values,
+)
 
 MENTION = re.compile(r"<@[UW][A-Z0-9]{2,30}>")
 nodes = st.fixed_dictionaries({
@@ -87,6 +113,7 @@ def test_customer_view_survives_hostile_data(view: CustomerView, can_edit: bool)
     modal = customer_view_modal(view, now=NOW, can_edit=can_edit)
     validate_modal(modal)
     assert_escaped(modal)
+    assert_no_bidi(modal)
     assert len(json.dumps(modal)) < 250_000  # views.open rejects larger views
     meta = CustomerViewMeta.model_validate_json(modal["private_metadata"])
     assert (meta.customer_id, meta.tab) == (view.customer.id, view.tab)
@@ -99,6 +126,7 @@ def test_card_details_survive_hostile_data(card: Card, found: list[StreamContain
     modal = card_details_modal(card, now=NOW, containers=found, sent_by={}, sdk=sdk)
     validate_modal(modal)
     assert_escaped(modal)
+    assert_no_bidi(modal)
 
 
 @FUZZ
@@ -118,6 +146,7 @@ def test_analytics_survive_hostile_data(customer: Any, flows: list[FlowStats],
     modal = analytics_modal(data)
     validate_modal(modal)
     assert_escaped(modal)
+    assert_no_bidi(modal)
 
 
 @FUZZ
@@ -126,3 +155,110 @@ def test_search_modal_survives_hostile_data(query: str, result: Any) -> None:
     modal = search_modal(query, result)
     validate_modal(modal)
     assert_escaped(modal)
+    assert_no_bidi(modal)
+
+
+@FUZZ
+@given(card=cards, sdk=hostile.map(lambda s: s[:30]), container=hostile,
+       versions=st.lists(hostile, max_size=4), notes=st.lists(hostile, max_size=3),
+       file_id=st.sampled_from(["", "F0123"]), error=hostile)
+def test_preview_modal_survives_hostile_data(card: Card, sdk: str, container: str,
+                                             versions: list[str], notes: list[str],
+                                             file_id: str, error: str) -> None:
+    meta = PreviewMeta(card_id="ci_1", sdk=sdk)
+    modal = preview_modal(card, meta, file_id=file_id, error=error, dark_available=True,
+                          sdk_versions=versions, container_name=container, omitted=notes,
+                          ignored=notes, missing_images=notes)
+    validate_modal(modal)
+    assert_escaped(modal)
+    assert_no_bidi(modal)
+
+
+variables = st.builds(FlowVariable, name=hostile.filter(lambda s: 0 < len(s) <= 100),
+                      type=st.sampled_from([VariableType.STRING, VariableType.BOOLEAN]),
+                      required=st.booleans(), description=hostile, label=hostile)
+action_flows = st.builds(ActionFlow, id=st.sampled_from(["f1", "f2"]), name=hostile,
+                         description=hostile, variables=st.lists(variables, max_size=3))
+
+
+@FUZZ
+@given(customer=customers.filter(lambda c: 0 < len(c.id) <= 200), flow=action_flows,
+       error=hostile, status=st.sampled_from(list(SendStatus)))
+def test_send_modals_survive_hostile_data(customer: Any, flow: ActionFlow, error: str,
+                                          status: SendStatus) -> None:
+    meta = SendFlowMeta(customer_id=customer.id, nonce="nonce-0001")
+    confirm = ConfirmMeta(customer_id=customer.id, nonce="nonce-0001", flow_id=flow.id,
+                          values={v.name: error[:400] for v in flow.variables})  # the form's limit
+    for modal in (send_flow_modal(customer, [flow], meta, selected=flow, notice=error),
+                  confirm_send_modal(customer, flow, confirm),
+                  send_result_modal(SendResult(status=status, flow_name=flow.name,
+                                               customer=customer, error=error))):
+        assert_escaped(modal)
+        assert_no_bidi(modal)
+
+
+@FUZZ
+@given(customer=customers, flow_name=hostile, error=hostile, state=hostile,
+       submitted=st.lists(inputs, max_size=5), status=st.sampled_from(list(SendStatus)))
+def test_support_channel_messages_survive_hostile_data(customer: Any, flow_name: str,
+                                                       error: str, state: str,
+                                                       submitted: list[Any],
+                                                       status: SendStatus) -> None:
+    notice = SendNotice(send_id="s1", flow_name=flow_name, customer_name=customer.name,
+                        customer_id=customer.id, sender_id="U0SENDER", sent_at=NOW,
+                        status=status, card_state=state, error=error)
+    for payload in (send_notification_message(notice),
+                    responses_message(flow_name, customer.name, submitted),
+                    sender_dm_message(notice, None), sender_dm_message(notice, submitted)):
+        assert_no_bidi(payload)
+
+
+def test_bidi_controls_never_reach_a_modal_or_a_post() -> None:
+    """Deterministic: every control in every customer and card field, through every builder."""
+    evil = "".join(sorted(BIDI)) + "Sam" + "\u202e" + "gpj.exe"
+    item = CardInput(name=evil, kind=InputKind.TEXT, label=evil, value=evil)
+    card = Card(card_instance_id="ci_1", customer_id="c1", status=CardStatus.ACTIVE,
+                template_id=evil, template_name=evil, flow_id=evil, last_interaction=evil,
+                platforms=[evil], stream_ids=[evil], variables={evil: evil}, inputs=[item],
+                sent_by_send_id="s1",
+                definition={"defaultView": {"nodes": [
+                    {"type": kind, "text": evil, "alt": evil, "name": evil,
+                     "url": "https://example.com/a.png"}
+                    for kind in ("category", "headline", "text", "image", "submitButton", evil)]},
+                    "minimumSdkVersions": {"headline": evil}})
+    customer = Customer(id="c1", name=evil, email=evil, phone=evil, external_id=evil,
+                        profile={evil: evil})
+    container = StreamContainer(id="k1", name=evil, stream_id=evil)
+    seen_on = PlatformSeen(platform=evil, at=NOW, sdk_version=evil)
+    view = CustomerView(customer=customer, tab="active", counts={CardStatus.ACTIVE: 1},
+                        containers=[container], container=container, sdk="24.2.0",
+                        sdk_versions=[evil], cards=[card], page=1, pages=1, total=1,
+                        sent_by={"s1": evil}, last_seen=seen_on)
+    flow = ActionFlow(id="f1", name=evil, description=evil, variables=[
+        FlowVariable(name="code", type=VariableType.STRING, description=evil, label=evil)])
+    notice = SendNotice(send_id="s1", flow_name=evil, customer_name=evil, customer_id="c1",
+                        sender_id="U0SENDER", sent_at=NOW, status=SendStatus.FAILED,
+                        card_state=evil, error=evil)
+    analytics = CustomerAnalytics(customer=customer, now=NOW, last_seen=[seen_on],
+                                  flows=[FlowStats(key=evil, name=evil, sent=1, completed=1)],
+                                  activity={evil: 1}, activity_by_week=[1], total=1)
+    payloads = [
+        customer_view_modal(view, now=NOW, can_edit=True),
+        card_details_modal(card, now=NOW, containers=[container], sent_by={"s1": evil},
+                           sdk="1.0"),
+        analytics_modal(analytics),
+        preview_modal(card, PreviewMeta(card_id="ci_1"), error=evil, dark_available=False,
+                      sdk_versions=[evil], container_name=evil, omitted=[evil]),
+        preview_modal(card, PreviewMeta(card_id="ci_1"), file_id="F1", dark_available=True,
+                      sdk_versions=[evil]),
+        send_flow_modal(customer, [flow], SendFlowMeta(customer_id="c1", nonce="nonce-0001"),
+                        selected=flow, notice=evil),
+        confirm_send_modal(customer, flow, ConfirmMeta(customer_id="c1", nonce="nonce-0001",
+                                                       flow_id="f1", values={"code": evil})),
+        send_result_modal(SendResult(status=SendStatus.FAILED, flow_name=evil,
+                                     customer=customer, error=evil)),
+        send_notification_message(notice), responses_message(evil, evil, [item]),
+        sender_dm_message(notice, None), sender_dm_message(notice, [item]),
+    ]
+    for payload in payloads:
+        assert_no_bidi(payload)

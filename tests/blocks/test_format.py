@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from blocks.format import (
+    FUTURE_SKEW,
     STATUS_ORDER,
     absolute_time,
     format_input_value,
@@ -14,6 +18,7 @@ from blocks.format import (
     input_icon,
     relative_time,
     status_label,
+    time_until,
     when,
 )
 from bot.domain import CardInput, CardStatus, InputKind, InputOption
@@ -34,8 +39,9 @@ from tests.blocks.factories import NOW
     (timedelta(days=200), "6 months ago"),
     (timedelta(days=365), "1 year ago"),
     (timedelta(days=800), "2 years ago"),
-    (-timedelta(hours=2), "in 2 hours"),
+    (-timedelta(hours=2), "just now"),  # never a time in the future (README, Customer view)
     (-timedelta(seconds=10), "just now"),
+    (-timedelta(days=365 * 5952), "just now"),
 ])
 def test_relative_time(delta: timedelta, expected: str) -> None:
     assert relative_time(NOW - delta, NOW) == expected
@@ -53,6 +59,43 @@ def test_when_combines_relative_and_absolute() -> None:
     assert when(then, NOW) == "3 days ago (2026-11-25 14:02 UTC)"
     assert when(None, NOW) == "never"
     assert when(None, NOW, never="—") == "—"
+
+
+instants = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                        timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=13))]))
+PAST = re.compile(r"just now|1 (year|month|day|hour|minute) ago"
+                  r"|\d+ (years|months|days|hours|minutes) ago")
+
+
+@given(then=instants, now=instants)
+def test_relative_time_is_never_in_the_future(then: datetime, now: datetime) -> None:
+    text = relative_time(then, now)
+    assert PAST.fullmatch(text), text
+    if then.replace(tzinfo=then.tzinfo or UTC) > now.replace(tzinfo=now.tzinfo or UTC):
+        assert text == "just now"
+
+
+@given(then=instants, now=instants)
+def test_when_shows_a_far_future_time_as_its_date_only(then: datetime, now: datetime) -> None:
+    text = when(then, now)
+    assert not text.startswith("in "), text
+    ahead = then.replace(tzinfo=then.tzinfo or UTC) - now.replace(tzinfo=now.tzinfo or UTC)
+    if ahead > FUTURE_SKEW:
+        assert text == absolute_time(then)
+    else:
+        assert PAST.fullmatch(text.split(" (")[0]), text
+
+
+def test_last_seen_in_year_7978_is_not_in_7978_years() -> None:
+    assert when(datetime(9999, 1, 1, tzinfo=UTC), NOW) == "9999-01-01 00:00 UTC"
+    assert when(NOW + timedelta(minutes=2), NOW) == "just now (2026-11-28 14:04 UTC)"
+
+
+@pytest.mark.parametrize(("delta", "expected"), [
+    (timedelta(hours=2), "in 2 hours"), (timedelta(days=3), "in 3 days"),
+    (timedelta(seconds=30), "in a moment"), (-timedelta(days=2), "2 days ago")])
+def test_time_until_is_for_expiry_only(delta: timedelta, expected: str) -> None:
+    assert time_until(NOW + delta, NOW) == expected
 
 
 def test_every_state_has_an_emoji_label_in_order() -> None:

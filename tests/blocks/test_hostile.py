@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,8 +32,13 @@ HOSTILE = [
     "*bold* _it_ ~strike~ `code` ```pre```", "> quoted", "&amp; &lt;!channel&gt;", "&",
     "x" * 10_000, "<" * 4_000, "&" * 3_000, "<!channel>" * 1_000, "😀" * 700, ":smile: :x:",
     "\u202eRTL override", "Zoë Ünïcødé 山田太郎 عربى", "\x00\x07\x1f", "null", "None", "—",
+    "invoice\u2066\u2069_fdp.exe", "\u200f\u200e\u061c", "\u202a\u202b\u202c\u202d\u2067\u2068",
 ]
-piece = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=30))
+# Bidirectional controls (Trojan Source, CVE-2021-42574): they reorder what a reader sees.
+BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+bidi_text = st.lists(st.one_of(st.sampled_from(sorted(BIDI)), st.text(max_size=4)),
+                     min_size=1, max_size=6).map("".join)
+piece = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=30), bidi_text)
 hostile = st.one_of(piece, st.lists(piece, min_size=2, max_size=4).map("".join))
 moments = st.one_of(st.none(), st.datetimes(min_value=datetime(1900, 1, 1),
                                             max_value=datetime(2200, 1, 1),
@@ -73,6 +79,28 @@ FUZZ = settings(max_examples=60, deadline=None,
                                        HealthCheck.large_base_example])
 
 
+# Keys whose strings Slack never shows: ids, action values, metadata, URLs, and the search box's
+# own echo of what the user typed.
+NOT_SHOWN = frozenset({"value", "private_metadata", "action_id", "block_id", "callback_id",
+                       "url", "image_url", "initial_value", "id", "external_id", "type"})
+
+
+def shown_strings(node: Any, key: str = "") -> list[str]:
+    """Every string in a payload that Slack shows to someone (texts, alt texts, labels...)."""
+    if isinstance(node, str):
+        return [] if key in NOT_SHOWN else [node]
+    if isinstance(node, dict):
+        return [s for k, v in node.items() for s in shown_strings(v, k)]
+    if isinstance(node, list):
+        return [s for item in node for s in shown_strings(item, key)]
+    return []
+
+
+def assert_no_bidi(payload: dict[str, Any]) -> None:
+    for text in shown_strings(payload):
+        assert not BIDI.intersection(text), ascii(text[:200])
+
+
 def assert_no_raw_markup(payload: dict[str, Any]) -> None:
     """No `<` or `>` at all: these builders add none of their own, so any would be injected."""
     for text in [payload["text"], *texts(payload, frozenset({"mrkdwn"}))]:
@@ -86,6 +114,7 @@ def test_customer_message_survives_hostile_data(summary: CustomerSummary) -> Non
     payload = customer_message(summary, now=NOW)
     validate_message(payload)
     assert_no_raw_markup(payload)
+    assert_no_bidi(payload)
     # the card budget is 12,000 characters; only the short "and N more" note may follow it
     assert sum(len(text) for text in texts(payload)) <= 12_000 + 200
 
@@ -96,6 +125,7 @@ def test_matches_message_survives_hostile_data(result: LookupResult) -> None:
     payload = matches_message(result)
     validate_message(payload)
     assert_no_raw_markup(payload)
+    assert_no_bidi(payload)
     buttons = [b["accessory"] for b in payload["blocks"] if "accessory" in b]
     ids = [m.customer.id for m in result.matches[:10] if 0 < len(m.customer.id) <= 200]
     refs = [parse_customer_ref(button["value"]) for button in buttons]
@@ -108,5 +138,31 @@ def test_query_echoes_and_errors_are_escaped(text: str) -> None:
     for payload in (no_match_message(text), error_message(text)):
         validate_message(payload)
         assert_no_raw_markup(payload)
+        assert_no_bidi(payload)
     ack = looking_up_text(text)
     assert "<" not in ack and ">" not in ack and len(ack) < 200
+    assert not BIDI.intersection(ack)
+
+
+RLO = "\u202e"
+
+
+def test_bidi_controls_in_every_customer_field_are_neutralised() -> None:
+    """Deterministic: every control, in every field of a customer and of a card."""
+    evil = "".join(sorted(BIDI)) + "Sam" + RLO + "moc.elpmaxe@mas"
+    card = Card(card_instance_id="ci_1", customer_id="c1", status=CardStatus.ACTIVE,
+                template_id="t", template_name=evil, last_interaction=evil,
+                inputs=[CardInput(name=evil, kind=kind, label=evil, value=evil,
+                                  options=[InputOption(key=evil, label=evil)])
+                        for kind in InputKind])
+    customer = Customer(id="c1", name=evil, email=evil, phone=evil, external_id=evil,
+                        profile={evil: evil})
+    summary = CustomerSummary(customer=customer, counts_by_status={CardStatus.ACTIVE: 1},
+                              total_cards=1, recent_cards=[card])
+    result = LookupResult(query=evil, matches=[CustomerMatch(customer=customer,
+                                                             matched_field=evil)], total=1)
+    for payload in (customer_message(summary, now=NOW), matches_message(result),
+                    no_match_message(evil), error_message(evil)):
+        assert_no_bidi(payload)
+        assert "Sam" in json.dumps(payload, ensure_ascii=False)  # the text itself stays
+    assert not BIDI.intersection(looking_up_text(evil))

@@ -161,8 +161,17 @@ async def test_embedded_emulator_simulation_reaches_the_app_by_webhook(
     card = next(c for c in deps.emulator.dataset.cards if c["status"] == "active")
     before = await event_count(deps)
 
-    response = await http.post(f"/emulator/cards/{card['cardInstanceId']}/actions",
-                               json={"action": "display", "platform": "Web"})
+    path = f"/emulator/cards/{card['cardInstanceId']}/actions"
+    action = {"action": "display", "platform": "Web"}
+    for refused in ({}, {TOKEN_HEADER: "guess"}, {TOKEN_HEADER: ""}):
+        denied = await http.post(path, json=action, headers=refused)
+        assert denied.status_code == 401, refused
+        assert TOKEN_HEADER in denied.json()["error"]
+    await deps.emulator.drain()
+    assert await event_count(deps) == before  # a refused simulation did nothing
+
+    response = await http.post(path, json=action,
+                               headers={TOKEN_HEADER: deps.settings.webhook_token})
 
     assert response.status_code == 200, response.text
     await deps.emulator.drain()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.db import make_engine, make_read_sessions, make_sessions, normalise_url
 from store.models import Base, Customer
@@ -61,3 +63,25 @@ def test_plain_urls_get_async_drivers() -> None:
     assert normalise_url("postgresql://u@h/db") == "postgresql+asyncpg://u@h/db"
     assert normalise_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
     assert normalise_url("sqlite+aiosqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+
+
+async def test_database_errors_log_no_customer_values(engine: AsyncEngine,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A failed statement's parameters (names, emails, phones) stay out of the log, also in the
+    traceback of `log.exception` (what the scheduler and the ingest writer do on a failure)."""
+    row = {"id": "c-dup", "name": "Zyxw Secretname", "email": "zyxw.secret@example.com",
+           "phone": "+64 21 555 0199"}
+    statement = insert(Customer).values(**row)
+    async with engine.connect() as conn:
+        await conn.execute(statement)
+        with pytest.raises(IntegrityError) as failed:
+            await conn.execute(statement)  # the same primary key again
+        await conn.rollback()
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("tests.store").exception("job failed", exc_info=failed.value)
+        logging.getLogger("tests.store").error("failed: %s", failed.value)
+    assert caplog.text
+    for value in row.values():
+        if value != row["id"]:
+            assert value not in caplog.text
+    assert "hidden" in caplog.text  # SQLAlchemy says it hid them
