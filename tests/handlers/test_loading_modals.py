@@ -22,7 +22,7 @@ from blocks.ids import ActionId, BlockId, CallbackId
 from blocks.metadata import CustomerRef, SearchPage
 from bot.config import Settings
 from bot.deps import Deps
-from bot.services import flows, previews
+from bot.services import flows
 from tests.blockkit import validate_modal
 from tests.fakes.integration import ADMIN, integration_env
 from tests.fakes.requests import SlackRequests
@@ -40,13 +40,6 @@ Trigger = Callable[[AsyncApp, Deps, SlackRequests, FakeSlack, Arm], Awaitable[st
 def settings(database_url: str, fake_slack: FakeSlack, tmp_path: Path) -> Settings:
     return Settings.from_env({**integration_env(database_url, fake_slack.url),
                               "PREVIEW_CACHE_DIR": str(tmp_path / "previews")})
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> Any:
-    previews._CACHES.clear()
-    yield
-    previews._CACHES.clear()
 
 
 def customer_id(deps: Deps) -> str:
