@@ -8,14 +8,18 @@ call, render, send. The services re-check Edit / Admin / View and that the flow 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import uuid4
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from blocks.customer_view import TRY_AGAIN, failure_modal
 from blocks.flow_form import (
     FieldErrors,
     parse_confirm_meta,
@@ -44,6 +48,10 @@ from handlers import loading
 from handlers.actions import in_view
 from handlers.admin import SubcommandCall, register_subcommand, reply
 
+log = logging.getLogger(__name__)
+# Storing a confirmed send may take this long before the ack must go (Slack allows 3 s:
+# docs/slack-rules.md#the-3-second-budget); past it the ack says "Sending…" and storing goes on.
+RECORD_BUDGET_SECONDS = 2.0
 OUT_OF_DATE = "This form is out of date. Open the customer again and start over."
 SEND_ADVICE = ("Check the support channel or your DMs before sending it again; if it keeps "
                "failing, tell an app admin")
@@ -131,15 +139,32 @@ async def handle_send_flow_submission(ack: AsyncAck, view: dict[str, Any], deps:
 
 async def handle_confirm_send(ack: AsyncAck, view: dict[str, Any], client: AsyncWebClient,
                               deps: Deps, actor: Actor) -> None:
-    """Send: a progress view in the ack, the exactly-once send, then the outcome."""
+    """Send: the send is committed to the outbox first, then the ack says "Sending…", then the
+    exactly-once call and the outcome. A send the modal calls "Sending…" is therefore stored even
+    if this process dies next (the reconciler delivers it); a send that could not be stored is
+    answered in the ack as not sent (docs/design.md#exactly-once)."""
     meta = parse_confirm_meta(view.get("private_metadata") or "")
     if meta is None:
         await ack(response_action="update", view=message_modal(OUT_OF_DATE))
         return
+    recording = asyncio.ensure_future(sends.record(deps, actor, meta))
+    done, _ = await asyncio.wait({recording}, timeout=RECORD_BUDGET_SECONDS)
+    failed = recording.exception() if done else None
+    if isinstance(failed, AppError):
+        await ack(response_action="update", view=message_modal(failed.user_message))
+        return
+    if failed is not None:  # the database refused: nothing was stored, so nothing will be sent
+        incident = uuid4().hex[:8]
+        log.error("incident %s: send not recorded: %s", incident, type(failed).__name__,
+                  exc_info=failed)
+        await ack(response_action="update", view=failure_modal(
+            "Couldn't record this send, so nothing was sent.", incident, advice=TRY_AGAIN))
+        return
+    # Recorded, or still recording past the budget (a slow database): the ack must go now.
     await ack(response_action="update", view=send_progress_modal())
 
     async def build() -> dict[str, Any]:
-        outcome = await sends.send(deps, actor, meta)
+        outcome = await sends.deliver(deps, actor, await recording)
         return send_result_modal(SendResult(
             status=outcome.send.status, flow_name=outcome.flow_name, customer=outcome.customer,
             error=outcome.send.error, repeated=outcome.repeated))

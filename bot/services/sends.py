@@ -1,9 +1,10 @@
-"""Exactly-once sends of Action Flows (DESIGN.md §8.4, SLACK-RULES.md §6).
+"""Exactly-once sends of Action Flows (docs/design.md#exactly-once, docs/slack-rules.md).
 
 The flow_sends row (idempotency key = the modal's nonce, a fresh flowInvocationId) is committed
-before Atomic is called. A repeat with the same key finds the row and never calls again. A timeout
-leaves the row `unknown`; `reconcile_sends` asks Atomic for cards with that flowInvocationId before
-it retries. 4xx fails at once with Atomic's reason; 5xx/429 is retried with backoff, then fails.
+before the modal acknowledges the send, and so before Atomic is called. A repeat with the same key
+finds the row and never calls again. A timeout leaves the row `unknown`; `reconcile_sends` asks
+Atomic for cards with that flowInvocationId before it retries. 4xx fails at once with Atomic's
+reason; 5xx/429 is retried with backoff, then fails.
 """
 
 from __future__ import annotations
@@ -60,8 +61,27 @@ def _details(send: FlowSend) -> dict[str, object]:
             "attempts": send.attempts, "flow_invocation_id": send.flow_invocation_id}
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A send committed to the outbox (`pending`, nothing called yet), or the earlier one with
+    the same key (`repeated`)."""
+
+    send: FlowSend
+    flow_name: str
+    repeated: bool = False
+
+
 async def send(deps: Deps, actor: Actor, meta: ConfirmMeta) -> SendOutcome:
-    """Send the confirmed flow once. Re-checks Edit, the seal and that the flow is still enabled.
+    """Record, then deliver (`record` and `deliver` below, which the modal runs either side of
+    its ack)."""
+    return await deliver(deps, actor, await record(deps, actor, meta))
+
+
+async def record(deps: Deps, actor: Actor, meta: ConfirmMeta) -> Recorded:
+    """Commit the confirmed send to the outbox, before the modal says "Sending…" (so a send the
+    user was told about is never lost: a process that dies after this leaves a `pending` row that
+    `reconcile_sends` delivers once its lease has passed). Re-checks Edit, the seal and that the
+    flow is still enabled; nothing is called here.
 
     Raises PermissionDenied (audited), InvalidInput (forged metadata, audited), FlowNotFound /
     FlowDisabled / CustomerNotFound (audited as a refused send).
@@ -75,7 +95,7 @@ async def send(deps: Deps, actor: Actor, meta: ConfirmMeta) -> SendOutcome:
     async with deps.sessions.begin() as session:
         existing = await send_store.get_by_key(session, idempotency_key=meta.nonce)
     if existing is not None:
-        return await _repeat(deps, existing)
+        return await _recorded_before(deps, existing)
     try:
         flow = await flows.sendable_flow(deps, meta.flow_id)
         errors = flows.check_against(flow, dict(meta.values))
@@ -91,34 +111,56 @@ async def send(deps: Deps, actor: Actor, meta: ConfirmMeta) -> SendOutcome:
                    flow_invocation_id=str(uuid.uuid4()), flow_id=flow.id,
                    customer_id=meta.customer_id, variables=dict(meta.values),
                    requested_by=actor.user_id, team_id=actor.identity.team_id,
-                   enterprise_id=actor.identity.enterprise_id, status=SendStatus.SENDING,
-                   attempts=1, created_at=now, next_attempt_at=now + LEASE)
+                   enterprise_id=actor.identity.enterprise_id, status=SendStatus.PENDING,
+                   attempts=0, created_at=now, next_attempt_at=now + LEASE)
     async with deps.sessions.begin() as session:
         inserted = await send_store.insert_send(session, row)
     if not inserted:  # a concurrent submission (another instance) won the key
         async with deps.sessions.begin() as session:
             winner = await send_store.get_by_key(session, idempotency_key=meta.nonce)
         assert winner is not None
-        return await _repeat(deps, winner)
+        return await _recorded_before(deps, winner)
+    return Recorded(send=row, flow_name=flow.name)
+
+
+async def deliver(deps: Deps, actor: Actor, recorded: Recorded) -> SendOutcome:
+    """Call Atomic for a send `record` committed, once: the row is claimed (`pending` →
+    `sending`) first, so a reconciler that took it over meanwhile wins and this call is skipped.
+    The result, its audit entry and its channel update are stored in one transaction."""
+    row = recorded.send
+    if not recorded.repeated:
+        row = row.model_copy(update={"status": SendStatus.SENDING, "attempts": 1})
+        async with deps.sessions.begin() as session:
+            claimed = await send_store.update_send(
+                session, send_id=row.send_id, expect=[SendStatus.PENDING],
+                status=SendStatus.SENDING, attempts=1, next_attempt_at=deps.clock() + LEASE)
+            current = None if claimed else await send_store.get_send(session,
+                                                                     send_id=row.send_id)
+        if current is not None:
+            recorded = Recorded(send=current, flow_name=recorded.flow_name, repeated=True)
+    if recorded.repeated:
+        async with deps.sessions.begin() as session:
+            customer = await customers.get_customer(session, customer_id=row.customer_id)
+        log.info("send %s submitted again: not sent twice", row.send_id)
+        return SendOutcome(send=recorded.send, flow_name=recorded.flow_name, repeated=True,
+                           customer=customer)
     changes = await _call_atomic(deps, row)
     async with deps.sessions.begin() as session:  # the result, its audit and its post: together
         result = await _store_result(session, row, changes)
         await audit.record(session, deps, actor, flows.SEND_ACTION, row.customer_id,
-                           {**_details(result), "flow_name": flow.name})
-        await notifications.send_changed(session, deps, result, flow_name=flow.name)
+                           {**_details(result), "flow_name": recorded.flow_name})
+        await notifications.send_changed(session, deps, result, flow_name=recorded.flow_name)
         customer = await customers.get_customer(session, customer_id=row.customer_id)
-    return SendOutcome(send=result, flow_name=flow.name, customer=customer)
+    return SendOutcome(send=result, flow_name=recorded.flow_name, customer=customer)
 
 
-async def _repeat(deps: Deps, existing: FlowSend) -> SendOutcome:
+async def _recorded_before(deps: Deps, existing: FlowSend) -> Recorded:
     async with deps.sessions.begin() as session:
         from store import flows as flow_store
 
         flow = await flow_store.get_flow(session, flow_id=existing.flow_id)
-        customer = await customers.get_customer(session, customer_id=existing.customer_id)
-    log.info("send %s submitted again: not sent twice", existing.send_id)
-    return SendOutcome(send=existing, flow_name=flow.name if flow else existing.flow_id,
-                       repeated=True, customer=customer)
+    return Recorded(send=existing, flow_name=flow.name if flow else existing.flow_id,
+                    repeated=True)
 
 
 async def _call_atomic(deps: Deps, row: FlowSend) -> dict[str, Any]:

@@ -208,8 +208,10 @@ async def test_flow_disabled_between_opening_and_submitting(app: AsyncApp, deps:
     review = ack_body(await app.async_dispatch(submission(form, code_value("1"))))
     await flows.set_enabled(deps, admin(), CALLER, False)
     confirm = {**review["view"], "id": "V0SEND", "hash": "h"}
-    await app.async_dispatch(submission(confirm, {}))
-    result = json.dumps(shown(fake_slack))
+    refused = ack_body(await app.async_dispatch(submission(confirm, {})))
+    assert refused["response_action"] == "update"  # refused in the ack: never "Sending…"
+    validate_modal(refused["view"])
+    result = json.dumps(refused["view"])
     assert "disabled" in result and "Sent" not in result
     assert starts(deps) == []
 
@@ -225,15 +227,16 @@ async def test_refusals_through_the_app(app: AsyncApp, deps: Deps, slack: SlackR
     form = await open_form(app, deps, slack, fake_slack)
     review = ack_body(await app.async_dispatch(submission(form, code_value("7"))))
     confirm = {**review["view"], "id": "V0SEND", "hash": "h"}
-    # Someone without Edit submits the confirmation (e.g. a revoked grant): refused.
-    await app.async_dispatch(submission(confirm, {}, user_id=STAFF))
-    assert "Sent" not in json.dumps(shown(fake_slack))
+    # Someone without Edit submits the confirmation (e.g. a revoked grant): refused in the ack.
+    revoked = ack_body(await app.async_dispatch(submission(confirm, {}, user_id=STAFF)))
+    assert revoked["response_action"] == "update"
+    assert "Sent" not in json.dumps(revoked["view"]) and "Sending" not in json.dumps(revoked)
     # Forged private_metadata (values changed outside Slack): refused, audited.
     forged_meta = json.loads(confirm["private_metadata"])
     forged_meta["values"] = {"code": 9999}
     forged = {**confirm, "private_metadata": json.dumps(forged_meta)}
-    await app.async_dispatch(submission(forged, {}))
-    assert "changed outside Slack" in json.dumps(shown(fake_slack))
+    answer = ack_body(await app.async_dispatch(submission(forged, {})))
+    assert "changed outside Slack" in json.dumps(answer["view"])
     # A stale or foreign private_metadata on the first step.
     stale = ack_body(await app.async_dispatch(submission({**form, "private_metadata": "{}"},
                                                          code_value("7"))))

@@ -153,7 +153,7 @@ ENTRY_POINTS = {
     "search submission": EntryPoint(search, "bot.services.lookup.lookup"),
     "more results": EntryPoint(more_results, "bot.services.lookup.lookup"),
     "send flow": EntryPoint(send_flow, "handlers.flows.choices_modal"),
-    "confirm send": EntryPoint(confirm_send, "bot.services.sends.send"),
+    "confirm send": EntryPoint(confirm_send, "bot.services.sends.deliver"),
     "preview": EntryPoint(preview, "bot.services.previews.slack_preview"),
 }
 
