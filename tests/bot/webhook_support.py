@@ -60,6 +60,11 @@ async def serving(deps: Deps, slack_client: AsyncWebClient, **settings: Any
     app = build_server(live.settings, deps=live, slack_client=slack_client)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        # The initial import (the emulator's history replayed by webhook) done: only the
+        # test's own requests reach the endpoint and move its metrics.
+        await asyncio.gather(*app.state.runtime.background)
+        queue = app.state.ingest_queue
+        await until(lambda: queue.depth == 0)  # enqueue mode: the replay written too
         yield Served(app, live, http)
 
 
@@ -126,12 +131,13 @@ async def _sqlite_locked(deps: Deps) -> AsyncIterator[None]:
     path = make_url(deps.settings.database_url).database
     assert path
     async with _short_sqlite_busy_timeout(deps):
-        holder = sqlite3.connect(path, isolation_level=None)
+        holder = sqlite3.connect(path, isolation_level=None, timeout=30)
         try:
             holder.execute("BEGIN IMMEDIATE")
             yield
         finally:
-            holder.execute("ROLLBACK")
+            if holder.in_transaction:
+                holder.execute("ROLLBACK")
             holder.close()
 
 
