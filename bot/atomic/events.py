@@ -1,4 +1,4 @@
-"""Wire model of one Atomic webhook (analytics) event (ATOMIC-CONTRACT.md, Webhooks)."""
+"""Wire model of one Atomic webhook (analytics) event (docs/operations.md, "Webhook endpoint")."""
 
 from __future__ import annotations
 

@@ -53,11 +53,16 @@ class Served:
 @asynccontextmanager
 async def serving(deps: Deps, slack_client: AsyncWebClient, **settings: Any
                   ) -> AsyncIterator[Served]:
-    """The production app over `deps` with these settings (scheduler off: no background writes)."""
-    update = {"process_before_response": False, "scheduler_enabled": False,
-              "ingest_retry_after_seconds": RETRY_AFTER, **settings}
-    live = replace(deps, settings=deps.settings.model_copy(update=update))
-    app = build_server(live.settings, deps=live, slack_client=slack_client)
+    """The production app over `deps` with these settings (scheduler off: no background writes).
+
+    Request limits (`webhook_max_*`) apply once the server has started: the emulator's history,
+    replayed by webhook at startup, comes in batches larger than a test's small limits."""
+    base = {"process_before_response": False, "scheduler_enabled": False,
+            "ingest_retry_after_seconds": RETRY_AFTER}
+    limits = {k: v for k, v in settings.items() if k.startswith("webhook_max_")}
+    startup = replace(deps, settings=deps.settings.model_copy(update={
+        **base, **{k: v for k, v in settings.items() if k not in limits}}))
+    app = build_server(startup.settings, deps=startup, slack_client=slack_client)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
         # The initial import (the emulator's history replayed by webhook) done: only the
@@ -65,6 +70,8 @@ async def serving(deps: Deps, slack_client: AsyncWebClient, **settings: Any
         await asyncio.gather(*app.state.runtime.background)
         queue = app.state.ingest_queue
         await until(lambda: queue.depth == 0)  # enqueue mode: the replay written too
+        live = replace(startup, settings=startup.settings.model_copy(update=limits))
+        app.state.deps = live  # what the webhook route reads its settings from
         yield Served(app, live, http)
 
 
