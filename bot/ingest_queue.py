@@ -1,18 +1,20 @@
 """A bounded in-process queue of webhook events and the writer task that applies them in batches.
 
-The webhook endpoint validates a request and `submit`s its valid events; one writer task takes
-whole requests off the queue until `batch_events` events are gathered and applies them in ONE
-transaction (bot.services.ingest.apply_events: bulk, idempotent, order-tolerant). Concurrent
-requests therefore share transactions (group commit).
+The webhook endpoint validates a request and `submit`s its entries (valid events, and unreadable
+items to keep as dead letters); one writer task takes whole requests off the queue until
+`batch_events` entries are gathered and stores them in ONE transaction
+(bot.services.ingest.apply_events: bulk, idempotent, order-tolerant). Concurrent requests
+therefore share transactions (group commit). docs/operations.md, "Webhook endpoint".
 
-- Capacity is counted in events. A request that does not fit raises `QueueFull` (the endpoint
+- Capacity is counted in entries. A request that does not fit raises `QueueFull` (the endpoint
   answers 503 with Retry-After, so Atomic retries later). A request larger than the whole capacity
   is still taken when the queue is empty, so it can never be starved.
-- A submitter may wait for its events to be committed (`wait=True`: the future resolves with one
-  outcome per event) or not (`wait=False`: acknowledged once queued).
-- If a batch cannot be written at all (database unreachable), waiting submitters get
-  `IngestUnavailable` (the endpoint answers 503 and Atomic redelivers); events nobody waits for
-  are kept at the head of the queue and retried with backoff, never dropped.
+- A submitter may wait for its entries to be committed (`wait=True`: the future resolves with one
+  outcome per entry) or not (`wait=False`: acknowledged once queued).
+- If a batch cannot be written at all (the database is unavailable: apply raises, and then
+  nothing of the batch was stored), waiting submitters get `IngestUnavailable` (the endpoint
+  answers 503 and Atomic redelivers); entries nobody waits for are kept at the head of the queue
+  and retried with backoff, never dropped nor counted as refused.
 - `close()` stops accepting (`QueueClosed`) and drains everything queued before it returns.
 """
 
@@ -26,12 +28,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot import metrics
-from bot.atomic.events import WebhookEvent
+from bot.services.ingest import Entry, Outcome
+
+__all__ = ["Apply", "Entry", "IngestQueue", "IngestUnavailable", "Outcome", "QueueClosed",
+           "QueueFull"]
 
 log = logging.getLogger(__name__)
 
-Outcome = bool | None  # True new, False duplicate, None refused by the database
-Apply = Callable[[list[WebhookEvent]], Awaitable[list[Outcome]]]
+Apply = Callable[[list[Entry]], Awaitable[list[Outcome]]]
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -49,7 +53,7 @@ class IngestUnavailable(Exception):
 
 @dataclass(slots=True)
 class _Item:
-    events: list[WebhookEvent]
+    events: list[Entry]
     done: asyncio.Future[list[Outcome]] | None
 
 
@@ -79,7 +83,7 @@ class IngestQueue:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="ingest-writer")
 
-    def submit(self, events: list[WebhookEvent], *,
+    def submit(self, events: list[Entry], *,
                wait: bool) -> asyncio.Future[list[Outcome]] | None:
         """Queue events (all or none). With `wait`, a future of their outcomes, in order."""
         if self._closing:
@@ -147,7 +151,9 @@ class IngestQueue:
             self._items.extendleft(reversed(taken))
             raise
         except Exception:  # noqa: BLE001 - the batch is kept or refused, never silently lost
-            log.exception("ingest batch of %d events could not be written", len(batch))
+            log.warning("ingest batch of %d entries could not be written; %s", len(batch),
+                        "kept to retry" if any(item.done is None for item in taken)
+                        else "refused (503)", exc_info=True)
             metrics.INGEST_BATCHES.labels(outcome="failed").inc()
             keep = [item for item in taken if item.done is None]
             for item in taken:

@@ -41,15 +41,15 @@ SLACK_REQUESTS = Counter("customer_center_slack_requests", "Slack requests recei
 SLACK_ACK_SECONDS = Histogram("customer_center_slack_ack_seconds", "Time to answer (ack) a "
                               "Slack request, by kind", ["kind"], buckets=_FAST,
                               registry=REGISTRY)
-INGEST_EVENTS = Counter("customer_center_ingest_events", "Webhook events by outcome: accepted "
-                        "(new), duplicate, rejected (invalid or refused by the database)",
-                        ["outcome"], registry=REGISTRY)
+INGEST_EVENTS = Counter("customer_center_ingest_events", "Webhook events stored, by outcome: "
+                        "accepted (new), duplicate, dead_letter (unreadable or refused for its "
+                        "data, kept raw)", ["outcome"], registry=REGISTRY)
 INGEST_REQUESTS = Counter("customer_center_ingest_requests", "Webhook requests by HTTP status",
                           ["status"], registry=REGISTRY)
 INGEST_QUEUE_DEPTH = Gauge("customer_center_ingest_queue_depth", "Webhook events accepted and "
                            "not written yet", registry=REGISTRY)
-INGEST_BATCHES = Counter("customer_center_ingest_batches", "Ingest batches by outcome (written, "
-                         "failed)", ["outcome"], registry=REGISTRY)
+INGEST_BATCHES = Counter("customer_center_ingest_batches", "Ingest batches by outcome (written: "
+                         "committed; failed: nothing stored)", ["outcome"], registry=REGISTRY)
 INGEST_BATCH_SECONDS = Histogram("customer_center_ingest_batch_seconds", "Time to write one "
                                  "ingest batch (one transaction)", buckets=_FAST,
                                  registry=REGISTRY)
@@ -116,10 +116,12 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def count_outcomes(outcomes: Iterable[bool | None]) -> None:
-    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+def count_outcomes(outcomes: Iterable[bool | str]) -> None:
+    """Count stored webhook entries: True accepted, False duplicate, a reason: dead letter."""
+    counts = {"accepted": 0, "duplicate": 0, "dead_letter": 0}
     for outcome in outcomes:
-        counts["accepted" if outcome else "duplicate" if outcome is False else "rejected"] += 1
+        counts["accepted" if outcome is True else "duplicate" if outcome is False
+               else "dead_letter"] += 1
     for name, count in counts.items():
         if count:
             INGEST_EVENTS.labels(outcome=name).inc(count)

@@ -1,4 +1,4 @@
-"""Wire model of one Atomic webhook (analytics) event (ATOMIC-CONTRACT.md, Webhooks)."""
+"""Wire model of one Atomic webhook (analytics) event (docs/operations.md, "Webhook endpoint")."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from typing import Any
 
 from pydantic import AliasPath, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.fit import clean_json, needs_cleaning
+
 ID_MAX = 200  # card_events.event_id, cards.card_instance_id, customers.id are String(200)
 INPUT_NAME_MAX = 200
+EVENT_NAME_MAX = 50  # card_events.name, cards.last_interaction are String(50)
 
 
 def event_hash(raw: Any) -> str:
@@ -20,15 +23,10 @@ def event_hash(raw: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def contains_nul(value: Any) -> bool:
-    """Whether a JSON value holds a NUL character in any string (key or value)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(contains_nul(v) for v in value)
-    return False
+def _hashed_id(value: str) -> str:
+    """An id that cannot be stored as it is (too long, or holding NUL or a lone surrogate): its
+    sha256, so it stays unique and a redelivery of the event gets the same one."""
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class _Wire(BaseModel):
@@ -70,17 +68,31 @@ _CLIPPED: dict[str, dict[str, int]] = {
 }
 
 
-def prepare(raw: dict[str, Any]) -> dict[str, Any]:
-    """An event as Atomic sent it, made to fit WebhookEvent: an identifier derived when it has
-    none (sha256 of the event) or one too long (sha256 of it), and context strings longer than
-    their columns clipped. The event itself is not changed; without anything to do it is
-    returned as it is, so an event the model accepts as sent is taken unchanged."""
+def prepare(raw: dict[str, Any], *, clean: bool = False) -> dict[str, Any]:
+    """An event as Atomic sent it, made to fit WebhookEvent and its columns (docs/operations.md,
+    "Webhook endpoint"): an identifier derived when it has none (sha256 of the event); an
+    identifier or flowInvocationId too long, or (with `clean`) holding NUL or a lone surrogate,
+    replaced by its sha256; an event name and context strings longer than their columns clipped;
+    with `clean`, NUL and lone surrogates in every other key and string replaced by U+FFFD.
+
+    `clean` is for bodies that may hold such characters (escaped in the JSON); customer and card
+    ids holding them are refused before this (`unstorable_reference`). The event itself is not
+    changed; without anything to do it is returned as it is, so an event the model accepts as
+    sent is taken unchanged."""
     identifier = raw.get("identifier")
     if identifier is None or identifier == "":
         raw = {**raw, "identifier": event_hash(raw)}
-    elif isinstance(identifier, str) and len(identifier) > ID_MAX:
-        raw = {**raw, "identifier": "sha256:" + hashlib.sha256(
-            identifier.encode("utf-8", "surrogatepass")).hexdigest()}
+    elif isinstance(identifier, str) and (len(identifier) > ID_MAX
+                                          or (clean and needs_cleaning(identifier))):
+        raw = {**raw, "identifier": _hashed_id(identifier)}
+    flow = raw.get("flowInvocationId")
+    if isinstance(flow, str) and (len(flow) > ID_MAX or (clean and needs_cleaning(flow))):
+        raw = {**raw, "flowInvocationId": _hashed_id(flow)}
+    if clean:
+        raw = clean_json(raw)
+    name = raw.get("eventName")
+    if isinstance(name, str) and len(name) > EVENT_NAME_MAX:
+        raw = {**raw, "eventName": name[:EVENT_NAME_MAX]}
     for key, limits in _CLIPPED.items():
         context = raw.get(key)
         if isinstance(context, dict):
@@ -89,6 +101,17 @@ def prepare(raw: dict[str, Any]) -> dict[str, Any]:
             if clipped:
                 raw = {**raw, key: {**context, **clipped}}
     return raw
+
+
+def unstorable_reference(raw: dict[str, Any]) -> str:
+    """Why an event cannot be stored when its customer or card id holds NUL or a lone surrogate
+    (no column holds them, and a changed id would name another record); "" when it can."""
+    context = raw.get("cardContext")
+    card = context.get("cardInstanceId") if isinstance(context, dict) else None
+    for where, value in (("userId", raw.get("userId")), ("cardContext.cardInstanceId", card)):
+        if isinstance(value, str) and needs_cleaning(value):
+            return f"{where} holds characters no database can store (NUL or a lone surrogate)"
+    return ""
 
 
 class WebhookEvent(_Wire):
@@ -107,7 +130,7 @@ class WebhookEvent(_Wire):
     """
 
     identifier: str = Field(min_length=1, max_length=ID_MAX)
-    event_name: str = Field(alias="eventName", min_length=1, max_length=50)
+    event_name: str = Field(alias="eventName", min_length=1, max_length=EVENT_NAME_MAX)
     timestamp: datetime
     user_id: str = Field(alias="userId", min_length=1, max_length=ID_MAX)
     environment_id: str = Field(default="", alias="environmentId")
@@ -133,9 +156,9 @@ class WebhookEvent(_Wire):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
-    def from_wire(cls, raw: Any) -> WebhookEvent:
+    def from_wire(cls, raw: Any, *, clean: bool = False) -> WebhookEvent:
         """Validate one event as Atomic sent it (see `prepare`); raises ValidationError."""
-        return cls.model_validate(prepare(raw) if isinstance(raw, dict) else raw)
+        return cls.model_validate(prepare(raw, clean=clean) if isinstance(raw, dict) else raw)
 
     @field_validator("timestamp")
     @classmethod
@@ -194,13 +217,22 @@ class WebhookEvent(_Wire):
         values = self.properties.get("values")
         return values if isinstance(values, dict) else {}
 
-    def stores_nul(self) -> bool:
-        """Whether text the read model would store holds a NUL character, which neither
-        database can store (PostgreSQL text and jsonb refuse it)."""
-        texts = (self.identifier, self.event_name, self.user_id, self.flow_invocation_id,
-                 self.send_id, self.card_ref or "", self.card_template_id, self.card_template_name,
-                 self.sdk_platform, self.sdk_version)
-        return any("\x00" in text for text in texts) or contains_nul(self.properties)
+    def to_wire(self) -> dict[str, Any]:
+        """The event in Atomic's shape, as read (what a dead letter keeps of an event that was
+        read but could not be stored)."""
+        wire: dict[str, Any] = {
+            "identifier": self.identifier, "eventName": self.event_name,
+            "timestamp": self.timestamp.isoformat(), "userId": self.user_id,
+            "environmentId": self.environment_id, "flowInvocationId": self.flow_invocation_id,
+            "flowInstanceId": self.flow_instance_id, "properties": self.properties,
+            "metadata": self.metadata}
+        card = self.card_context
+        if card is not None:
+            wire["cardContext"] = card.model_dump(by_alias=True, exclude_none=True)
+        sdk = self.sdk_context
+        if sdk is not None:
+            wire["sdkContext"] = sdk.model_dump(by_alias=True)
+        return wire
 
     @property
     def send_id(self) -> str:

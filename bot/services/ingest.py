@@ -1,21 +1,24 @@
-"""Webhook ingestion: Atomic analytics events into the read model (ATOMIC-CONTRACT.md, Webhooks).
+"""Webhook ingestion: Atomic analytics events into the read model (docs/operations.md, "Webhook
+endpoint").
 
-Idempotent (event identifier), order-tolerant (newest event time wins), batched (one transaction
-and a handful of statements per batch, whatever its size; when the database refuses the batch, a
-second transaction with one savepoint per event, so a database error rejects only that event).
+Idempotent (event identifier), order-tolerant (newest event time wins; times further in the
+future than FUTURE_EVENT_TOLERANCE_SECONDS are clamped to the time of receipt), batched (one
+transaction and a handful of statements per batch, whatever its size). Unreadable items of a
+body are stored as dead letters in the same transaction as its events. When the database refuses
+a batch for its data, a second transaction applies each event under a savepoint of its own, so
+only the faulty events become dead letters; when the database is unavailable (bot/services/
+ingest_errors.py), nothing is stored and the caller answers 503 so Atomic delivers again.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
-from pydantic import TypeAdapter, ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.atomic.definitions import guess_kind, input_specs
@@ -23,169 +26,161 @@ from bot.atomic.events import WebhookEvent
 from bot.deps import Deps
 from bot.domain import CardInput, IngestResult, RejectedEvent
 from bot.services import notifications
-from store import bulk, cards, customers, events
+from bot.services.ingest_body import (
+    TooManyEvents,
+    Unreadable,
+    Validated,
+    raw_text,
+    validate_body,
+    validate_events,
+)
+from bot.services.ingest_errors import describe, is_transient
+from store import cards, customers, dead_letters, events
+
+__all__ = ["Entry", "Outcome", "Summary", "TooManyEvents", "Unreadable", "Validated",
+           "apply_events", "ingest_events", "summarise", "validate_body", "validate_events"]
 
 log = logging.getLogger(__name__)
 
-REASON_MAX = 500
-
-
-def _reason(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in error["loc"]) or "event"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)[:REASON_MAX]
-
-
-def _identifier(raw: dict[str, Any]) -> str:
-    value = raw.get("identifier")
-    return value[:200] if isinstance(value, str) else ""
-
-
-NUL_REASON = "text must not contain NUL characters (\\u0000)"
-
-
-def validate_events(payload: Any) -> tuple[list[tuple[int, WebhookEvent]], list[RejectedEvent]]:
-    """Split a parsed webhook body (one event or a list) into valid events and rejections."""
-    if isinstance(payload, dict):
-        items: list[Any] = [payload]
-    elif isinstance(payload, list):
-        items = payload
-    else:
-        return [], [RejectedEvent(index=0, reason="expected a JSON object or an array of objects")]
-    valid: list[tuple[int, WebhookEvent]] = []
-    rejected: list[RejectedEvent] = []
-    for index, raw in enumerate(items):
-        if not isinstance(raw, dict):
-            rejected.append(RejectedEvent(index=index, reason="not a JSON object"))
-            continue
-        try:
-            event = WebhookEvent.from_wire(raw)
-        except ValidationError as exc:
-            rejected.append(RejectedEvent(index=index, identifier=_identifier(raw),
-                                          reason=_reason(exc)))
-            continue
-        if event.stores_nul():
-            rejected.append(RejectedEvent(index=index, identifier=_identifier(raw),
-                                          reason=NUL_REASON))
-        else:
-            valid.append((index, event))
-    return valid, rejected
-
-
-class Validated(NamedTuple):
-    """A webhook body split into valid events (with their index) and rejections; `error` is set
-    (and nothing else) when the body as a whole is unusable (answer 400)."""
-
-    valid: list[tuple[int, WebhookEvent]]
-    rejected: list[RejectedEvent]
-    error: str = ""
-
-
-_EVENT_LIST: TypeAdapter[list[WebhookEvent]] = TypeAdapter(list[WebhookEvent])
-
-
-def validate_body(body: bytes) -> Validated:
-    """Parse and validate a webhook request body (one event object or an array of them).
-
-    Fast path: the whole body validated from JSON at once (pydantic's parser, one call, no
-    per-event `prepare`). When that fails anywhere (a bad event, or one that needs `prepare`:
-    no identifier, long context strings), or the body may hold a NUL character, the body is
-    parsed with `json` and validated event by event, which gives each bad event its own
-    rejection reason; an event the fast path accepts is one `prepare` leaves unchanged, so
-    both paths accept and refuse the same events and store the same values.
-    """
-    if b"\\u0000" not in body and b"\x00" not in body:
-        start = body.lstrip()[:1]
-        try:
-            if start == b"[":
-                return Validated(list(enumerate(_EVENT_LIST.validate_json(body))), [])
-            if start == b"{":
-                return Validated([(0, WebhookEvent.model_validate_json(body))], [])
-        except ValidationError:
-            pass  # a bad event or bad JSON: the event-by-event path below tells which
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return Validated([], [], f"body is not valid JSON: {exc}")
-    if not isinstance(payload, dict | list):
-        return Validated([], [], "body must be a JSON object (one event) or an array of events")
-    return Validated(*validate_events(payload))
+Entry = WebhookEvent | Unreadable  # what a batch holds: events, and items kept as dead letters
+Outcome = bool | str  # True new, False duplicate, str: kept as a dead letter, for this reason
 
 
 async def ingest_events(deps: Deps, payload: Any) -> IngestResult:
-    """Store and apply a batch of webhook events.
+    """Store and apply a batch of webhook events (a parsed body: one event or a list).
 
-    Malformed events and events the database refuses are returned as rejections; nothing of
-    them is written. Events already stored count as duplicates and change nothing. See
-    apply_events for the transactions.
+    Unreadable items and events the database refuses for their data are kept as dead letters
+    and returned as rejections; events already stored count as duplicates and change nothing.
+    Raises when the database is unavailable (nothing is then stored). See apply_events.
     """
     valid, rejected = validate_events(payload)
-    outcomes = await apply_events(deps, [e for _, e in valid]) if valid else []
-    return summarise(valid, outcomes, rejected)
+    entries: list[Entry] = [e for _, e in valid]
+    entries.extend(rejected)
+    summary = summarise(valid, await apply_events(deps, entries), rejected)
+    return IngestResult(accepted=summary.accepted, duplicates=summary.duplicates, rejected=[
+        RejectedEvent(index=i, identifier=ident, reason=why) for i, ident, why in summary.dead])
 
 
-def summarise(valid: list[tuple[int, WebhookEvent]], outcomes: list[bool | None],
-              rejected: list[RejectedEvent]) -> IngestResult:
-    """One request's result from its validation and the outcome of each valid event."""
+class Summary(NamedTuple):
+    """One request's result: counts, and (index, identifier, reason) of each dead letter."""
+
+    accepted: int
+    duplicates: int
+    dead: list[tuple[int, str, str]]
+
+
+def summarise(valid: list[tuple[int, WebhookEvent]], outcomes: Sequence[Outcome],
+              rejected: list[Unreadable]) -> Summary:
+    """One request's result from the outcomes of its entries: its valid events, then its
+    unreadable items, in the order they were submitted."""
     accepted = duplicates = 0
-    rejected = list(rejected)
-    for (index, event), outcome in zip(valid, outcomes, strict=True):
-        if outcome is None:
-            rejected.append(RejectedEvent(index=index, identifier=event.identifier,
-                                          reason="could not be stored (database error)"))
-        elif outcome:
+    dead = [(r.index, r.identifier, r.reason) for r in rejected]
+    for (index, event), outcome in zip(valid, outcomes[:len(valid)], strict=True):
+        if outcome is True:
             accepted += 1
-        else:
+        elif outcome is False:
             duplicates += 1
-    rejected.sort(key=lambda r: r.index)
-    return IngestResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
+        else:
+            dead.append((index, event.identifier, outcome))
+    dead.sort()
+    return Summary(accepted, duplicates, dead)
 
 
-async def apply_events(deps: Deps, batch: list[WebhookEvent]) -> list[bool | None]:
-    """Apply valid events in ONE transaction; per event: True new, False duplicate, None refused.
+async def apply_events(deps: Deps, batch: Sequence[Entry]) -> list[Outcome]:
+    """Store a batch in ONE transaction: its events applied, its unreadable items kept as dead
+    letters; an outcome per entry, in order.
 
-    The batch is applied in bulk in one transaction; if the database refuses it, that
+    The events are applied in bulk; if the database refuses them for their data, that
     transaction is rolled back and each event is applied under a savepoint of its own in a
-    second one, so only the faulty events are refused. Raises only when a transaction itself
-    fails (database unreachable): nothing is then written, and the caller keeps or refuses the
-    whole batch.
+    second one, so only the faulty events become dead letters. Raises when the database is
+    unavailable (ingest_errors.is_transient): nothing of the batch is then stored, and the
+    caller refuses it (503) or keeps it to retry.
     """
     if not batch:
         return []
     received_at = deps.clock()
+    events_in = [e for e in batch if isinstance(e, WebhookEvent)]
+    unread = [e for e in batch if not isinstance(e, WebhookEvent)] if len(events_in) < len(
+        batch) else []
+    fresh = clamp_future(events_in, received_at,
+                         deps.settings.future_event_tolerance_seconds)
     known = known_customers(deps)
-    outcomes: list[bool | None]
+    letters = [dead_letters.NewDeadLetter(u.identifier, u.reason, u.raw) for u in unread]
+    results: list[Outcome]
     try:  # no savepoint on the common path: two round trips fewer per batch
         async with deps.sessions.begin() as session:
-            outcomes = list(await _apply(session, batch, received_at, known))
-    except _DB_ERRORS:
-        log.warning("webhook batch refused; applying its %d events one by one",
-                    len(batch), exc_info=True)
-        # A new transaction (the refused one is rolled back): each event under a savepoint.
-        # If the database is unreachable this raises too, and nothing was written.
-        async with deps.sessions.begin() as session:
-            outcomes = [await _apply_one(session, event, received_at, known)
-                        for event in batch]
+            results = list(await _apply(session, fresh, received_at, known))
+            await dead_letters.insert_many(session, letters, received_at=received_at)
+    except Exception as exc:  # noqa: BLE001 - transient: raised; data: event by event
+        if is_transient(exc):
+            log.warning("webhook batch of %d not stored, database unavailable: %s",
+                        len(batch), describe(exc))
+            raise
+        log.warning("webhook batch refused; applying its %d events one by one", len(fresh),
+                    exc_info=True)
+        results = await _apply_one_by_one(deps, fresh, letters, received_at, known)
     # Committed: the customers of the events stored are in the database now.
-    known.add(e.user_id for e, new in zip(batch, outcomes, strict=True) if new)
-    await _follow_sends(deps, [e for e, new in zip(batch, outcomes, strict=True) if new])
-    return outcomes
+    new = [e for e, r in zip(fresh, results, strict=True) if r is True]
+    known.add(e.user_id for e in new)
+    await _follow_sends(deps, new)
+    if not unread:
+        return results
+    by_event = iter(results)
+    return [next(by_event) if isinstance(e, WebhookEvent) else e.reason for e in batch]
+
+
+def clamp_future(batch: list[WebhookEvent], received_at: datetime,
+                 tolerance_seconds: float) -> list[WebhookEvent]:
+    """Events dated more than the tolerance after receipt get the time of receipt instead, the
+    time sent kept in properties["clampedFrom"] (a wrong clock must not pin a card's state)."""
+    limit = received_at + timedelta(seconds=tolerance_seconds)
+    if not batch or max(map(attrgetter("timestamp"), batch)) <= limit:
+        return batch
+    clamped = [e for e in batch if e.timestamp > limit]
+    log.warning("%d webhook events dated more than %g s after receipt were given the time of "
+                "receipt (the latest was dated %s)", len(clamped), tolerance_seconds,
+                max(e.timestamp for e in clamped).isoformat())
+    return [e.model_copy(update={
+        "timestamp": received_at,
+        "properties": {**e.properties, "clampedFrom": e.timestamp.isoformat()}})
+        if e.timestamp > limit else e for e in batch]
+
+
+async def _apply_one_by_one(deps: Deps, batch: list[WebhookEvent],
+                            letters: list[dead_letters.NewDeadLetter], received_at: datetime,
+                            known: KnownCustomers) -> list[Outcome]:
+    """A new transaction (the refused one is rolled back): each event under a savepoint; those
+    the database refuses for their data are kept as dead letters with the unreadable items.
+    Raises (and stores nothing) when the database turns out to be unavailable."""
+    async with deps.sessions.begin() as session:
+        results: list[Outcome] = []
+        letters = list(letters)
+        for event in batch:
+            try:
+                async with session.begin_nested():
+                    results.append((await _apply(session, [event], received_at, known))[0])
+            except Exception as exc:  # noqa: BLE001 - classified: transient raises
+                if is_transient(exc):
+                    raise
+                reason = describe(exc)
+                log.warning("webhook event %s kept as a dead letter: %s",
+                            ascii(event.identifier), reason)
+                results.append(reason)
+                letters.append(dead_letters.NewDeadLetter(
+                    event.identifier, reason, raw_text(event.to_wire())))
+        await dead_letters.insert_many(session, letters, received_at=received_at)
+    return results
 
 
 async def _follow_sends(deps: Deps, fresh: list[WebhookEvent]) -> None:
-    """After the commit: newly stored events of sends from Slack update the support channel
-    (issue 5). A failure here is logged and never fails ingestion (the events are stored)."""
+    """After the commit: newly stored events of sends from Slack update the support channel.
+    A failure here is logged and never fails ingestion (the events are stored)."""
     if not fresh:
         return
     try:
         await notifications.on_card_events(deps, fresh)
     except Exception:  # noqa: BLE001 - follow-ups are best effort; ingestion must not fail
         log.warning("send follow-up of %d events failed", len(fresh), exc_info=True)
-
-
-_DB_ERRORS = (SQLAlchemyError, UnicodeError, bulk.UnstorableText)
 
 
 class KnownCustomers:
@@ -228,17 +223,6 @@ def known_customers(deps: Deps) -> KnownCustomers:
     if known is None:
         known = _KNOWN[deps.sessions] = KnownCustomers()
     return known
-
-
-async def _apply_one(session: AsyncSession, event: WebhookEvent, received_at: datetime,
-                     known: KnownCustomers) -> bool | None:
-    """Apply one event under its own savepoint; None when the database refused it."""
-    try:
-        async with session.begin_nested():
-            return (await _apply(session, [event], received_at, known))[0]
-    except _DB_ERRORS as exc:
-        log.warning("webhook event %s not stored: %s", event.identifier, type(exc).__name__)
-        return None
 
 
 async def _apply(session: AsyncSession, batch: list[WebhookEvent], received_at: datetime,

@@ -209,7 +209,7 @@ async def test_requests_sharing_a_batch_are_deduplicated_and_ordered_across_them
              {**event("card-displayed", 2, card="k", identifier="bad"), "timestamp": "soon"}]
     posts = [asyncio.create_task(http.post("/atomic/webhooks", json=body, headers=headers))
              for body in (newer, older)]
-    await until(lambda: queue.depth == 4)  # both requests queued: their valid events
+    await until(lambda: queue.depth == 5)  # both requests queued: 4 events, 1 dead letter
     writer.gate.set()
     responses = [r.json() for r in await asyncio.gather(*posts)]
     await queue.close()

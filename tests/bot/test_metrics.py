@@ -91,7 +91,7 @@ async def test_metrics_count_slack_ingestion_atomic_and_jobs(
     assert delta("customer_center_slack_requests_total", kind="command", status="200") == 1
     assert delta("customer_center_slack_ack_seconds_count", kind="command") == 1
     assert delta("customer_center_ingest_events_total", outcome="accepted") == 1
-    assert delta("customer_center_ingest_events_total", outcome="rejected") == 1
+    assert delta("customer_center_ingest_events_total", outcome="dead_letter") == 1
     assert delta("customer_center_ingest_requests_total", status="200") >= 1  # + replays
     assert delta("customer_center_ingest_requests_total", status="401") == 1
     assert delta("customer_center_ingest_batches_total", outcome="written") >= 1

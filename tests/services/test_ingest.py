@@ -1,22 +1,34 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 import store.cards
 from bot.domain import Card, CardStatus, InputKind
-from bot.services.ingest import NUL_REASON, ingest_events, validate_events
+from bot.services.ingest import ingest_events, validate_events
 from store import cards, customer_search, customers
 from store.models import Card as CardRow
-from store.models import CardEvent, CustomerSearch
+from store.models import CardEvent, CustomerSearch, DeadLetter
 from store.models import Customer as CustomerRow
-from tests.services.readmodel_support import DEFINITION, VALUES, at, event, make_deps
+from tests.services.readmodel_support import (
+    DEFINITION,
+    VALUES,
+    FixedClock,
+    at,
+    event,
+    make_deps,
+)
+
+# Received a day after the events: none is dated in the future (those are clamped).
+A_DAY_LATER = FixedClock(at(24 * 60))
 
 
 @pytest.fixture
 def deps(engine, sessions):
-    return make_deps(engine, sessions)
+    return make_deps(engine, sessions, clock=A_DAY_LATER)
 
 
 async def count(deps, model) -> int:
@@ -111,24 +123,25 @@ async def test_malformed_events_rejected_others_stored(deps):
     assert ids == {"ok_1", "ok_2"}
 
 
-async def test_database_failure_rejects_only_that_event_atomically(deps, monkeypatch):
+async def test_a_data_error_dead_letters_only_that_event_atomically(deps, monkeypatch):
     original = store.cards.submit_inputs
 
     async def flaky(session, *, submissions):
         if any(card_id == "boom" for card_id, _ in submissions):
-            raise OperationalError("INSERT", {}, Exception("disk on fire"))
+            raise DataError("INSERT", {}, Exception("value out of range"))
         await original(session, submissions=submissions)
 
     monkeypatch.setattr(store.cards, "submit_inputs", flaky)
+    boom = event("card-completed", 2, card="boom", user="u-boom", properties={"values": {"a": 1}})
     result = await ingest_events(deps, [
         event("card-completed", 1, card="fine", properties={"values": {"a": "x"}}),
-        event("card-completed", 2, card="boom", user="u-boom", properties={"values": {"a": 1}}),
+        boom,
         event("card-displayed", 3, card="fine"),
         event("card-displayed", 3, card="fine"),  # a duplicate within the batch
     ])
     assert (result.accepted, result.duplicates) == (2, 1)
-    assert [(r.index, r.reason) for r in result.rejected] == [
-        (1, "could not be stored (database error)")]
+    assert [(r.index, r.identifier) for r in result.rejected] == [(1, boom["identifier"])]
+    assert "value out of range" in result.rejected[0].reason
     async with deps.sessions() as session:
         assert await session.scalar(select(CardRow)
                                     .where(CardRow.card_instance_id == "boom")) is None
@@ -136,14 +149,36 @@ async def test_database_failure_rejects_only_that_event_atomically(deps, monkeyp
         assert await session.scalar(select(CustomerSearch)
                                     .where(CustomerSearch.customer_id == "u-boom")) is None
         assert await session.scalar(select(func.count()).select_from(CardEvent)) == 2
+        letters = list(await session.scalars(select(DeadLetter)))
+    # kept, in the same transaction, as the event was read (it can be replayed)
+    assert [(d.identifier, d.source) for d in letters] == [(boom["identifier"], "webhook")]
+    assert json.loads(letters[0].raw)["cardContext"]["cardInstanceId"] == "boom"
     fine = await card(deps, "fine")
     assert fine.status == CardStatus.COMPLETED and fine.last_seen_at == at(3)
     assert [(i.name, i.value) for i in fine.inputs] == [("a", "x")]
-    # The rejected event was not recorded, so Atomic's retry is applied later.
+
+
+async def test_an_unavailable_database_stores_nothing_and_raises(deps, monkeypatch):
+    """Lock timeouts, refused connections... are not the event's fault: never a rejection."""
+    original = store.cards.submit_inputs
+
+    async def locked(session, *, submissions):
+        if any(card_id == "boom" for card_id, _ in submissions):
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        await original(session, submissions=submissions)
+
+    monkeypatch.setattr(store.cards, "submit_inputs", locked)
+    batch = [event("card-completed", 1, card="fine", properties={"values": {"a": "x"}}),
+             event("card-completed", 2, card="boom", properties={"values": {"a": 1}}),
+             "unreadable"]
+    with pytest.raises(OperationalError):
+        await ingest_events(deps, batch)
+    assert await count(deps, CardEvent) == 0 and await count(deps, DeadLetter) == 0
+    # The database is back: Atomic's redelivery is stored whole.
     monkeypatch.setattr(store.cards, "submit_inputs", original)
-    retry = await ingest_events(deps, event("card-completed", 2, card="boom", user="u-boom",
-                                            properties={"values": {"a": 1}}))
-    assert retry.accepted == 1 and (await card(deps, "boom")).status == CardStatus.COMPLETED
+    retry = await ingest_events(deps, batch)
+    assert retry.accepted == 2 and len(retry.rejected) == 1
+    assert (await card(deps, "boom")).status == CardStatus.COMPLETED
 
 
 async def test_batch_result_equals_one_by_one(engine, sessions, caplog):
@@ -155,7 +190,7 @@ async def test_batch_result_equals_one_by_one(engine, sessions, caplog):
                    card_context={"cardTemplateName": f"T{i}"} if i % 4 == 1 else {},
                    properties={"values": {"v": i}} if names[i % len(names)] == "card-completed"
                    else {}) for i in range(40)]
-    bulk = make_deps(engine, sessions)
+    bulk = make_deps(engine, sessions, clock=A_DAY_LATER)
     assert (await ingest_events(bulk, batch)).accepted == 40
     assert "refused" not in caplog.text  # applied in bulk, not by the one-by-one fallback
     async with sessions() as session:
@@ -171,18 +206,20 @@ async def test_batch_result_equals_one_by_one(engine, sessions, caplog):
     assert {c.status for c in apart} <= set(CardStatus)
 
 
-async def test_hostile_text_is_stored_or_rejected_never_half_written(deps):
+async def test_hostile_text_is_fitted_and_stored(deps):
     hostile = event("card-published", 1, card="nul", card_context={"cardTemplateName": "a\x00b"},
-                    properties={"note": "\x00"})
+                    properties={"note": "\x00", "odd": "\ud800"})
     result = await ingest_events(deps, [hostile, event("card-published", 1, card="after")])
-    assert result.accepted + len(result.rejected) == 2 and result.accepted >= 1
+    assert (result.accepted, result.rejected) == (2, [])
     async with deps.sessions() as session:
         stored = set(await session.scalars(select(CardEvent.card_instance_id)))
         card_ids = set(await session.scalars(select(CardRow.card_instance_id)))
-    assert "after" in stored and stored == card_ids
-    # PostgreSQL text cannot hold NUL, so neither database is given it: refused at validation.
-    assert [(r.index, r.reason) for r in result.rejected] == [(0, NUL_REASON)]
-    assert stored == {"after"}
+        properties = await session.scalar(select(CardEvent.properties)
+                                          .where(CardEvent.card_instance_id == "nul"))
+    assert stored == card_ids == {"nul", "after"}
+    # Neither database can hold NUL or a lone surrogate: replaced by U+FFFD (docs/operations.md).
+    assert properties == {"note": "\ufffd", "odd": "\ufffd"}
+    assert (await card(deps, "nul")).template_name == "a\ufffdb"
 
 
 async def test_values_of_every_encoding_stored_with_kinds(deps):

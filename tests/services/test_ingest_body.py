@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bot.atomic.events import WebhookEvent, event_hash
 from bot.services import ingest
-from bot.services.ingest import NUL_REASON, validate_body, validate_events
+from bot.services.ingest import validate_body, validate_events
 from tests.services.readmodel_support import at, event
 
 
@@ -62,16 +62,18 @@ def test_a_mixed_body_gives_every_bad_event_its_own_reason() -> None:
     ]
     result = validate_body(json.dumps(body).encode())
     assert result.error == ""
-    assert [i for i, _ in result.valid] == [0, 3, 4, 5]
+    assert [i for i, _ in result.valid] == [0, 3, 4, 5, 6]
     assert [(r.index, r.identifier) for r in result.rejected] == [
-        (1, "no-user"), (2, ""), (6, "card-published-c5-u1-5"), (7, "card-completed-c6-u1-6")]
+        (1, "no-user"), (2, ""), (7, "card-completed-c6-u1-6")]
     reasons = [r.reason for r in result.rejected]
     assert "userId" in reasons[0] and "object" in reasons[1]
-    assert reasons[2] == NUL_REASON and "properties.values" in reasons[3]
+    assert "properties.values" in reasons[2]
+    assert [r.raw for r in result.rejected] == [json.dumps(body[i]) for i in (1, 2, 7)]
     events = dict(result.valid)
     assert events[3].identifier == event_hash(no_identifier)  # derived, as before
     assert events[4].card_template_name == "x" * 500  # clipped, not refused
     assert events[5].timestamp == at(4) and events[5].timestamp.tzinfo is UTC
+    assert events[6].properties == {"note": "a\ufffdb"}  # NUL replaced, not refused
 
 
 def test_the_same_event_gets_the_same_derived_identifier_on_either_path() -> None:

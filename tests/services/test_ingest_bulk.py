@@ -4,6 +4,7 @@ and placeholders skipped only for customers a commit stored."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -19,7 +20,7 @@ from bot.domain import CardInput, CardStatus, InputKind
 from bot.services import ingest
 from bot.services.ingest import KnownCustomers, apply_events, known_customers
 from store import bulk, cards
-from store.models import CardEvent, CustomerSearch
+from store.models import CardEvent, CustomerSearch, DeadLetter
 from store.models import Customer as CustomerRow
 from tests.services.readmodel_support import at, event, make_deps
 
@@ -132,13 +133,18 @@ def test_nul_in_a_stored_column_is_refused_before_the_database() -> None:
     assert bulk.rows_param([("a\\u0000b",)]) == {"rows": '[["a\\\\u0000b"]]'}  # looks like one
 
 
-async def test_a_lone_surrogate_rejects_only_its_event(deps) -> None:
-    # Strings the model reads are refused by pydantic; properties reach the database as sent.
+async def test_a_lone_surrogate_dead_letters_only_its_event(deps) -> None:
+    # Events read from a body are fitted (bot.fit); one built without that still reaches the
+    # database's refusal, which keeps it as a dead letter and stores the others.
     bad = event("card-published", 1, card="bad", properties={"note": "\ud800"})
     outcomes = await apply_events(deps, events(bad, event("card-published", 1, card="ok")))
-    assert outcomes == [None, True]
+    assert isinstance(outcomes[0], str) and "surrogates not allowed" in outcomes[0]
+    assert "card-published" not in outcomes[0]  # the reason holds no statement parameters
+    assert outcomes[1] is True
     async with deps.sessions() as session:
         assert list(await session.scalars(select(CardEvent.card_instance_id))) == ["ok"]
+        letters = list(await session.scalars(select(DeadLetter.raw)))
+    assert len(letters) == 1 and json.loads(letters[0])["properties"] == {"note": "\ud800"}
 
 
 async def test_known_customers_skip_placeholders_after_a_commit_only(deps, monkeypatch) -> None:
@@ -168,9 +174,9 @@ async def test_a_failed_batch_teaches_the_known_set_nothing(deps, monkeypatch) -
         raise OperationalError("INSERT", {}, Exception("disk on fire"))
 
     monkeypatch.setattr(cards, "submit_inputs", broken)
-    outcomes = await apply_events(deps, events(
-        event("card-completed", 1, user="lost", properties={"values": {"a": 1}})))
-    assert outcomes == [None]
+    with pytest.raises(OperationalError):  # the database is unavailable: nothing stored
+        await apply_events(deps, events(
+            event("card-completed", 1, user="lost", properties={"values": {"a": 1}})))
     assert known_customers(deps).unknown(["lost"]) == ["lost"]
     monkeypatch.setattr(cards, "submit_inputs", original)
     assert await apply_events(deps, events(
@@ -255,9 +261,11 @@ async def test_a_database_error_mid_batch_rolls_it_back_and_refuses_only_that_ev
         stored = set(await session.scalars(select(CardEvent.card_instance_id)))
         card_ids = set(await session.scalars(select(cards.models.Card.card_instance_id)))
         customer_ids = set(await session.scalars(select(CustomerRow.id)))
-    if deps.engine.dialect.name == "postgresql":
-        assert outcomes == [True, None, True]
+    if deps.engine.dialect.name == "postgresql":  # kept as a dead letter, with the reason
+        assert outcomes[0] is True and outcomes[2] is True
+        assert isinstance(outcomes[1], str) and "SQLSTATE 22P02" in outcomes[1]
         assert stored == card_ids == {"a"} and customer_ids == {"u-a"}
+        assert await count(deps, DeadLetter) == 1
     else:
         assert outcomes == [True, True, True]
         assert stored == card_ids == {"a", "odd"} and customer_ids == {"u-a", "u-odd"}

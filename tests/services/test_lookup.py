@@ -8,12 +8,13 @@ from bot.services import audit as audit_service
 from bot.services.ingest import ingest_events
 from bot.services.lookup import QUERY_MAX, customer_summary, lookup, parse_query
 from store import audit, cards, customers
-from tests.services.readmodel_support import DEFINITION, actor, at, event, make_deps
+from tests.services.readmodel_support import DEFINITION, FixedClock, actor, at, event, make_deps
 
 
 @pytest.fixture
 async def deps(engine, sessions):
-    deps = make_deps(engine, sessions)
+    # Now is a day after the events: ingestion clamps event times in the future to receipt.
+    deps = make_deps(engine, sessions, clock=FixedClock(at(24 * 60)))
     async with sessions.begin() as session:
         await customers.upsert_customers(session, [
             Customer(id="u1", name="Sam Smith", email="sam@example.com"),
