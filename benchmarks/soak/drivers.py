@@ -41,6 +41,7 @@ class Submission:
     sent_at: float  # monotonic
     view_id: str  # the app answers it with views.update(view_id=...)
     ack: str = ""  # the ack's response_action ("update": "Sending..."); "" closes the modal
+    refused: bool = False  # the ack itself said the send was not made ("nothing was sent")
 
 
 @dataclass
@@ -146,6 +147,14 @@ def response_action(body: bytes) -> str:
     return str(answer.get("response_action") or "") if isinstance(answer, dict) else ""
 
 
+NOT_SENT = "nothing was sent"  # the app's words when it could not record a send (handlers/flows.py)
+
+
+def refused_in_ack(body: bytes) -> bool:
+    """Whether the ack replaced the modal with a view saying the send was not made."""
+    return NOT_SENT in body.decode("utf-8", "replace")
+
+
 def submission(send: PreparedSend, view_id: str) -> Callable[[], SignedRequest]:
     return lambda: confirm_submission(send, view_id)  # signed when sent: a fresh timestamp
 
@@ -168,12 +177,15 @@ async def drive_sends(session: aiohttp.ClientSession, targets: LiveTargets,
             answers = await asyncio.gather(*(
                 slack_post(session, targets, submission(send, view_id), first=url)
                 for view_id, url in zip(views, urls, strict=True)))
+            taken = False
             for view_id, (url, status, ms, body) in zip(views, answers, strict=True):
+                refused = status == 200 and refused_in_ack(body)
                 submissions.append(Submission(url, status, ms, sent_at, view_id,
-                                              response_action(body)))
+                                              response_action(body), refused))
                 if status == 200:
                     records.acks_ms.append(ms)
-            if any(answer[1] == 200 for answer in answers):
+                    taken = taken or not refused
+            if taken:  # told "nothing was sent", the user tries again, as after no answer
                 return
             await asyncio.sleep(1.0)
 

@@ -132,7 +132,10 @@ async def measure(database_url: str, records: Records, starts: list[StartCall],
                   [k for k, v in taken.items() if len(v) > 1])
     calls_per_invocation = Counter(s.invocation for s in starts)
 
-    acked = {n for n, subs in records.sends.items() if any(s.status == 200 for s in subs)}
+    acked = {n for n, subs in records.sends.items()
+             if any(s.status == 200 and not s.refused for s in subs)}
+    refused = {n for n, subs in records.sends.items()
+               if any(s.refused for s in subs) and n not in acked}
     status_of = {nonce: status for _, nonce, status in sends}
     no_row = sorted(acked - set(status_of))
     open_rows = sorted(n for n, status in status_of.items() if status not in SETTLED)
@@ -220,6 +223,7 @@ async def measure(database_url: str, records: Records, starts: list[StartCall],
     result.info("sends acked, no row, every ack from a killed instance", len(crash_acked))
     closed = sum(1 for n in no_row if acks(n) == "empty")
     result.info("sends acked, no row, modal closed by an empty ack", closed)
+    result.info("sends refused in the ack, every try (told: nothing was sent)", len(refused))
     result.info("webhook answers", ", ".join(f"{k} {v}" for k, v in
                                              sorted(records.webhook_answers.items())))
     result.info("webhook batches given up", records.webhook_given_up)
