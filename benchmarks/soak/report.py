@@ -23,6 +23,9 @@ SETTLED = frozenset({"sent", "failed"})
 SEND_ID = re.compile(r"`(s_[0-9a-f]{20})`")
 CRASH_WINDOW = 60.0  # unanswered work sent at most this long before its instance was killed
 
+# A post is queued while pending, or claimed by a drainer (posted, or due again after its lease).
+QUEUED = frozenset({outbox.PENDING, outbox.POSTING})
+
 
 @dataclass(frozen=True)
 class Row:
@@ -167,7 +170,7 @@ async def measure(database_url: str, records: Records, starts: list[StartCall],
                   + [f"{n} ({status_of[n]})" for n in open_rows])
 
     posted = channel_posts(calls, channels)
-    lost = [s for s, _, _ in sends if not posted[s] and post_status.get(s) != outbox.PENDING]
+    lost = [s for s, _, _ in sends if not posted[s] and post_status.get(s) not in QUEUED]
     result.target("posts_lost", "channel posts lost (per send)", len(lost), lost)
     doubled = [s for s, _, _ in sends if posted[s] > 1]
     result.target("posts_duplicated", "channel posts duplicated (per send)", len(doubled),
@@ -215,7 +218,7 @@ async def measure(database_url: str, records: Records, starts: list[StartCall],
                 sum(c - 1 for c in calls_per_invocation.values()))
     result.info("channel posts still queued (paced 1/s per channel)",
                 sum(1 for s, _, _ in sends if not posted[s]
-                    and post_status.get(s) == outbox.PENDING))
+                    and post_status.get(s) in QUEUED))
     result.info("events acknowledged / stored", f"{len(records.acked_events)} / {len(stored)}")
     rejected = records.rejected_in_2xx.most_common()
     result.info("events rejected inside a 200", f"{sum(n for _, n in rejected)}" + "".join(

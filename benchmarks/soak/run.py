@@ -57,7 +57,7 @@ async def settled(database_url: str, records: Records, fake: FakeSlack) -> str:
             sends = await conn.scalar(select(func.count()).select_from(FlowSend).where(
                 FlowSend.status.in_(OPEN_SENDS)))
             posts = await conn.scalar(select(func.count()).select_from(Notification).where(
-                Notification.status == outbox.PENDING))
+                Notification.status.in_((outbox.PENDING, outbox.POSTING))))
     except Exception as exc:  # noqa: BLE001 - a database still recovering: not settled
         return f"database unreadable ({type(exc).__name__})"
     finally:

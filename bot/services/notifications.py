@@ -44,7 +44,7 @@ MAX_ATTEMPTS = 8
 BACKOFF_CAP = timedelta(minutes=30)
 # A claimed row is another drainer's again after LEASE: long enough for any live post (one Slack
 # call with its retries, cut off at half the lease), short enough for a dead drainer's rows.
-LEASE = timedelta(minutes=10)
+LEASE = timedelta(minutes=2)
 POST_TIMEOUT_SECONDS = LEASE.total_seconds() / 2
 PERMANENT = frozenset({"channel_not_found", "not_in_channel", "is_archived", "invalid_blocks",
                        "msg_too_long", "no_text", "invalid_auth", "account_inactive",
