@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from bot.atomic.emulator.catalog import containers, templates
 from bot.domain import CardStatus, StreamContainer, Theme
+from bot.emulator.catalog import containers, templates
 from bot.render import Mode, PreviewSpec, container_palette, render_preview
 from bot.render.renderer import PNG_COMPRESS_LEVEL
 

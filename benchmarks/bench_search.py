@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from benchmarks import dataset
-from bot.atomic.emulator.demo_data import customer_id
+from bot.emulator.demo_data import customer_id
 from store.customer_search import search_customers
 from store.db import make_engine, make_sessions
 from store.search import exact_candidates, next_prefix, query_tokens

@@ -22,8 +22,8 @@ def build_deps(settings: Settings, *, clock: Clock = utcnow) -> Deps:
     engine = make_engine(settings.database_url)
     sessions = make_sessions(engine)
     if settings.uses_emulator:
-        from bot.atomic.emulator.app import Emulator
-        from bot.atomic.emulator.demo_data import (
+        from bot.emulator.app import Emulator
+        from bot.emulator.demo_data import (
             EMULATOR_CLIENT_ID,
             EMULATOR_CLIENT_SECRET,
             build_demo_dataset,

@@ -257,7 +257,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_emulator(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from bot.atomic.emulator.app import build_standalone_app
+    from bot.emulator.app import build_standalone_app
 
     if args.webhook_url and args.webhook_token is None and settings.generated_webhook_token:
         logging.getLogger("bot.cli").info(

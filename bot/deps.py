@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import httpx
 
     from bot.atomic.client import AtomicClient
-    from bot.atomic.emulator.app import Emulator
+    from bot.emulator.app import Emulator
     from bot.render.cache import PreviewState
 
 Clock = Callable[[], datetime]

@@ -265,7 +265,7 @@ def wire_emulator_webhooks(deps: Deps, target: Any) -> httpx.AsyncClient:
 
     Returns the client it uses; the caller closes it (after `set_webhook(None)`).
     """
-    from bot.atomic.emulator.app import http_webhook_sender
+    from bot.emulator.app import http_webhook_sender
 
     assert deps.emulator is not None
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=target), base_url=SELF_BASE_URL)

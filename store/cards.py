@@ -21,8 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.atomic.definitions import input_specs
 from bot.domain import Card, CardInput, CardStatus, Customer, InputKind, InputOption
+from bot.domain.definitions import input_specs
 from store import bulk, fitting, models
 from store.customers import dialect_insert, later_of, to_customer
 from store.search import iter_chunks

@@ -20,10 +20,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.atomic.emulator.demo_data import DEMO_ENVIRONMENT_ID, DemoDataset, build_demo_dataset
-from bot.atomic.emulator.routes import api_routes
-from bot.atomic.emulator.state import EmulatorState
 from bot.atomic.paths import TOKEN_ROUTE
+from bot.emulator.demo_data import DEMO_ENVIRONMENT_ID, DemoDataset, build_demo_dataset
+from bot.emulator.routes import api_routes
+from bot.emulator.state import EmulatorState
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.atomic.emulator import catalog
-from bot.atomic.emulator.cards import demo_cards_for_user, iso
+from bot.emulator import catalog
+from bot.emulator.cards import demo_cards_for_user, iso
 
 EMULATOR_CLIENT_ID = "emulator"
 EMULATOR_CLIENT_SECRET = "emulator-secret"  # noqa: S105 - the emulator's public demo credential
