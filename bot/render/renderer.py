@@ -14,8 +14,8 @@ from typing import Any
 
 from PIL import Image
 
+import bot.render.elements as elements
 from bot.domain.card_tree import display_nodes
-from bot.render import elements
 from bot.render.elements import Context, Item
 from bot.render.fonts import Face
 from bot.render.images import ImageFetcher, decode, fetch_all
