@@ -48,7 +48,7 @@ from sqlalchemy import select
 from bot.bootstrap import build_deps, close_deps, migrate_database
 from bot.config import Settings
 from bot.domain import Role, SubjectKind
-from bot.server import emulator_webhooks_into
+from bot.emulator_webhooks import emulator_webhooks_into
 from bot.services.sync import initial_sync_if_needed
 from store import grants
 from store.models import Customer

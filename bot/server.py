@@ -8,7 +8,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
@@ -33,6 +32,7 @@ from bot.app import build_app
 from bot.bootstrap import build_deps, close_deps, migrate_database
 from bot.config import Settings
 from bot.deps import Deps
+from bot.emulator_webhooks import wire_emulator_webhooks
 from bot.http_body import BodyTooLarge, read_body
 from bot.ingest_queue import IngestQueue
 from bot.logging_setup import ThrottledWarning
@@ -54,7 +54,6 @@ from bot.webhooks import atomic_webhook
 from store.migrate import is_at_head
 
 logger = logging.getLogger(__name__)
-SELF_BASE_URL = "http://customer-center"
 SHUTDOWN_DRAIN_SECONDS = 60.0
 
 
@@ -258,34 +257,6 @@ def build_server(settings: Settings, *, deps: Deps | None = None,
     ]
     return Starlette(routes=routes, lifespan=lifespan,
                      middleware=[Middleware(RequestIdMiddleware)])
-
-
-def wire_emulator_webhooks(deps: Deps, target: Any) -> httpx.AsyncClient:
-    """Make the embedded emulator POST its webhooks into the ASGI app `target`, token and all.
-
-    Returns the client it uses; the caller closes it (after `set_webhook(None)`).
-    """
-    from bot.emulator.app import http_webhook_sender
-
-    assert deps.emulator is not None
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=target), base_url=SELF_BASE_URL)
-    deps.emulator.set_webhook(http_webhook_sender(
-        client, f"{SELF_BASE_URL}/atomic/webhooks", deps.settings.webhook_token))
-    return client
-
-
-@contextlib.asynccontextmanager
-async def emulator_webhooks_into(deps: Deps) -> AsyncIterator[None]:
-    """Without a server (`preview`): the emulator's webhooks reach the real webhook endpoint."""
-    target = Starlette(routes=[Route("/atomic/webhooks", atomic_webhook, methods=["POST"])])
-    target.state.deps = deps
-    client = wire_emulator_webhooks(deps, target)
-    try:
-        yield
-    finally:
-        assert deps.emulator is not None
-        deps.emulator.set_webhook(None)
-        await client.aclose()
 
 
 async def _shutdown(runtime: Runtime) -> None:

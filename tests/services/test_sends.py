@@ -264,7 +264,7 @@ async def test_webhooks_follow_the_send_to_completion(ready: Deps, fake_slack: F
                                                       slack_client: Any) -> None:
     import asyncio
 
-    from bot.server import emulator_webhooks_into
+    from bot.emulator_webhooks import emulator_webhooks_into
 
     assert ready.emulator is not None
     delivered: list[dict[str, Any]] = []
