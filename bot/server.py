@@ -42,10 +42,10 @@ from bot.metrics import (
     RequestIdMiddleware,
     install_request_id_filter,
     payload_kind,
-    refresh_outbox_gauges,
     render,
 )
 from bot.scheduler import JobScheduler
+from bot.services.backlog import refresh_outbox_gauges
 from bot.services.ingest import apply_events
 from bot.services.sync import initial_sync_if_needed
 from bot.slack_signature import SlackSignature
