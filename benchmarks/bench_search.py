@@ -1,5 +1,5 @@
-"""Customer search on a large read model (DESIGN.md §11: exact email/id p95 < 10 ms, name prefix
-p95 < 50 ms, each within 3x of the raw indexed SQL query), on SQLite and PostgreSQL.
+"""Customer search on a large read model (docs/performance.md#targets: exact email/id p95 < 10 ms,
+name prefix p95 < 50 ms, each within 3x of the raw indexed SQL query), on SQLite and PostgreSQL.
 
     uv run python -m benchmarks.bench_search [--customers 1000000] [--runs 300] [--no-postgres]
 

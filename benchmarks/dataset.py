@@ -1,4 +1,5 @@
-"""Fill SQLite or PostgreSQL with N demo customers and one customer with 5,000 cards (issue 3).
+"""Fill SQLite or PostgreSQL with N demo customers and one customer with 5,000 cards
+(docs/performance.md#customer-search-and-customer-view).
 
     uv run python -m benchmarks.dataset sqlite+aiosqlite:///bench.db [--customers 1000000]
     uv run python -m benchmarks.dataset postgresql+asyncpg://postgres@127.0.0.1:5432/customer_center_bench

@@ -1,12 +1,12 @@
 """Scheduled jobs (Deps.jobs, built by bot/jobs.py) on an APScheduler AsyncIOScheduler, on the
 leader only.
 
-Leader election (DESIGN.md §3): on PostgreSQL the leader is the process holding a session-level
-advisory lock (`pg_try_advisory_lock`) on a dedicated connection, kept open while it leads.
-Every `leader_check_seconds` each process either verifies its lock connection is alive (the leader)
-or tries to take the lock (the others). When the leader dies its connection closes, PostgreSQL
-releases the lock, and another process takes it at its next check: well within a minute with the
-default 5 s. On SQLite a single instance runs the jobs.
+Leader election (docs/design.md#leader-election): on PostgreSQL the leader is the process holding a
+session-level advisory lock (`pg_try_advisory_lock`) on a dedicated connection, kept open while it
+leads. Every `leader_check_seconds` each process either verifies its lock connection is alive (the
+leader) or tries to take the lock (the others). When the leader dies its connection closes,
+PostgreSQL releases the lock, and another process takes it at its next check: well within a minute
+with the default 5 s. On SQLite a single instance runs the jobs.
 
 A job's first run after a process becomes leader is one interval after its last recorded run
 (`sync_state.last_run_at`, written by whichever process ran it), so a hand-over does not make a

@@ -1,4 +1,5 @@
-"""The Starlette app: Slack, Atomic webhooks, health; the lifespan owns resources (DESIGN.md §3)."""
+"""The Starlette app: Slack, Atomic webhooks, health; the lifespan owns resources
+(docs/design.md#runtime-shape)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Card instances and their inputs (DESIGN.md §5). Session first; never commits."""
+"""Card instances and their inputs (docs/design.md#data-model). Session first; never commits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The embedded Atomic emulator and its deterministic demo dataset (DESIGN.md §6)."""
+"""The embedded Atomic emulator and its deterministic demo dataset
+(docs/design.md#embedded-default)."""
 
 from __future__ import annotations
 

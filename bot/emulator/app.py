@@ -1,4 +1,5 @@
-"""The embedded Atomic emulator: Atomic's API (ATOMIC-CONTRACT.md) as an ASGI app, plus webhooks.
+"""The embedded Atomic emulator: Atomic's API (docs/atomic-contract.md) as an ASGI app, plus
+webhooks.
 
 The app's real Atomic client reaches `Emulator.asgi` through `httpx.ASGITransport`; events go back
 to the app through a `WebhookSender`, in the background and retried, as Atomic would deliver them.

@@ -1,4 +1,5 @@
-"""HTTP routes of the emulator: Atomic's API (ATOMIC-CONTRACT.md) and the demo simulation routes."""
+"""HTTP routes of the emulator: Atomic's API (docs/atomic-contract.md) and the demo simulation
+routes."""
 
 from __future__ import annotations
 

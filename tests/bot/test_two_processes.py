@@ -1,4 +1,4 @@
-"""Two real app processes on one PostgreSQL database (issue 6, "How it is checked").
+"""Two real app processes on one PostgreSQL database (docs/design.md#leader-election).
 
 Both processes are `build_server` under uvicorn (tests/fakes/processes.py), on a fresh database of
 their own, with the scheduler on and every job at a 1-2 s interval. They share ONE Atomic emulator

@@ -1,4 +1,5 @@
-"""Real app processes for multi-process tests (issue 6: two app processes on one PostgreSQL).
+"""Real app processes for multi-process tests (two app processes on one PostgreSQL:
+docs/design.md#leader-election).
 
 - `AppProcess`: `bot.server.build_server` served by uvicorn in a subprocess of its own on
   127.0.0.1 port 0 (the bound port comes back through a file), settings from its environment only,
