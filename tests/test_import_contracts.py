@@ -47,6 +47,7 @@ def test_the_import_contracts_are_kept() -> None:
     ("bot/services/lookup.py", "from bot.emulator import catalog", "emulator"),
     ("bot/cli.py", "import handlers.commands", "cli"),
     ("store/customers.py", "import store.cards", "acyclic"),
+    ("handlers/home.py", "from store import grants", "handlers-through-services"),
     ("bot/domain/fit.py", "import sqlalchemy", "domain-pure"),
 ])
 def test_a_planted_import_breaks_its_contract(tmp_path: Path, module: str, planted: str,
