@@ -1,5 +1,6 @@
-"""Ack latency of `/customer` under 50 concurrent signed requests (DESIGN.md §11: p99 < 300 ms and
-within 1.5x of a bare AsyncApp that only acks, measured on the same server in the same run).
+"""Ack latency of `/customer` under 50 concurrent signed requests (docs/performance.md#targets:
+p99 < 300 ms and within 1.5x of a bare AsyncApp that only acks, measured on the same server in the
+same run).
 
 Both apps are served the same way: each in its own `uvicorn` subprocess on 127.0.0.1 (port 0),
 behind Starlette and `AsyncSlackRequestHandler`. The real one is `bot.server.build_server` with
@@ -15,8 +16,8 @@ imports this project) would stall whichever requests are in flight, real or bare
 are measured in alternating rounds so drift of the machine hits both. Two load shapes, each with
 its own figures:
 
-- **burst** (the DESIGN.md target): 50 requests sent at the same moment to an idle app; the next
-  burst once the real app's answers to this one are in (the bare app gets the same pause).
+- **burst** (the target): 50 requests sent at the same moment to an idle app; the next burst once
+  the real app's answers to this one are in (the bare app gets the same pause).
 - **sustained**: 50 workers, each sending its next request as soon as the last was acked, so 50
   are always in flight. This is a saturation test: the latency is set by how much CPU each request
   costs in all (the real app answers every command after its ack, the bare app does nothing).
@@ -48,7 +49,7 @@ from sqlalchemy import select
 from bot.bootstrap import build_deps, close_deps, migrate_database
 from bot.config import Settings
 from bot.domain import Role, SubjectKind
-from bot.server import emulator_webhooks_into
+from bot.emulator_webhooks import emulator_webhooks_into
 from bot.services.sync import initial_sync_if_needed
 from store import grants
 from store.models import Customer

@@ -1,5 +1,6 @@
 """CPU per answered `/customer` command: everything `handle_customer_command` does after its ack
-(issue 6: under sustained load the real app's ack latency follows its total CPU per request).
+(docs/operations.md#acks-under-load: under sustained load the real app's ack latency follows its
+total CPU per request).
 
     uv run python -m benchmarks.bench_answer [--answers 300] [--customers 200] [--postgres URL]
 

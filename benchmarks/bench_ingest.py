@@ -1,5 +1,5 @@
-"""Webhook ingestion throughput (DESIGN.md §11: >= 2,000 events/s on SQLite, >= 5,000 on
-PostgreSQL, >= 40% of a raw bulk insert of the same rows).
+"""Webhook ingestion throughput (docs/performance.md#targets: >= 2,000 events/s on SQLite, >= 5,000
+on PostgreSQL, >= 40% of a raw bulk insert of the same rows).
 
 The pipeline measured is the production one minus the HTTP server: each request body of 100 events
 (JSON bytes, serialised before the clock starts) is parsed and validated the way the webhook route

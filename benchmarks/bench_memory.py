@@ -1,5 +1,5 @@
 """Peak RSS of a `customer-center serve` process serving a large database while it answers
-lookups (DESIGN.md §11: < 300 MB with 1,000,000 customers).
+lookups (docs/performance.md#targets: < 300 MB with 1,000,000 customers).
 
 The database is filled by benchmarks/dataset.py (N demo customers from the emulator's generator
 plus one customer with 5,000 cards; migrations first, so the schema is the real one) and kept in

@@ -1,4 +1,4 @@
-"""Card preview rendering time (issue 7 target: p95 < 150 ms for a typical card).
+"""Card preview rendering time (docs/performance.md#targets: p95 < 150 ms for a typical card).
 
 A typical card is the emulator's fraud alert (category, image, headline, text with variables,
 radio group, text input, file upload, buttons) with submitted values and a 1200x600 image,
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from bot.atomic.emulator.catalog import containers, templates
 from bot.domain import CardStatus, StreamContainer, Theme
+from bot.emulator.catalog import containers, templates
 from bot.render import Mode, PreviewSpec, container_palette, render_preview
 from bot.render.renderer import PNG_COMPRESS_LEVEL
 

@@ -1,5 +1,5 @@
-"""Customer search on a large read model (DESIGN.md §11: exact email/id p95 < 10 ms, name prefix
-p95 < 50 ms, each within 3x of the raw indexed SQL query), on SQLite and PostgreSQL.
+"""Customer search on a large read model (docs/performance.md#targets: exact email/id p95 < 10 ms,
+name prefix p95 < 50 ms, each within 3x of the raw indexed SQL query), on SQLite and PostgreSQL.
 
     uv run python -m benchmarks.bench_search [--customers 1000000] [--runs 300] [--no-postgres]
 
@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from benchmarks import dataset
-from bot.atomic.emulator.demo_data import customer_id
+from bot.emulator.demo_data import customer_id
 from store.customer_search import search_customers
 from store.db import make_engine, make_sessions
 from store.search import exact_candidates, next_prefix, query_tokens

@@ -1,5 +1,6 @@
-"""The customer view's first page for a customer with 5,000 cards (DESIGN.md §11: query + blocks
-p95 < 100 ms), on SQLite and PostgreSQL, beside the raw indexed page query in the same run.
+"""The customer view's first page for a customer with 5,000 cards (docs/performance.md#targets:
+query + blocks p95 < 100 ms), on SQLite and PostgreSQL, beside the raw indexed page query in the
+same run.
 
     uv run python -m benchmarks.bench_view [--customers 1000000] [--runs 200] [--no-postgres]
 

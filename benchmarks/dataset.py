@@ -1,4 +1,5 @@
-"""Fill SQLite or PostgreSQL with N demo customers and one customer with 5,000 cards (issue 3).
+"""Fill SQLite or PostgreSQL with N demo customers and one customer with 5,000 cards
+(docs/performance.md#customer-search-and-customer-view).
 
     uv run python -m benchmarks.dataset sqlite+aiosqlite:///bench.db [--customers 1000000]
     uv run python -m benchmarks.dataset postgresql+asyncpg://postgres@127.0.0.1:5432/customer_center_bench
@@ -34,9 +35,6 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
-from bot.atomic.emulator import catalog
-from bot.atomic.emulator.cards import demo_cards_for_user
-from bot.atomic.emulator.demo_data import customer_id, iter_demo_users
 from bot.atomic.events import WebhookEvent
 from bot.atomic.wire import (
     CardWire,
@@ -46,6 +44,9 @@ from bot.atomic.wire import (
     customer_from_wire,
 )
 from bot.atomic.wire import stream_container_from_wire as container_from_wire
+from bot.emulator import catalog
+from bot.emulator.cards import demo_cards_for_user
+from bot.emulator.demo_data import customer_id, iter_demo_users
 from store import cards, containers
 from store.db import make_engine, make_sessions
 from store.migrate import upgrade_to_head

@@ -1,4 +1,5 @@
-"""Refusals with a "Request access" button, and the admins' one-click grant DMs (issue 4)."""
+"""Refusals with a "Request access" button, and the admins' one-click grant DMs
+(docs/access.md)."""
 
 from __future__ import annotations
 

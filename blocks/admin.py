@@ -1,4 +1,5 @@
-"""/customer-center for admins: parsing escaped mentions, and the admin messages (issue 4)."""
+"""/customer-center for admins: parsing escaped mentions, and the admin messages
+(docs/access.md)."""
 
 from __future__ import annotations
 

@@ -31,8 +31,8 @@ from blocks.format import (
 )
 from blocks.ids import ActionId
 from blocks.text import ELLIPSIS, safe_mrkdwn, safe_plain, strip_bidi
-from bot.card_tree import BUTTON_TYPES, display_nodes
 from bot.domain import Card, InputKind, StreamContainer
+from bot.domain.card_tree import BUTTON_TYPES, display_nodes
 
 SECTION_LIMIT = 3_000
 TITLE_LIMIT = 150
@@ -48,7 +48,8 @@ SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,30}")
 _VARIABLE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
-# Display type of each input kind (bot/card_tree.py maps SDK names onto these; docs/atomic.md).
+# Display type of each input kind (bot/domain/card_tree.py maps SDK names onto these;
+# docs/atomic.md).
 INPUT_NODE_TYPES: dict[InputKind, str] = {
     InputKind.TEXT: "textInput", InputKind.NUMBER: "numberInput", InputKind.DATE: "datePicker",
     InputKind.DROPDOWN: "dropdown", InputKind.CHECKBOX_GROUP: "checkboxGroup",
@@ -191,7 +192,7 @@ def _text(node: Mapping[str, Any], key: str = "text") -> str:
 
 
 def _nodes(definition: Mapping[str, Any], *, subviews: bool) -> list[dict[str, Any]]:
-    """The elements to show, nested ones included, in either shape (bot/card_tree.py)."""
+    """The elements to show, nested ones included, in either shape (bot/domain/card_tree.py)."""
     return display_nodes(definition, subviews=subviews)
 
 

@@ -1,9 +1,10 @@
 """The send modal's form: private_metadata models, variable specs, parsing and validation (pure).
 
-Variables map to elements (SLACK-RULES.md §2): string → plain_text_input, number → number_input,
-date → datepicker, boolean → one-option checkboxes (absent means false). Each variable's input block
-id is `BlockId.VARIABLE + name`, so `view.state.values[block_id][ActionId.FLOW_VARIABLE]` parses
-deterministically. Errors are keyed by those input block ids.
+Variables map to elements (docs/slack-rules.md#block-kit-limits): string → plain_text_input,
+number → number_input, date → datepicker, boolean → one-option checkboxes (absent means false).
+Each variable's input block id is `BlockId.VARIABLE + name`, so
+`view.state.values[block_id][ActionId.FLOW_VARIABLE]` parses deterministically. Errors are keyed
+by those input block ids.
 """
 
 from __future__ import annotations

@@ -7,13 +7,12 @@ a mrkdwn object, since much of it is derived from customer data.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot.domain import CardInput, CardStatus, InputKind, InputOption
+from bot.domain.format import format_number, truthy
 
 NOT_SUBMITTED = "not submitted"
 CHECKED = "✓"
@@ -145,27 +144,6 @@ def input_icon(kind: InputKind) -> str:
     return INPUT_ICONS[kind]
 
 
-def format_number(value: Any) -> str:
-    """`1,234`, `1,234.5`, `0.25`; text that is not a number comes back unchanged."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer():
-            return f"{int(value):,}"
-        return f"{value:,}"
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return str(value)
-    if not number.is_finite():
-        return str(value)
-    if number == number.to_integral_value():
-        return f"{int(number):,}"
-    return f"{number.normalize():,f}"
-
-
 def format_date(value: Any) -> str:
     """`2026-11-25` (dates), `2026-11-25 14:02 UTC` (timestamps); anything else as text."""
     if isinstance(value, datetime):
@@ -203,16 +181,10 @@ def _text(value: Any) -> str:
         return str(value)
 
 
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"true", "yes", "on", "1", "checked"}
-    return bool(value)
-
-
 def _checkbox_group(inp: CardInput) -> str:
     value = inp.value
     if isinstance(value, Mapping):
-        checked = {str(k) for k, v in value.items() if _truthy(v)}
+        checked = {str(k) for k, v in value.items() if truthy(v)}
         mentioned = [str(k) for k in value]
     elif isinstance(value, list | tuple | set | frozenset):
         checked = {str(k) for k in value}
@@ -230,7 +202,7 @@ def _checkbox_group(inp: CardInput) -> str:
 
 
 def _switch(value: Any) -> str:
-    return "on" if _truthy(value) else "off"
+    return "on" if truthy(value) else "off"
 
 
 def _file(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""The App Home tab per role, and the admins' add-grant modal (issue 4)."""
+"""The App Home tab per role, and the admins' add-grant modal (docs/access.md)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class AdminPanel:
     grants: Sequence[Grant] = ()
     groups: Mapping[str, UserGroup] = field(default_factory=dict)
     support_channel: str = ""
-    extra_blocks: Sequence[dict[str, Any]] = ()  # e.g. job status blocks (issue 6), appended
+    extra_blocks: Sequence[dict[str, Any]] = ()  # e.g. job status blocks, appended
 
 
 class GrantSubject(BaseModel):

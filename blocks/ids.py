@@ -13,7 +13,7 @@ class Command(StrEnum):
 
 class ActionId(StrEnum):
     VIEW_CUSTOMER = "customer.view"  # button value: CustomerRef JSON
-    # Access control (issue 4)
+    # Access control (docs/access.md)
     REQUEST_ACCESS = "access.request"  # refusal: DM the admins; value: the role asked for
     GRANT_REQUESTED_VIEW = "access.grant_view"  # admin DM: one-click grant; value: AccessRequest
     GRANT_REQUESTED_EDIT = "access.grant_edit"  # admin DM: one-click grant; value: AccessRequest
@@ -33,7 +33,7 @@ class ActionId(StrEnum):
     CUSTOMER_ANALYTICS = "customer.analytics"  # push the analytics view
     CARD_DETAILS = "card.details"  # push one card's details; value: card instance id
     MORE_RESULTS = "search.more"  # next page of matches; value: SearchPage JSON
-    OPEN_SEND_FLOW = "flow.open"  # Send Action Flow (issue 5 handles it); value: CustomerRef
+    OPEN_SEND_FLOW = "flow.open"  # Send Action Flow; value: CustomerRef
     OPEN_SEARCH = "search.open"  # App Home "Find a customer": opens the search modal
     PICK_FLOW = "flow.pick"  # the flow select of the send modal (dispatches on change)
     FLOW_VARIABLE = "flow.variable"  # the element of each variable input (block id says which)
@@ -41,14 +41,14 @@ class ActionId(StrEnum):
     FLOW_DISABLE = "flow.disable"  # /customer-center flows: Disable; value: flow id
     FLOWS_REFRESH = "flow.refresh"  # /customer-center flows: re-read the catalogue from Atomic
     SHOW_RESPONSES = "flow.responses"  # thread reply: show what the customer typed; value: send id
-    PREVIEW_CARD = "card.preview"  # Preview button of a card (issue 7); value: card instance id
+    PREVIEW_CARD = "card.preview"  # Preview button of a card; value: card instance id
     PREVIEW_THEME = "card.preview.theme"  # preview modal: Light / Dark
     PREVIEW_SDK = "card.preview.sdk"  # preview modal: SDK version select
 
 
 class CallbackId(StrEnum):
     CUSTOMER_VIEW = "customer.view"  # the customer view modal (private_metadata: CustomerViewMeta)
-    GRANT_ADD = "access.grant"  # App Home add-grant modal (issue 4)
+    GRANT_ADD = "access.grant"  # App Home add-grant modal
     CARD_DETAILS = "card.details"  # a pushed card details view
     CUSTOMER_ANALYTICS = "customer.analytics"  # a pushed analytics view
     SEARCH = "search.submit"  # the search modal (view_submission)

@@ -1,4 +1,5 @@
-"""The card preview: the Preview button, and the modal with the rendered image (issue 7).
+"""The card preview: the Preview button, and the modal with the rendered image
+(docs/usage.md#card-previews).
 
 The modal shows the image uploaded to Slack (`image` block with `slack_file`), a Light / Dark
 choice when the container has a dark theme, an SDK version choice, and what the chosen SDK cannot

@@ -1,4 +1,5 @@
-"""Bounded concurrency for the work listeners do after they ack (DESIGN.md §11: ack < 300 ms).
+"""Bounded concurrency for the work listeners do after they ack (docs/performance.md#targets:
+ack < 300 ms).
 
 Slack gets its ack as soon as a listener calls `ack()`; the lookup, the view build and the
 response_url post that follow share the one event loop with every later request's ack. Under a burst

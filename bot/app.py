@@ -1,4 +1,4 @@
-"""build_app(deps) -> AsyncApp: the only place an AsyncApp is constructed (STYLE.md §2)."""
+"""build_app(deps) -> AsyncApp: the only place an AsyncApp is constructed (docs/style.md#wiring)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""build_deps(settings) -> Deps and close_deps: engine, Atomic client, embedded emulator, and the
-pooled clients of background work (Slack Web API, card images)."""
+"""build_deps(settings) -> Deps and close_deps: engine, Atomic client, embedded emulator, the
+scheduled jobs, and the pooled clients of background work (Slack Web API, card images)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from bot.after_ack import AfterAck
 from bot.atomic.client import AtomicClient
 from bot.config import Settings
 from bot.deps import Clock, Deps, utcnow
+from bot.jobs import build_jobs
 from bot.metrics import atomic_event_hooks
 from bot.render.images import image_client
 from store.db import make_engine, make_sessions
@@ -22,8 +23,8 @@ def build_deps(settings: Settings, *, clock: Clock = utcnow) -> Deps:
     engine = make_engine(settings.database_url)
     sessions = make_sessions(engine)
     if settings.uses_emulator:
-        from bot.atomic.emulator.app import Emulator
-        from bot.atomic.emulator.demo_data import (
+        from bot.emulator.app import Emulator
+        from bot.emulator.demo_data import (
             EMULATOR_CLIENT_ID,
             EMULATOR_CLIENT_SECRET,
             build_demo_dataset,
@@ -41,7 +42,8 @@ def build_deps(settings: Settings, *, clock: Clock = utcnow) -> Deps:
                               token_url=EMULATOR_TOKEN_URL)
         return Deps(settings=settings, engine=engine, sessions=sessions, atomic=atomic, clock=clock,
                     emulator=emulator, http=http, images=_images(settings),
-                    after_ack=AfterAck(settings.after_ack_concurrency))
+                    after_ack=AfterAck(settings.after_ack_concurrency),
+                    jobs=tuple(build_jobs(settings)))
 
     assert settings.atomic_api_base_url is not None  # uses_emulator is False
     http = httpx.AsyncClient(base_url=settings.atomic_api_base_url,
@@ -54,7 +56,8 @@ def build_deps(settings: Settings, *, clock: Clock = utcnow) -> Deps:
                           token_url=settings.atomic_token_url)
     return Deps(settings=settings, engine=engine, sessions=sessions, atomic=atomic, clock=clock,
                 http=http, images=_images(settings),
-                after_ack=AfterAck(settings.after_ack_concurrency))
+                after_ack=AfterAck(settings.after_ack_concurrency),
+                jobs=tuple(build_jobs(settings)))
 
 
 def _images(settings: Settings) -> httpx.AsyncClient:

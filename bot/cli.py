@@ -227,16 +227,13 @@ def warning_lines(state: SyncStatus) -> list[str]:
 async def preview_payload(deps: Deps, query: str, *,
                           stderr: TextIO | None = None) -> dict[str, Any]:
     """What `/customer <query>` answers, for an internal ADMIN actor, with data imported first."""
-    from bot.server import emulator_webhooks_into
+    from bot.emulator_webhooks import replay_emulator_history
     from bot.services import access, lookup, sync
-    from handlers.commands import customer_answer
+    from bot.services.answers import customer_answer
 
     with RichProgress(Console(file=stderr or sys.stderr)) as progress:
         await sync.initial_sync_if_needed(deps, progress=progress)
-    if deps.emulator is not None:  # so submitted values and last-seen times show
-        async with emulator_webhooks_into(deps):
-            await deps.emulator.replay_history()
-            await deps.emulator.drain()
+    await replay_emulator_history(deps)
     answer = await customer_answer(deps, access.internal_actor(), lookup.parse_query(query))
     return {"response_type": "ephemeral", **answer}
 
@@ -257,7 +254,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_emulator(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from bot.atomic.emulator.app import build_standalone_app
+    from bot.emulator.app import build_standalone_app
 
     if args.webhook_url and args.webhook_token is None and settings.generated_webhook_token:
         logging.getLogger("bot.cli").info(
@@ -318,12 +315,19 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_preview_card(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.emulator_webhooks import replay_emulator_history
     from bot.render import Mode
+    from bot.services import sync
     from bot.services.previews import write_preview_file
 
-    return asyncio.run(_with_deps(settings, lambda deps: write_preview_file(
-        deps, args.card_id, output=args.output, mode=Mode(args.theme), sdk=args.sdk,
-        container_id=args.container, with_values=not args.no_values)))
+    async def work(deps: Deps) -> int:
+        await sync.initial_sync_if_needed(deps)  # an empty read model is filled, as `preview` does
+        await replay_emulator_history(deps)
+        return await write_preview_file(
+            deps, args.card_id, output=args.output, mode=Mode(args.theme), sdk=args.sdk,
+            container_id=args.container, with_values=not args.no_values)
+
+    return asyncio.run(_with_deps(settings, work))
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:

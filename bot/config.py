@@ -1,4 +1,4 @@
-"""Settings from environment variables and an optional `.env` file (DESIGN.md §10)."""
+"""Settings from environment variables and an optional `.env` file (README.md#configuration)."""
 
 from __future__ import annotations
 
@@ -48,8 +48,9 @@ class Settings(BaseSettings):
     support_channel_id: str | None = None
     customer_center_admins: str = ""
     slack_admins_are_admins: bool = False
-    # Access control (issue 4): users.info answers are cached this long; user groups re-synced
-    # every usergroup_sync_interval_seconds, usergroups.users.list calls paced (Slack Tier 2).
+    # Access control (docs/access.md): users.info answers are cached this long; user groups
+    # re-synced every usergroup_sync_interval_seconds, usergroups.users.list calls paced (Slack
+    # Tier 2).
     slack_admin_cache_seconds: float = Field(default=3600, ge=0)
     # Resolved roles are reused this long (per process) so acks rarely wait on the database;
     # changes made on this instance apply at once, on other instances within this time. 0: off.
@@ -94,8 +95,9 @@ class Settings(BaseSettings):
     event_retention_interval_seconds: float = 24 * 3600
     send_reconcile_interval_seconds: float = 15.0  # reconcile_sends (the send outbox)
 
-    # Card preview images (issue 7): a bounded on-disk cache of rendered PNGs and their Slack file
-    # ids (survives restarts); card images fetched with a short timeout and a size cap.
+    # Card preview images (docs/usage.md#card-previews): a bounded on-disk cache of rendered PNGs
+    # and their Slack file ids (survives restarts); card images fetched with a short timeout and
+    # a size cap.
     preview_cache_dir: str = "./.preview-cache"
     preview_cache_max_bytes: int = Field(default=200_000_000, ge=0)
     preview_image_timeout_seconds: float = Field(default=3.0, gt=0)

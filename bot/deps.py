@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import httpx
 
     from bot.atomic.client import AtomicClient
-    from bot.atomic.emulator.app import Emulator
+    from bot.emulator.app import Emulator
     from bot.render.cache import PreviewState
 
 Clock = Callable[[], datetime]
@@ -103,6 +103,15 @@ def _preview_state() -> PreviewState:
 
 
 @dataclass(frozen=True, slots=True)
+class Job:
+    """A scheduled job: bot/jobs.py builds them, bot/scheduler.py runs them on the leader."""
+
+    name: str  # also the sync_state row that records its runs
+    run: Callable[[Deps], Awaitable[object]]
+    interval: float  # seconds between runs; <= 0 disables the job
+
+
+@dataclass(frozen=True, slots=True)
 class Deps:
     settings: Settings
     engine: AsyncEngine
@@ -121,6 +130,7 @@ class Deps:
     pacer: ChannelPacer = field(default_factory=ChannelPacer)  # notification posts per channel
     slack: SlackWeb = field(default=None)  # type: ignore[assignment]  # made from `settings`
     images: httpx.AsyncClient | None = None  # card images (build_deps); closed by close_deps
+    jobs: tuple[Job, ...] = ()  # the scheduled jobs (build_deps: bot/jobs.py build_jobs)
 
     def __post_init__(self) -> None:
         if self.readers is None:

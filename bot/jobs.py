@@ -1,70 +1,37 @@
-"""The registry of scheduled jobs. bot/scheduler.py runs each on the leader at its interval.
+"""The scheduled jobs, built by the runtime: bot/bootstrap.py puts `build_jobs(settings)` on Deps,
+bot/scheduler.py runs them on the leader, bot/services/status.py reports on them.
 
-Features add their job here (one line in JOBS); the job's work lives in a service.
+A feature adds its job here (one line in `build_jobs`); the job's work lives in a service.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-
 from bot.config import Settings
-from bot.deps import Deps
+from bot.deps import Deps, Job
+from bot.services import audit, notifications, sends, sync, usergroups
+
+__all__ = ["Job", "build_jobs"]
+
+NOTIFICATION_OUTBOX_SECONDS = 2.0
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    name: str  # also the sync_state row that records its runs
-    run: Callable[[Deps], Awaitable[object]]
-    interval: Callable[[Settings], float]  # seconds between runs; <= 0 disables the job
-
-
-JOBS: list[Job] = []
-
-
-def _sync_jobs() -> list[Job]:
-    """Read-model sync and event retention (issue 6): intervals from settings."""
-    from bot.services import sync
-
+def build_jobs(settings: Settings) -> list[Job]:
+    """Every scheduled job with its interval from `settings` (<= 0: listed, never run)."""
     return [
-        Job("users", sync.sync_users, lambda s: s.sync_users_interval_seconds),
-        Job("cards", sync.sync_recent_cards, lambda s: s.sync_cards_interval_seconds),
-        Job("flows", sync.sync_flows, lambda s: s.sync_flows_interval_seconds),
-        Job("containers", sync.sync_containers, lambda s: s.sync_containers_interval_seconds),
-        Job("event_retention", sync.purge_events,
-            lambda s: s.event_retention_interval_seconds),
+        # Read-model sync and event retention (docs/design.md#why-a-read-model)
+        Job("users", sync.sync_users, settings.sync_users_interval_seconds),
+        Job("cards", sync.sync_recent_cards, settings.sync_cards_interval_seconds),
+        Job("flows", sync.sync_flows, settings.sync_flows_interval_seconds),
+        Job("containers", sync.sync_containers, settings.sync_containers_interval_seconds),
+        Job("event_retention", sync.purge_events, settings.event_retention_interval_seconds),
+        # The send outbox and the notifications outbox (docs/design.md#exactly-once)
+        Job("reconcile_sends", sends.reconcile_sends, settings.send_reconcile_interval_seconds),
+        Job("notification_outbox", _drain_notifications, NOTIFICATION_OUTBOX_SECONDS),
+        # User-group membership and audit-log retention (docs/access.md)
+        Job("usergroups", usergroups.run_sync_job, settings.usergroup_sync_interval_seconds),
+        Job("audit_purge", audit.purge, settings.audit_purge_interval_seconds),
     ]
 
 
-JOBS += _sync_jobs()
-
-
-def _send_jobs() -> list[Job]:
-    """Send outbox reconciliation and the notifications outbox (issue 5)."""
-    from bot.services import notifications, sends
-
-    async def drain(deps: Deps) -> int:
-        return await notifications.drain(deps)
-
-    return [
-        Job("reconcile_sends", sends.reconcile_sends,
-            lambda s: s.send_reconcile_interval_seconds),
-        Job("notification_outbox", drain, lambda s: 2.0),
-    ]
-
-
-JOBS += _send_jobs()
-
-
-def _access_jobs() -> list[Job]:
-    """User-group membership sync and audit-log retention (issue 4)."""
-    from bot.services import audit, usergroups
-
-    return [
-        Job("usergroups", usergroups.run_sync_job,
-            lambda s: s.usergroup_sync_interval_seconds),
-        Job("audit_purge", audit.purge, lambda s: s.audit_purge_interval_seconds),
-    ]
-
-
-JOBS += _access_jobs()
+async def _drain_notifications(deps: Deps) -> int:
+    return await notifications.drain(deps)

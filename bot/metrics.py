@@ -13,8 +13,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -27,11 +27,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from store import models
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 _FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -84,36 +80,16 @@ OUTBOX_DEPTH = Gauge("customer_center_outbox_depth", "Outbox rows not done yet, 
 OUTBOX_AGE = Gauge("customer_center_outbox_oldest_age_seconds", "Age of the oldest row not done "
                    "yet, by outbox (0 when empty); read at scrape time", ["outbox"],
                    registry=REGISTRY)
-# Statuses still waiting for work (sent and failed rows are done).
-OPEN_STATUSES: dict[str, tuple[str, ...]] = {
-    "flow_sends": ("pending", "sending", "unknown"),
-    "notifications": ("pending", "posting"),
-}
 
 
-async def refresh_outbox_gauges(sessions: async_sessionmaker[AsyncSession],
-                                now: datetime) -> None:
-    """Set the outbox gauges from the database: one read-only grouped query per outbox (served
-    by the status indexes). Raises when the database cannot be read; the caller decides."""
-    tables = {"flow_sends": models.FlowSend.__table__,
-              "notifications": models.Notification.__table__}
-    async with sessions() as session:
-        for outbox, table in tables.items():
-            statuses = OPEN_STATUSES[outbox]
-            status, created = table.c.status, table.c.created_at
-            rows = (await session.execute(
-                select(status, func.count(), func.min(created))
-                .where(status.in_(statuses)).group_by(status))).all()
-            counts = {row[0]: int(row[1]) for row in rows}
-            oldest = [_aware(row[2]) for row in rows if row[2] is not None]
-            for name in statuses:
-                OUTBOX_DEPTH.labels(outbox=outbox, status=name).set(counts.get(name, 0))
-            age = (now - min(oldest)).total_seconds() if oldest else 0.0
-            OUTBOX_AGE.labels(outbox=outbox).set(max(0.0, age))
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def set_outbox_gauges(outbox: str, counts: Mapping[str, int], oldest: datetime | None,
+                      now: datetime) -> None:
+    """One outbox's gauges: rows not done by status, and the oldest one's age (0 when empty).
+    Read at scrape time by bot/services/backlog.py."""
+    for status, count in counts.items():
+        OUTBOX_DEPTH.labels(outbox=outbox, status=status).set(count)
+    age = (now - oldest).total_seconds() if oldest is not None else 0.0
+    OUTBOX_AGE.labels(outbox=outbox).set(max(0.0, age))
 
 
 def count_outcomes(outcomes: Iterable[bool | str]) -> None:

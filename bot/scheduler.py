@@ -1,11 +1,12 @@
-"""Scheduled jobs (bot/jobs.py JOBS) on an APScheduler AsyncIOScheduler, on the leader only.
+"""Scheduled jobs (Deps.jobs, built by bot/jobs.py) on an APScheduler AsyncIOScheduler, on the
+leader only.
 
-Leader election (DESIGN.md §3): on PostgreSQL the leader is the process holding a session-level
-advisory lock (`pg_try_advisory_lock`) on a dedicated connection, kept open while it leads.
-Every `leader_check_seconds` each process either verifies its lock connection is alive (the leader)
-or tries to take the lock (the others). When the leader dies its connection closes, PostgreSQL
-releases the lock, and another process takes it at its next check: well within a minute with the
-default 5 s. On SQLite a single instance runs the jobs.
+Leader election (docs/design.md#leader-election): on PostgreSQL the leader is the process holding a
+session-level advisory lock (`pg_try_advisory_lock`) on a dedicated connection, kept open while it
+leads. Every `leader_check_seconds` each process either verifies its lock connection is alive (the
+leader) or tries to take the lock (the others). When the leader dies its connection closes,
+PostgreSQL releases the lock, and another process takes it at its next check: well within a minute
+with the default 5 s. On SQLite a single instance runs the jobs.
 
 A job's first run after a process becomes leader is one interval after its last recorded run
 (`sync_state.last_run_at`, written by whichever process ran it), so a hand-over does not make a
@@ -29,9 +30,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot import metrics
-from bot.deps import Deps
+from bot.deps import Deps, Job
 from bot.errors import AppError
-from bot.jobs import JOBS, Job
 from store import sync_state
 
 log = logging.getLogger(__name__)
@@ -124,13 +124,14 @@ def leadership_for(engine: AsyncEngine, *, key: int = LOCK_KEY) -> Leadership:
 
 
 class JobScheduler:
-    """Runs `jobs` at their intervals while this process is the leader."""
+    """Runs `jobs` (default: the process's, `deps.jobs`) at their intervals while this process
+    is the leader."""
 
     def __init__(self, deps: Deps, jobs: Sequence[Job] | None = None, *,
                  leadership: Leadership | None = None,
                  check_seconds: float | None = None) -> None:
         self.deps = deps
-        self.jobs = list(JOBS if jobs is None else jobs)
+        self.jobs = list(deps.jobs if jobs is None else jobs)
         self.leadership = leadership or leadership_for(deps.engine)
         self.check_seconds = check_seconds or deps.settings.leader_check_seconds
         self.is_leader = False
@@ -205,7 +206,7 @@ class JobScheduler:
             states = {s.name: s for s in await sync_state.list_states(session)}
         now = self.deps.clock()
         for job in self.jobs:
-            interval = job.interval(self.deps.settings)
+            interval = job.interval
             if interval <= 0:
                 continue
             state = states.get(job.name)

@@ -1,4 +1,5 @@
-"""The Starlette app: Slack, Atomic webhooks, health; the lifespan owns resources (DESIGN.md §3)."""
+"""The Starlette app: Slack, Atomic webhooks, health; the lifespan owns resources
+(docs/design.md#runtime-shape)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
@@ -33,6 +33,7 @@ from bot.app import build_app
 from bot.bootstrap import build_deps, close_deps, migrate_database
 from bot.config import Settings
 from bot.deps import Deps
+from bot.emulator_webhooks import wire_emulator_webhooks
 from bot.http_body import BodyTooLarge, read_body
 from bot.ingest_queue import IngestQueue
 from bot.logging_setup import ThrottledWarning
@@ -42,10 +43,10 @@ from bot.metrics import (
     RequestIdMiddleware,
     install_request_id_filter,
     payload_kind,
-    refresh_outbox_gauges,
     render,
 )
 from bot.scheduler import JobScheduler
+from bot.services.backlog import refresh_outbox_gauges
 from bot.services.ingest import apply_events
 from bot.services.sync import initial_sync_if_needed
 from bot.slack_signature import SlackSignature
@@ -54,7 +55,6 @@ from bot.webhooks import atomic_webhook
 from store.migrate import is_at_head
 
 logger = logging.getLogger(__name__)
-SELF_BASE_URL = "http://customer-center"
 SHUTDOWN_DRAIN_SECONDS = 60.0
 
 
@@ -258,34 +258,6 @@ def build_server(settings: Settings, *, deps: Deps | None = None,
     ]
     return Starlette(routes=routes, lifespan=lifespan,
                      middleware=[Middleware(RequestIdMiddleware)])
-
-
-def wire_emulator_webhooks(deps: Deps, target: Any) -> httpx.AsyncClient:
-    """Make the embedded emulator POST its webhooks into the ASGI app `target`, token and all.
-
-    Returns the client it uses; the caller closes it (after `set_webhook(None)`).
-    """
-    from bot.atomic.emulator.app import http_webhook_sender
-
-    assert deps.emulator is not None
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=target), base_url=SELF_BASE_URL)
-    deps.emulator.set_webhook(http_webhook_sender(
-        client, f"{SELF_BASE_URL}/atomic/webhooks", deps.settings.webhook_token))
-    return client
-
-
-@contextlib.asynccontextmanager
-async def emulator_webhooks_into(deps: Deps) -> AsyncIterator[None]:
-    """Without a server (`preview`): the emulator's webhooks reach the real webhook endpoint."""
-    target = Starlette(routes=[Route("/atomic/webhooks", atomic_webhook, methods=["POST"])])
-    target.state.deps = deps
-    client = wire_emulator_webhooks(deps, target)
-    try:
-        yield
-    finally:
-        assert deps.emulator is not None
-        deps.emulator.set_webhook(None)
-        await client.aclose()
 
 
 async def _shutdown(runtime: Runtime) -> None:

@@ -11,6 +11,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+import handlers.loading as loading
 from blocks.access import access_denied_message
 from blocks.customer_view import customer_view_modal, loading_modal, message_modal
 from blocks.ids import ActionId
@@ -21,7 +22,6 @@ from bot.deps import Deps
 from bot.domain import Actor, Role
 from bot.errors import AppError
 from bot.services import access, customer_view, lookup
-from handlers import loading
 from handlers.commands import reply
 
 MORE_FAILED = "Couldn't load more results."

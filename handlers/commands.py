@@ -9,18 +9,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from blocks.access import access_denied_message
-from blocks.customer import customer_message
 from blocks.ids import Command
-from blocks.messages import (
-    empty_query_message,
-    looking_up_text,
-    matches_message,
-    no_match_message,
-)
+from blocks.messages import looking_up_text
 from bot.deps import Deps
-from bot.domain import Actor, Role
+from bot.domain import Actor
 from bot.services import access, lookup
+from bot.services.answers import customer_answer
 from handlers.admin import handle_customer_center
 
 
@@ -29,23 +23,6 @@ async def reply(respond: AsyncRespond, payload: dict[str, Any], *,
     """Answer through the response_url, privately (customer data is never posted in a channel)."""
     await respond(text=payload.get("text", ""), blocks=payload.get("blocks"),
                   response_type="ephemeral", replace_original=replace_original)
-
-
-async def customer_answer(deps: Deps, actor: Actor, query: str) -> dict[str, Any]:
-    """The message `/customer <query>` answers with; `customer-center preview` prints the same."""
-    if not await access.permits(deps, actor, access.LOOKUP_ROLE, action="customer.lookup",
-                                target=query):
-        return access_denied_message(await access.admins(deps, actor.identity),
-                                     current=actor.role)
-    if not query:
-        return empty_query_message()
-    result = await lookup.lookup(deps, actor, query)
-    if result.summary is not None:  # exactly one match
-        return customer_message(result.summary, now=deps.clock(),
-                                can_edit=actor.has(Role.EDIT))
-    if result.matches:
-        return matches_message(result)
-    return no_match_message(query)
 
 
 async def handle_customer_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond,

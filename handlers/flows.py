@@ -19,6 +19,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+import handlers.loading as loading
 from blocks.customer_view import TRY_AGAIN, failure_modal
 from blocks.flow_form import (
     FieldErrors,
@@ -44,7 +45,6 @@ from bot.domain import Actor, Role
 from bot.errors import AppError, FlowDisabled, FlowNotFound, InvalidInput
 from bot.services import flows, notifications, sends
 from bot.services.flows import SendChoices
-from handlers import loading
 from handlers.actions import in_view
 from handlers.admin import SubcommandCall, register_subcommand, reply
 

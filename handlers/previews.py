@@ -15,6 +15,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+import handlers.loading as loading
 from blocks.customer_view import message_modal
 from blocks.ids import ActionId
 from blocks.metadata import parse_view_meta
@@ -31,7 +32,6 @@ from bot.errors import AppError
 from bot.render import Mode
 from bot.services import previews
 from bot.services.customer_view import KNOWN_SDK_VERSIONS
-from handlers import loading
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
+import handlers.loading as loading
 from blocks.analytics import analytics_modal
 from blocks.customer_view import (
     LATEST_SDK,
@@ -26,7 +27,6 @@ from bot.deps import Deps
 from bot.domain import Actor, Role
 from bot.errors import AppError
 from bot.services import analytics, customer_view, lookup
-from handlers import loading
 from handlers.actions import fill
 
 OUT_OF_DATE = "This view is out of date. Open the customer again."

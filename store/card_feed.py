@@ -1,5 +1,5 @@
 """The customer view's feed (by state and stream container) and per-customer analytics, read
-from the read model (DESIGN.md §5). Session first; never commits."""
+from the read model (docs/design.md#data-model). Session first; never commits."""
 
 from __future__ import annotations
 

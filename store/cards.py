@@ -1,4 +1,4 @@
-"""Card instances and their inputs (DESIGN.md §5). Session first; never commits."""
+"""Card instances and their inputs (docs/design.md#data-model). Session first; never commits."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.atomic.definitions import input_specs
 from bot.domain import Card, CardInput, CardStatus, Customer, InputKind, InputOption
+from bot.domain.definitions import input_specs
 from store import bulk, fitting, models
 from store.customers import dialect_insert, later_of, to_customer
 from store.search import iter_chunks

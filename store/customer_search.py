@@ -1,6 +1,6 @@
-"""Customer search over customer_search (DESIGN.md §5): every word of the query must start a term
-of the customer; exact id/email/phone/external id hits rank first, then name matches, then the
-other fields; within a rank by name, then id. Session first; never commits.
+"""Customer search over customer_search (docs/design.md#customer-search): every word of the query
+must start a term of the customer; exact id/email/phone/external id hits rank first, then name
+matches, then the other fields; within a rank by name, then id. Session first; never commits.
 
 The common queries are one statement (`_ranked_page`): a single word, or several words that in
 order start a field value ("sam smi" of "Sam Smith", indexed as one term), read one bounded

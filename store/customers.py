@@ -1,4 +1,4 @@
-"""Customers and their search index (DESIGN.md §5). Session first; never commits."""
+"""Customers and their search index (docs/design.md#data-model). Session first; never commits."""
 
 from __future__ import annotations
 

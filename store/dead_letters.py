@@ -13,7 +13,7 @@ from sqlalchemy import DateTime, String, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
-from bot.fit import clean_text, fit_text
+from bot.domain.fit import clean_text, fit_text
 from store import bulk, models
 
 _table: Table = models.DeadLetter.__table__  # type: ignore[assignment]

@@ -1,12 +1,12 @@
 """Records from Atomic fitted to their columns before they are written (docs/operations.md,
 "Bad records"), and which database errors mean "this record cannot be stored".
 
-Every string goes through `bot.fit`: NUL and lone surrogates replaced, display text clipped to its
-column with an ellipsis, JSON cleaned. Each change is said in a `Note` naming the record by its
-id and the field, never by its value. An identifier that does not fit (the record's own id, or
-the customer a card belongs to) is not clipped, since two ids would collide: the record is
-skipped. A reference to another record (template, flow, invocation, send, stream) that does not
-fit is dropped (stored empty) rather than clipped into a wrong link.
+Every string goes through `bot.domain.fit`: NUL and lone surrogates replaced, display text
+clipped to its column with an ellipsis, JSON cleaned. Each change is said in a `Note` naming the
+record by its id and the field, never by its value. An identifier that does not fit (the
+record's own id, or the customer a card belongs to) is not clipped, since two ids would collide:
+the record is skipped. A reference to another record (template, flow, invocation, send, stream)
+that does not fit is dropped (stored empty) rather than clipped into a wrong link.
 
 The repositories call these functions in their upserts, so every writer stores fitted records;
 the sync service reports the notes.
@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, StatementError
 
-from bot.atomic.definitions import input_specs
 from bot.domain import ActionFlow, Card, CardInput, Customer, StreamContainer, Theme
-from bot.fit import clean_json, clean_text, fit_text, needs_cleaning
+from bot.domain.definitions import input_specs
+from bot.domain.fit import clean_json, clean_text, fit_text, needs_cleaning
 from store import models
 
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""Access grants, the Slack-admin cache and per-workspace settings (DESIGN.md §7).
+"""Access grants, the Slack-admin cache and per-workspace settings (docs/design.md#permissions).
 
 Every row is keyed by (enterprise_id, team_id); enterprise_id is "" outside Enterprise Grid.
 Repositories flush, never commit.

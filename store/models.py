@@ -1,4 +1,5 @@
-"""SQLAlchemy models of the read model (DESIGN.md §5). Alembic migrations mirror this file."""
+"""SQLAlchemy models of the read model (docs/design.md#data-model). Alembic migrations mirror this
+file."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Block Kit validation for tests: the vendored JSON Schema plus the cross-block rules it lacks.
 
-SLACK-RULES.md §10. Every builder output goes through `validate_message`, `validate_modal` or
-`validate_home`; each raises AssertionError naming the offending JSON path.
+docs/slack-rules.md#block-kit-validation. Every builder output goes through `validate_message`,
+`validate_modal` or `validate_home`; each raises AssertionError naming the offending JSON path.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The Block Kit harness catches what Slack would reject (SLACK-RULES.md §10)."""
+"""The Block Kit harness catches what Slack would reject
+(docs/slack-rules.md#block-kit-validation)."""
 
 from __future__ import annotations
 

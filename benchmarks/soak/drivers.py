@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from bot.atomic.emulator.app import WEBHOOK_HEADER
+from bot.emulator.app import WEBHOOK_HEADER
 from tests.fakes.faults import LiveTargets
 from tests.fakes.requests import SignedRequest
 

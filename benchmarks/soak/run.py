@@ -16,10 +16,10 @@ import aiohttp
 import httpx
 from sqlalchemy import func, select
 
-from bot.atomic.emulator import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
-from bot.atomic.emulator.demo_data import DEMO_ENVIRONMENT_ID
 from bot.atomic.paths import TOKEN_ROUTE
 from bot.config import Settings
+from bot.emulator import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
+from bot.emulator.demo_data import DEMO_ENVIRONMENT_ID
 from store import outbox
 from store.db import make_engine
 from store.models import FlowSend, Notification

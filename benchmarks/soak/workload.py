@@ -170,8 +170,8 @@ def lookup_command(query: str, team_id: str, response_url: str) -> SignedRequest
 
 def make_events(count: int, customer_ids: list[str], rng: random.Random, *,
                 environment_id: str) -> list[dict[str, Any]]:
-    """Valid Atomic analytics events (ATOMIC-CONTRACT.md) of the last hour, on a few thousand
-    cards of the dataset's customers; ids unique to this run."""
+    """Valid Atomic analytics events (docs/atomic-contract.md#webhooks) of the last hour, on a few
+    thousand cards of the dataset's customers; ids unique to this run."""
     now = datetime.now(UTC)
     cards = max(1, count // 20)
     run = f"{rng.getrandbits(32):08x}"

@@ -1,4 +1,4 @@
-"""Atomic platform API client (ATOMIC-CONTRACT.md: "Hosts, auth, headers" and "Errors").
+"""Atomic platform API client (docs/atomic-contract.md#hosts-auth-headers and #errors).
 
 The `httpx.AsyncClient` is injected (base URL and timeout set by the caller); the client adds the
 OAuth2 token, retries idempotent reads, and turns every failure into a `bot.errors` exception.

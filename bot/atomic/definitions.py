@@ -1,51 +1,19 @@
-"""Reading Atomic card definitions: the inputs a card declares (docs/atomic.md, "Card JSON").
+"""The Atomic side's name for reading card definitions (bot/atomic/wire.py, webhook ingest).
 
-The walk itself is bot/card_tree.py, shared with the feed and the previews; this module keeps the
-names the rest of bot/ and store/ import.
+The rules are pure and live on the domain floor, bot/domain/definitions.py, so store/ and blocks/
+use them without importing the Atomic client package.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from bot.card_tree import CONTRACT_INPUT_KINDS, INPUT_KINDS, input_elements, walk
-from bot.domain import InputKind, InputSpec
-
-# The contract's input type names (the emulator writes these); INPUT_KINDS adds the SDK's names.
-INPUT_NODE_KINDS: dict[str, InputKind] = CONTRACT_INPUT_KINDS
+from bot.domain.definitions import (
+    INPUT_KINDS,
+    INPUT_NODE_KINDS,
+    guess_kind,
+    input_nodes,
+    input_specs,
+    iter_nodes,
+)
 
 __all__ = ["INPUT_KINDS", "INPUT_NODE_KINDS", "guess_kind", "input_nodes", "input_specs",
            "iter_nodes"]
-
-
-def iter_nodes(definition: Any) -> list[dict[str, Any]]:
-    """Every node of the default view and of the subviews, nested ones included, in document
-    order, as written (SDK-shaped nodes keep their `attributes`); malformed parts skipped."""
-    return [element.raw for element in walk(definition)]
-
-
-def input_nodes(definition: Any) -> list[dict[str, Any]]:
-    """The named input nodes of every view in the flat contract vocabulary (`type` a contract
-    name, `name`/`label` at the top, options in `items` or `values`)."""
-    return [element.display() for element in input_elements(definition)]
-
-
-def input_specs(definition: Any) -> list[InputSpec]:
-    """The inputs a card definition declares, in display order; nodes without a name skipped,
-    a repeated name counted once. Both shapes, any nesting (docs/atomic.md, "Card JSON")."""
-    return [InputSpec(name=element.name, kind=kind, label=element.label,
-                      options=element.options())
-            for element in input_elements(definition)
-            if (kind := element.kind) is not None]
-
-
-def guess_kind(value: Any) -> InputKind:
-    """Kind of a submitted value whose input the card definition does not declare."""
-    if isinstance(value, bool):
-        return InputKind.SWITCH
-    if isinstance(value, int | float):
-        return InputKind.NUMBER
-    if isinstance(value, dict):
-        is_file = "filename" in value or "targetBucketId" in value
-        return InputKind.FILE if is_file else InputKind.CHECKBOX_GROUP
-    return InputKind.TEXT

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import AliasPath, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bot.fit import clean_json, needs_cleaning
+from bot.domain.fit import clean_json, needs_cleaning
 
 ID_MAX = 200  # card_events.event_id, cards.card_instance_id, customers.id are String(200)
 INPUT_NAME_MAX = 200

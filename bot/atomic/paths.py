@@ -1,4 +1,4 @@
-"""Every Atomic API path the app uses, in one place (ATOMIC-CONTRACT.md).
+"""Every Atomic API path the app uses, in one place (docs/atomic-contract.md).
 
 Paths marked *assumed* in the contract live here so they can be corrected against a real tenant
 without touching anything else. All are relative to the API base URL.

@@ -17,7 +17,6 @@ from pydantic.alias_generators import to_camel
 from bot.atomic.definitions import input_specs
 from bot.atomic.timestamps import add_iso_duration as add_iso_duration  # re-exported
 from bot.atomic.timestamps import parse_timestamp as parse_timestamp  # re-exported
-from bot.card_tree import as_definition
 from bot.domain import (
     ActionFlow,
     Card,
@@ -30,6 +29,7 @@ from bot.domain import (
     Theme,
     VariableType,
 )
+from bot.domain.card_tree import as_definition
 
 log = logging.getLogger(__name__)
 

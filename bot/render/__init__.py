@@ -1,5 +1,5 @@
-"""Card previews as images (issue 7): Pillow renderer, container themes, light Markdown, fonts,
-image fetching, and a bounded on-disk cache of rendered and uploaded previews."""
+"""Card previews as images (docs/usage.md#card-previews): Pillow renderer, container themes, light
+Markdown, fonts, image fetching, and a bounded on-disk cache of rendered and uploaded previews."""
 
 from __future__ import annotations
 

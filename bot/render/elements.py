@@ -8,8 +8,9 @@ from typing import Any
 
 from PIL import Image
 
+import bot.render.values as v
 from bot.domain import CardStatus
-from bot.render import values as v
+from bot.domain.format import truthy
 from bot.render.fonts import Face
 from bot.render.layout import SCALE, Pen, draw_lines, ellipsize, text_width, wrap
 from bot.render.markdown import Span, fill_variables, parse
@@ -251,7 +252,7 @@ def choice_group(ctx: Context, node: Mapping[str, Any], *, radio: bool) -> Item:
 
 def switch(ctx: Context, node: Mapping[str, Any]) -> Item:
     palette = ctx.palette
-    on = v.truthy(ctx.values.get(_str(node, "name")))
+    on = truthy(ctx.values.get(_str(node, "name")))
     shown = ellipsize(_title(node), ctx.width - 60, face=Face.REGULAR, size=BODY)
 
     def draw(pen: Pen, x: float, y: float) -> None:

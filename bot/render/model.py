@@ -12,7 +12,7 @@ from bot.domain import Card, CardStatus
 from bot.render.theme import Palette
 
 # Bump when the drawing changes, so cached images (and uploaded files) are not reused.
-RENDERER_VERSION = "2"  # 2: nested SDK-shaped definitions (bot/card_tree.py)
+RENDERER_VERSION = "2"  # 2: nested SDK-shaped definitions (bot/domain/card_tree.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,8 @@ from typing import Any
 
 from PIL import Image
 
-from bot.card_tree import display_nodes
-from bot.render import elements
+import bot.render.elements as elements
+from bot.domain.card_tree import display_nodes
 from bot.render.elements import Context, Item
 from bot.render.fonts import Face
 from bot.render.images import ImageFetcher, decode, fetch_all
@@ -45,7 +45,7 @@ NODE_NAMES: dict[str, str] = {
 
 def default_nodes(definition: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The default view's elements to draw, nested ones included, in either shape
-    (bot/card_tree.py; docs/atomic.md, "Card JSON"), at most MAX_NODES."""
+    (bot/domain/card_tree.py; docs/atomic.md, "Card JSON"), at most MAX_NODES."""
     return display_nodes(definition, subviews=False, limit=MAX_NODES)
 
 

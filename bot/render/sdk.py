@@ -1,4 +1,5 @@
-"""Which definition elements an SDK version can show (`minimumSdkVersions`, ATOMIC-CONTRACT.md)."""
+"""Which definition elements an SDK version can show (`minimumSdkVersions`,
+docs/atomic-contract.md#card-definitions)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Colours of a preview, from the stream container's light or dark theme (ATOMIC-CONTRACT.md)."""
+"""Colours of a preview, from the stream container's light or dark theme
+(docs/atomic-contract.md#stream-containers)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
-"""Submitted input values as the card shows them (ATOMIC-CONTRACT.md value encodings)."""
+"""Submitted input values as the card shows them (docs/atomic-contract.md#submitted-values)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from blocks.format import format_number
+from bot.domain.format import format_number, truthy
 
 
 def options(node: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -21,12 +21,6 @@ def options(node: Mapping[str, Any]) -> list[tuple[str, str]]:
         label = item.get("label", item.get("title", key))
         found.append((str(key), str(label if label not in (None, "") else key)))
     return found
-
-
-def truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"true", "yes", "on", "1", "checked"}
-    return bool(value)
 
 
 def number_text(value: Any) -> str:

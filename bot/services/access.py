@@ -1,4 +1,4 @@
-"""Who the Slack user is to the Customer Center, and what they may do (DESIGN.md §7, issue 4).
+"""Who the Slack user is to the Customer Center, and what they may do (docs/design.md#permissions).
 
 Roles: view < edit < admin. A user's effective role is the highest of: their own grant, the
 grants of every Slack user group they are in (membership cache, store/usergroups.py),
@@ -172,7 +172,8 @@ def allowed(actor: Actor, role: Role) -> bool:
 
 
 async def permits(deps: Deps, actor: Actor, role: Role, *, action: str, target: str) -> bool:
-    """Whether the actor may do `action`; a refusal is written to the audit log (DESIGN.md §7)."""
+    """Whether the actor may do `action`; a refusal is written to the audit log
+    (docs/design.md#permissions)."""
     if actor.has(role):
         return True
     await audit.log(deps, actor, f"{action}.denied", target,

@@ -1,4 +1,4 @@
-"""Administration: grants, the support channel, access requests (issue 4).
+"""Administration: grants, the support channel, access requests (docs/access.md).
 
 Every function re-checks the actor's role (ADMIN, except `request_access`) and writes the audit log
 in the same transaction as the change.

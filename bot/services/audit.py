@@ -1,4 +1,5 @@
-"""The audit log as services write it: who did what to which target, and when (DESIGN.md §7).
+"""The audit log as services write it: who did what to which target, and when
+(docs/design.md#permissions).
 
 Also read back (paged, admins only), exported as CSV, and purged after AUDIT_RETENTION_DAYS.
 """

@@ -1,4 +1,5 @@
-"""The Action Flow registry and the send modal's steps before the send itself (DESIGN.md §8).
+"""The Action Flow registry and the send modal's steps before the send itself
+(docs/design.md#sending-an-action-flow).
 
 Only flows an admin enabled, still published and sendable from Slack are offered. The modal's
 private_metadata is sealed with an HMAC so a forged one is refused (and audited).

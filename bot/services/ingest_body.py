@@ -19,7 +19,7 @@ from typing import Annotated, Any, NamedTuple
 from pydantic import Field, TypeAdapter, ValidationError
 
 from bot.atomic.events import WebhookEvent, unstorable_reference
-from bot.fit import clean_text, fit_text, needs_cleaning
+from bot.domain.fit import clean_text, fit_text, needs_cleaning
 
 REASON_MAX = 500
 IDENTIFIER_MAX = 200

@@ -1,4 +1,5 @@
-"""The support channel follows every send, through the notifications outbox (SLACK-RULES.md §5).
+"""The support channel follows every send, through the notifications outbox
+(docs/slack-rules.md#rate-limits).
 
 Services write outbox rows in their own transaction; `drain` (a scheduled job) posts them with the
 process's background client (429 Retry-After honoured), at most one message per second per

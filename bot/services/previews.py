@@ -226,20 +226,10 @@ def forget_upload(deps: Deps, key: str) -> None:
 async def write_preview_file(deps: Deps, card_id: str, *, output: str, mode: Mode = Mode.LIGHT,
                              sdk: str = "", container_id: str = "", with_values: bool = True,
                              out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """`customer-center preview-card`: render one card to a PNG file, no Slack.
-
-    The read model is filled from Atomic (or the emulator, with its event history so submitted
-    values show) when it is empty, as `preview` does. Returns the process exit code."""
-    from bot.server import emulator_webhooks_into
-    from bot.services import sync
-
+    """`customer-center preview-card`: render one card from the read model to a PNG file, no
+    Slack (the CLI fills the read model first). Returns the process exit code."""
     out = out or sys.stdout
     err = err or sys.stderr
-    await sync.initial_sync_if_needed(deps)
-    if deps.emulator is not None:
-        async with emulator_webhooks_into(deps):
-            await deps.emulator.replay_history()
-            await deps.emulator.drain()
     try:
         card, found = await load_card(deps, card_id)
     except CardNotFound as exc:

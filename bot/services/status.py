@@ -5,22 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.deps import Deps
+from bot.deps import Deps, Job
 from bot.domain import JobStatus
-from bot.jobs import JOBS, Job
 from store import sync_state
 
 OVERDUE_INTERVALS = 2.0
 
 
 async def job_statuses(deps: Deps, jobs: Sequence[Job] | None = None) -> list[JobStatus]:
-    """Every registered job with its last run, last success, last error and lag, by name."""
+    """Every job (default: the process's, `deps.jobs`) with its last run, last success, last
+    error and lag, by name."""
     async with deps.sessions.begin() as session:
         states = {s.name: s for s in await sync_state.list_states(session)}
     now = deps.clock()
     statuses: list[JobStatus] = []
-    for job in sorted(JOBS if jobs is None else jobs, key=lambda j: j.name):
-        interval = job.interval(deps.settings)
+    for job in sorted(deps.jobs if jobs is None else jobs, key=lambda j: j.name):
+        interval = job.interval
         state = states.get(job.name)
         last_ok = state.last_ok_at if state else None
         lag = (now - last_ok).total_seconds() if last_ok else None

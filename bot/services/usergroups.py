@@ -1,4 +1,5 @@
-"""User-group membership cache: the scheduled sync and the subteam_* events (issue 4).
+"""User-group membership cache: the scheduled sync and the subteam_* events
+(docs/access.md#user-groups).
 
 Grants to a user group apply to the members the cache knows. The cache is refreshed
 - at once when a group is granted (`sync_group`, one call),

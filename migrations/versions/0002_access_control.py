@@ -1,5 +1,5 @@
 # ruff: noqa: E501
-"""Access control: grants, user-group cache, Slack admin cache, team settings (issue 4).
+"""Access control: grants, user-group cache, Slack admin cache, team settings (docs/access.md).
 
 Revision ID: 0002
 Revises: 0001

@@ -1,4 +1,5 @@
-"""Send outbox (flow_sends) and Slack post outbox (notifications), issue 5.
+"""Send outbox (flow_sends) and Slack post outbox (notifications):
+docs/design.md#exactly-once, docs/operations.md#the-notifications-outbox.
 
 Revision ID: 0003
 Revises: 0002
@@ -17,7 +18,7 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 TIMESTAMP = sa.DateTime(timezone=True)  # store.types.UTCDateTime: always UTC
 
 revision: str = "0003"
-down_revision: str | Sequence[str] | None = "0002"  # issue 4's access tables
+down_revision: str | Sequence[str] | None = "0002"  # the access-control tables
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

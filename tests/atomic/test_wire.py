@@ -1,4 +1,4 @@
-"""Wire models and wire -> domain mapping (ATOMIC-CONTRACT.md shapes)."""
+"""Wire models and wire -> domain mapping (docs/atomic-contract.md shapes)."""
 
 from __future__ import annotations
 

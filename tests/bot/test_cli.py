@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.atomic.emulator.demo_data import build_demo_dataset
 from bot.cli import build_parser, missing_credentials_text
+from bot.emulator.demo_data import build_demo_dataset
 from tests.blockkit import validate_message
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.atomic.emulator.demo_data import build_demo_dataset
 from bot.config import Settings
+from bot.emulator.demo_data import build_demo_dataset
 from tests.bot.test_cli import REPO, free_port, run_cli
 
 REAL_ATOMIC = {"ATOMIC_API_BASE_URL": "https://org.customer-api.atomic.io"}

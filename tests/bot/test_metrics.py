@@ -82,7 +82,7 @@ async def test_metrics_count_slack_ingestion_atomic_and_jobs(
     async def boom(_deps: Deps) -> None:
         raise RuntimeError("x")
 
-    await run_job(deps, Job("metrics_probe", boom, lambda s: 60))
+    await run_job(deps, Job("metrics_probe", boom, 60))
     after = await scrape(http)
 
     def delta(name: str, **labels: str) -> float:

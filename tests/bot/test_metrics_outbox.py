@@ -8,7 +8,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.metrics import refresh_outbox_gauges, render
+from bot.metrics import render
+from bot.services.backlog import refresh_outbox_gauges
 from store import models, outbox
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

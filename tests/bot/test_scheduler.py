@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.deps import Deps
 from bot.errors import AtomicUnavailable
-from bot.jobs import JOBS, Job
+from bot.jobs import Job, build_jobs
 from bot.metrics import REGISTRY
 from bot.scheduler import AdvisoryLock, JobScheduler, SingleInstance, leadership_for, run_job
 from store import sync_state
@@ -95,8 +95,8 @@ async def test_jobs_run_at_their_interval_and_outcomes_are_recorded(
     async def never(_deps: Deps) -> None:
         raise AssertionError("a disabled job ran")
 
-    jobs = [Job(f"ok-{tag}", ok, lambda s: 0.2), Job(f"bad-{tag}", bad, lambda s: 0.2),
-            Job(f"off-{tag}", never, lambda s: 0)]
+    jobs = [Job(f"ok-{tag}", ok, 0.2), Job(f"bad-{tag}", bad, 0.2),
+            Job(f"off-{tag}", never, 0)]
     scheduler = JobScheduler(deps, jobs, leadership=leadership(engine), check_seconds=0.05)
     started = time.monotonic()
     await scheduler.start()
@@ -128,7 +128,7 @@ async def test_a_graceful_stop_lets_a_running_job_finish_and_cancels_one_past_th
         await asyncio.sleep(0.4)
         finished.append("slow")
 
-    jobs = [Job(f"slow-{tag}", slow, lambda s: 0.05)]
+    jobs = [Job(f"slow-{tag}", slow, 0.05)]
     scheduler = JobScheduler(deps, jobs, leadership=leadership(file_engine), check_seconds=0.05)
     await scheduler.start()
     await asyncio.wait_for(started.wait(), 5)
@@ -144,7 +144,7 @@ async def test_a_graceful_stop_lets_a_running_job_finish_and_cancels_one_past_th
         hung.set()
         await asyncio.sleep(3600)
 
-    stuck = JobScheduler(deps, [Job(f"hung-{tag}", forever, lambda s: 0.05)],
+    stuck = JobScheduler(deps, [Job(f"hung-{tag}", forever, 0.05)],
                          leadership=leadership(file_engine), check_seconds=0.05)
     await stuck.start()
     await asyncio.wait_for(hung.wait(), 5)
@@ -164,10 +164,10 @@ async def test_run_job_records_success_after_a_failure(file_engine: AsyncEngine)
         if attempts[0] == 1:
             raise RuntimeError("boom")
 
-    assert await run_job(deps, Job(name, flaky, lambda s: 60)) is False
+    assert await run_job(deps, Job(name, flaky, 60)) is False
     first = await state(deps, name)
     assert first is not None and first.last_error == "RuntimeError" and first.last_ok_at is None
-    assert await run_job(deps, Job(name, flaky, lambda s: 60)) is True
+    assert await run_job(deps, Job(name, flaky, 60)) is True
     second = await state(deps, name)
     assert second is not None and second.last_error == "" and second.last_ok_at is not None
 
@@ -175,11 +175,10 @@ async def test_run_job_records_success_after_a_failure(file_engine: AsyncEngine)
 def test_leadership_follows_the_database_and_the_registry_has_the_sync_jobs() -> None:
     assert isinstance(leadership_for(make_engine("sqlite+aiosqlite://")), SingleInstance)
     assert isinstance(leadership_for(make_engine("postgresql+asyncpg://u@h/db")), AdvisoryLock)
-    names = {job.name for job in JOBS}
-    assert {"users", "cards", "flows", "containers", "event_retention"} <= names
-    deps_settings = real_deps(make_engine("sqlite+aiosqlite://")).settings
-    retention = next(j for j in JOBS if j.name == "event_retention")
-    assert retention.interval(deps_settings) == 24 * 3600
+    jobs = build_jobs(real_deps(make_engine("sqlite+aiosqlite://")).settings)
+    assert {"users", "cards", "flows", "containers", "event_retention"} <= {j.name for j in jobs}
+    retention = next(j for j in jobs if j.name == "event_retention")
+    assert retention.interval == 24 * 3600
 
 
 @pytest.fixture
@@ -201,7 +200,7 @@ async def test_two_instances_one_leader_and_handover_when_it_dies(
     def job_for(who: str) -> Job:
         async def run(_deps: Deps) -> None:
             runs.append((who, time.monotonic()))
-        return Job(name, run, lambda s: interval)
+        return Job(name, run, interval)
 
     a_deps, b_deps = real_deps(two_engines[0]), real_deps(two_engines[1])
     a = JobScheduler(a_deps, [job_for("a")], leadership=AdvisoryLock(a_deps.engine, key),

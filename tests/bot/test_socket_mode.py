@@ -1,6 +1,6 @@
 """Socket Mode end to end: the real server (bot.server.build_server, production settings with an
 app-level token and no signing secret) connects to a fake Slack Socket Mode server, and envelopes
-get the same answers as HTTP requests (SLACK-RULES.md §8).
+get the same answers as HTTP requests (docs/slack-rules.md#socket-mode-and-http-mode).
 
 The lifespan builds everything itself (deps, migrations, the embedded emulator, the initial import
 in the background); FakeSlack serves the Web API, `apps.connections.open` and the response_urls;

@@ -1,4 +1,4 @@
-"""Two real app processes on one PostgreSQL database (issue 6, "How it is checked").
+"""Two real app processes on one PostgreSQL database (docs/design.md#leader-election).
 
 Both processes are `build_server` under uvicorn (tests/fakes/processes.py), on a fresh database of
 their own, with the scheduler on and every job at a 1-2 s interval. They share ONE Atomic emulator
@@ -37,7 +37,7 @@ from bot.bootstrap import build_deps, close_deps
 from bot.config import Settings
 from bot.deps import Deps
 from bot.domain import Actor, Role, SlackIdentity, SubjectKind
-from bot.jobs import JOBS
+from bot.jobs import build_jobs
 from bot.services import admin, flows
 from handlers.flows import choices_modal
 from store import audit as audit_store
@@ -158,7 +158,7 @@ async def test_two_processes_one_leader_handover_and_sends_exactly_once(
         stack.push_async_callback(atomic.stop)
         env = app_env(database_url, fake.url, atomic)
         settings = Settings.from_env(env)
-        intervals = {job.name: job.interval(settings) for job in JOBS}
+        intervals = {job.name: job.interval for job in build_jobs(settings)}
         assert all(0 < i <= 2 for i in intervals.values()), f"give every job a short interval: " \
                                                            f"{intervals}"
 

@@ -28,7 +28,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.atomic.emulator.app import WEBHOOK_HEADER
+from bot.emulator.app import WEBHOOK_HEADER
 from store.db import make_engine
 from tests.fakes.slack import RESPONSE, UPLOAD, Override, serve_locally
 

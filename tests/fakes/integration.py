@@ -18,7 +18,7 @@ from bot.app import build_app
 from bot.bootstrap import build_deps, close_deps, migrate_database
 from bot.config import Settings
 from bot.deps import Deps
-from bot.server import emulator_webhooks_into
+from bot.emulator_webhooks import emulator_webhooks_into
 from bot.services.sync import initial_sync_if_needed
 from tests.conftest import TEST_DATABASE_URL
 from tests.fakes.databases import fresh_postgres_database

@@ -1,4 +1,5 @@
-"""Real app processes for multi-process tests (issue 6: two app processes on one PostgreSQL).
+"""Real app processes for multi-process tests (two app processes on one PostgreSQL:
+docs/design.md#leader-election).
 
 - `AppProcess`: `bot.server.build_server` served by uvicorn in a subprocess of its own on
   127.0.0.1 port 0 (the bound port comes back through a file), settings from its environment only,
@@ -36,15 +37,15 @@ import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import Message, Receive, Scope, Send
 
-from bot.atomic.emulator import (
+from bot.config import Settings
+from bot.emulator import (
     EMULATOR_CLIENT_ID,
     EMULATOR_CLIENT_SECRET,
     Emulator,
     build_demo_dataset,
 )
-from bot.atomic.emulator.app import WEBHOOK_HEADER
-from bot.atomic.emulator.demo_data import DEMO_ENVIRONMENT_ID
-from bot.config import Settings
+from bot.emulator.app import WEBHOOK_HEADER
+from bot.emulator.demo_data import DEMO_ENVIRONMENT_ID
 
 REPO = Path(__file__).resolve().parents[2]
 LOCALHOST = "127.0.0.1"

@@ -1,4 +1,5 @@
-"""Signed Slack requests, built the way Slack builds them (SLACK-RULES.md §7, §12).
+"""Signed Slack requests, built the way Slack builds them (docs/slack-rules.md#request-signing,
+#testing-against-a-fake-slack).
 
 `SlackRequests(secret, fake_slack)` makes form-encoded slash commands, `block_actions` payloads and
 Events API callbacks, signed with a fresh timestamp (or a given one, to test the 5-minute rule).

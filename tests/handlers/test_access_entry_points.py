@@ -5,8 +5,8 @@ refused, nothing changes and a "<action>.denied" row is audited; at or above it,
 happens and nothing is denied. Payloads are sent directly (forged): hiding a button is not what
 protects an action.
 
-Entry points owned by other issues (send modal / send submission: issue 5; customer view modal,
-search: issue 3) are checked in their own tests through `access.ensure`.
+Entry points with tests of their own (send modal and send submission; customer view modal,
+search) are checked there, through `access.ensure`.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy import func, select
 
 from blocks.ids import ActionId, Command
-from bot.atomic.emulator.demo_data import HOSTILE_EMAIL, HOSTILE_NAME
 from bot.deps import Deps
+from bot.emulator.demo_data import HOSTILE_EMAIL, HOSTILE_NAME
 from store.models import AuditLog
 from tests.blockkit import validate_message, validate_modal
 from tests.fakes.integration import ADMIN, OTHER_ADMIN, STAFF

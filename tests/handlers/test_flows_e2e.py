@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks.ids import ActionId, BlockId
 from bot.deps import Deps
 from bot.domain import Role, SubjectKind
-from bot.server import emulator_webhooks_into
+from bot.emulator_webhooks import emulator_webhooks_into
 from bot.services import admin, flows, notifications
 from store import audit as audit_store
 from store import cards

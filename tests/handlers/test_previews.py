@@ -17,9 +17,9 @@ from blocks.customer_view import LATEST_SDK
 from blocks.ids import ActionId, BlockId, CallbackId
 from blocks.metadata import CustomerViewMeta
 from blocks.preview import preview_button
-from bot.atomic.emulator.catalog import SUPPORT_STREAM
 from bot.config import Settings
 from bot.deps import Deps
+from bot.emulator.catalog import SUPPORT_STREAM
 from bot.services import previews
 from tests.blockkit import validate_modal
 from tests.fakes.integration import ADMIN, SIGNING_SECRET, STAFF, integration_env

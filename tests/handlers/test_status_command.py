@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from blocks.ids import Command
 from bot.deps import Deps
 from bot.errors import AtomicUnavailable
-from bot.jobs import JOBS, Job
+from bot.jobs import Job
 from bot.scheduler import run_job
 from tests.blockkit import validate_message
 from tests.fakes.integration import ADMIN, STAFF
@@ -22,7 +22,7 @@ async def test_admin_sees_every_job_with_its_last_error(
     async def down(_deps: Deps) -> None:
         raise AtomicUnavailable(status=503)
 
-    await run_job(deps, Job("flows", down, lambda s: 600))
+    await run_job(deps, Job("flows", down, 600))
 
     response = await app.async_dispatch(slack.command(Command.CUSTOMER_CENTER, "status",
                                                       user_id=ADMIN).bolt())
@@ -32,7 +32,7 @@ async def test_admin_sees_every_job_with_its_last_error(
     validate_message(answer)
     assert answer["response_type"] == "ephemeral"
     text = json.dumps(answer["blocks"])
-    for job in JOBS:
+    for job in deps.jobs:
         assert f"*{job.name}*" in text
     assert "Atomic is not reachable" in text
     assert "flows" in answer["text"] and "need attention" in answer["text"]

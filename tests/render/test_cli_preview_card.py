@@ -8,8 +8,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from bot.atomic.emulator.demo_data import build_demo_dataset
 from bot.cli import build_parser
+from bot.emulator.demo_data import build_demo_dataset
 from tests.bot.test_cli import run_cli
 
 

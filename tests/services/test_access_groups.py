@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.domain import Role, SlackIdentity, SubjectKind
 from bot.errors import PermissionDenied
-from bot.jobs import JOBS
+from bot.jobs import build_jobs
 from bot.services import access, audit, usergroups
 from store import audit as audit_store
 from store import grants
@@ -67,10 +67,9 @@ async def role_of(deps, user: str, team_id: str = "T1") -> Role | None:
 
 
 def test_jobs_are_registered() -> None:
-    names = {job.name: job for job in JOBS}
-    settings = Settings.from_env({})
-    assert names["usergroups"].interval(settings) == 15 * 60
-    assert names["audit_purge"].interval(settings) == 24 * 3600
+    names = {job.name: job for job in build_jobs(Settings.from_env({}))}
+    assert names["usergroups"].interval == 15 * 60
+    assert names["audit_purge"].interval == 24 * 3600
 
 
 async def test_sync_fills_members_and_names_paced_for_tier_2(deps, slack, fake_slack, time):

@@ -134,7 +134,7 @@ def test_nul_in_a_stored_column_is_refused_before_the_database() -> None:
 
 
 async def test_a_lone_surrogate_dead_letters_only_its_event(deps) -> None:
-    # Events read from a body are fitted (bot.fit); one built without that still reaches the
+    # Events read from a body are fitted (bot.domain.fit); one built without that still reaches the
     # database's refusal, which keeps it as a dead letter and stores the others.
     bad = event("card-published", 1, card="bad", properties={"note": "\ud800"})
     outcomes = await apply_events(deps, events(bad, event("card-published", 1, card="ok")))

@@ -14,10 +14,10 @@ import pytest
 
 from blocks.flow_form import ConfirmMeta
 from bot.atomic.client import AtomicClient
-from bot.atomic.emulator.demo_data import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
 from bot.bootstrap import EMULATOR_BASE_URL, EMULATOR_TOKEN_URL, build_deps, close_deps
 from bot.deps import Deps
 from bot.domain import Actor, Role, SendStatus, SlackIdentity
+from bot.emulator.demo_data import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
 from bot.errors import FlowDisabled, InvalidInput, PermissionDenied
 from bot.services import flows, notifications, sends
 from store import audit as audit_store
@@ -264,7 +264,7 @@ async def test_webhooks_follow_the_send_to_completion(ready: Deps, fake_slack: F
                                                       slack_client: Any) -> None:
     import asyncio
 
-    from bot.server import emulator_webhooks_into
+    from bot.emulator_webhooks import emulator_webhooks_into
 
     assert ready.emulator is not None
     delivered: list[dict[str, Any]] = []

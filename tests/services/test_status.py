@@ -1,12 +1,13 @@
-"""bot/services/status.py: job statuses from the job registry and sync_state."""
+"""bot/services/status.py: job statuses from the process's jobs and sync_state."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from bot.jobs import JOBS, Job
+from bot.jobs import Job, build_jobs
 from bot.services.status import job_statuses
 from store import sync_state
 from tests.services.readmodel_support import T0, FixedClock, make_deps
@@ -16,9 +17,9 @@ async def nothing(_deps: object) -> None:
     return None
 
 
-JOBS_UNDER_TEST = [Job("b_ok", nothing, lambda s: 60), Job("a_failing", nothing, lambda s: 60),
-                   Job("c_never", nothing, lambda s: 60), Job("d_off", nothing, lambda s: 0),
-                   Job("e_late", nothing, lambda s: 60)]
+JOBS_UNDER_TEST = [Job("b_ok", nothing, 60), Job("a_failing", nothing, 60),
+                   Job("c_never", nothing, 60), Job("d_off", nothing, 0),
+                   Job("e_late", nothing, 60)]
 
 
 @pytest.fixture
@@ -53,9 +54,10 @@ async def test_statuses_carry_last_run_success_error_and_lag(deps, clock) -> Non
     assert late.lag_seconds == 300 and late.overdue  # more than two intervals without success
 
 
-async def test_default_registry_is_listed(deps) -> None:
+async def test_the_process_jobs_are_listed_by_default(deps) -> None:
+    deps = replace(deps, jobs=tuple(build_jobs(deps.settings)))
     names = [s.name for s in await job_statuses(deps)]
-    assert names == sorted(job.name for job in JOBS)
+    assert names == sorted(job.name for job in deps.jobs)
     assert "users" in names and "event_retention" in names
 
 

@@ -149,8 +149,8 @@ async def test_a_clean_run_clears_the_last_runs_warnings(deps, scripted):
 
 
 async def test_admins_see_the_skipped_count_after_a_scheduled_run(deps):
-    assert await run_job(deps, Job("users", sync.sync_users, lambda s: 3600))
-    (users,) = await job_statuses(deps, [Job("users", sync.sync_users, lambda s: 3600)])
+    assert await run_job(deps, Job("users", sync.sync_users, 3600))
+    (users,) = await job_statuses(deps, [Job("users", sync.sync_users, 3600)])
     assert users.skipped == 1 and users.last_error == ""
     text = str(job_status_blocks([users], deps.clock()))
     assert ("1 record skipped in the last users sync: run `customer-center sync users` to see "

@@ -297,7 +297,8 @@ class PlatformSeen(Model):
 
 
 class CustomerView(Model):
-    """One page of the customer view modal: profile, feed counts, containers and cards (issue 3)."""
+    """One page of the customer view modal: profile, feed counts, containers and cards
+    (docs/usage.md#customer-view)."""
 
     customer: Customer
     tab: str = "active"  # a CardStatus value, or "all"
@@ -324,7 +325,7 @@ class FlowStats(Model):
 
 
 class CustomerAnalytics(Model):
-    """A customer's engagement, computed from the read model (issue 3)."""
+    """A customer's engagement, computed from the read model (docs/usage.md#customer-view)."""
 
     customer: Customer
     now: datetime
@@ -371,7 +372,8 @@ class FlowSend(Model):
 
 
 class JobStatus(Model):
-    """A scheduled job as admins see it (issue 6): its interval and last outcomes from sync_state.
+    """A scheduled job as admins see it (docs/operations.md#scheduled-jobs-and-the-leader): its
+    interval and last outcomes from sync_state.
 
     `lag_seconds` is how long since the last success (since never: None); `overdue` is True when
     that is more than two intervals (or the job never succeeded after running).

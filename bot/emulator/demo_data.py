@@ -1,6 +1,6 @@
-"""Deterministic demo dataset for the embedded Atomic emulator (DESIGN.md §6).
+"""Deterministic demo dataset for the embedded Atomic emulator (docs/design.md#embedded-default).
 
-Everything is wire-shaped JSON (ATOMIC-CONTRACT.md) and depends only on (customers, seed, now):
+Everything is wire-shaped JSON (docs/atomic-contract.md) and depends only on (customers, seed, now):
 the same inputs give the same JSON, byte for byte. Customers stream from `iter_demo_users` so a
 benchmark can generate a million of them cheaply; cards and their webhook history come from
 `demo_cards_for_user`.
@@ -17,8 +17,8 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.atomic.emulator import catalog
-from bot.atomic.emulator.cards import demo_cards_for_user, iso
+from bot.emulator import catalog
+from bot.emulator.cards import demo_cards_for_user, iso
 
 EMULATOR_CLIENT_ID = "emulator"
 EMULATOR_CLIENT_SECRET = "emulator-secret"  # noqa: S105 - the emulator's public demo credential

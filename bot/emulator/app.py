@@ -1,4 +1,5 @@
-"""The embedded Atomic emulator: Atomic's API (ATOMIC-CONTRACT.md) as an ASGI app, plus webhooks.
+"""The embedded Atomic emulator: Atomic's API (docs/atomic-contract.md) as an ASGI app, plus
+webhooks.
 
 The app's real Atomic client reaches `Emulator.asgi` through `httpx.ASGITransport`; events go back
 to the app through a `WebhookSender`, in the background and retried, as Atomic would deliver them.
@@ -20,10 +21,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.atomic.emulator.demo_data import DEMO_ENVIRONMENT_ID, DemoDataset, build_demo_dataset
-from bot.atomic.emulator.routes import api_routes
-from bot.atomic.emulator.state import EmulatorState
 from bot.atomic.paths import TOKEN_ROUTE
+from bot.emulator.demo_data import DEMO_ENVIRONMENT_ID, DemoDataset, build_demo_dataset
+from bot.emulator.routes import api_routes
+from bot.emulator.state import EmulatorState
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot.atomic.definitions import INPUT_NODE_KINDS, iter_nodes
-from bot.atomic.emulator import DEMO_ANCHOR, DemoDataset, build_demo_dataset, iter_demo_users
-from bot.atomic.emulator.cards import demo_cards_for_user
+from bot.domain.definitions import INPUT_NODE_KINDS, iter_nodes
+from bot.emulator import DEMO_ANCHOR, DemoDataset, build_demo_dataset, iter_demo_users
+from bot.emulator.cards import demo_cards_for_user
 
 STATUSES = {"active", "embargoed", "snoozed", "completed", "dismissed", "expired", "cancelled"}
 CLOSING_EVENT = {"completed": "card-completed", "dismissed": "card-dismissed",

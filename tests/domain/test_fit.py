@@ -1,11 +1,11 @@
-"""bot/fit.py: any string made storable, within its column, with the change said."""
+"""bot/domain/fit.py: any string made storable, within its column, with the change said."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.fit import clean_json, clean_text, fit_text, needs_cleaning
+from bot.domain.fit import clean_json, clean_text, fit_text, needs_cleaning
 
 
 def storable(text: str) -> bool:

@@ -1,6 +1,6 @@
 """The emulator's fixed catalogue: stream containers, card templates and Action Flows.
 
-Wire shapes follow ATOMIC-CONTRACT.md ("Stream containers", "Card definitions", "Action Flows").
+Wire shapes follow docs/atomic-contract.md (#stream-containers, #card-definitions, #action-flows).
 Everything here is static; demo_data.py builds customers and card instances on top of it.
 """
 

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.atomic.definitions import INPUT_KINDS, input_nodes
-from bot.atomic.emulator import catalog
-from bot.atomic.emulator.cards import PLATFORMS, iso, make_event, submit_button
-from bot.atomic.emulator.demo_data import DemoDataset
+from bot.domain.definitions import INPUT_KINDS, input_nodes
+from bot.emulator import catalog
+from bot.emulator.cards import PLATFORMS, iso, make_event, submit_button
+from bot.emulator.demo_data import DemoDataset
 
 TOKEN_LIFETIME = timedelta(hours=1)
 ACTIONS: dict[str, tuple[str, str | None, bool]] = {

@@ -2,7 +2,8 @@
 
 Shapes: the flat contract shape and the contract's webhook events (docs/atomic.md, assumed parts).
 `make_event` is shared with the live emulator so replayed history and simulated actions look alike.
-Definitions are read with bot/card_tree.py, so SDK-shaped cards given to the emulator work too.
+Definitions are read with bot/domain/card_tree.py, so SDK-shaped cards given to the emulator work
+too.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from bot.atomic.definitions import input_nodes
-from bot.atomic.emulator import catalog
-from bot.card_tree import display_nodes
+from bot.domain.card_tree import display_nodes
+from bot.domain.definitions import input_nodes
+from bot.emulator import catalog
 
 OPEN_STATUSES = ("active", "embargoed", "snoozed")
 CLOSED_STATUSES = ("completed", "dismissed", "expired", "cancelled")

@@ -1,4 +1,5 @@
-"""HTTP routes of the emulator: Atomic's API (ATOMIC-CONTRACT.md) and the demo simulation routes."""
+"""HTTP routes of the emulator: Atomic's API (docs/atomic-contract.md) and the demo simulation
+routes."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.atomic import paths
-from bot.atomic.emulator.demo_data import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
-from bot.atomic.emulator.state import EmulatorError
+from bot.emulator.demo_data import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
+from bot.emulator.state import EmulatorError
 
 if TYPE_CHECKING:
-    from bot.atomic.emulator.app import Emulator
+    from bot.emulator.app import Emulator
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_LIMIT = 1000

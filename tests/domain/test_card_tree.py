@@ -1,4 +1,4 @@
-"""The one reading of card definitions (bot/card_tree.py) over every fixture of
+"""The one reading of card definitions (bot/domain/card_tree.py) over every fixture of
 tests/fixtures/atomic: inputs with kinds, labels and options, what the feed shows, depth safety."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot.atomic.definitions import (
+from bot.domain import InputKind
+from bot.domain.card_tree import display_nodes, nesting_depth, views, walk
+from bot.domain.definitions import (
     INPUT_KINDS,
     INPUT_NODE_KINDS,
     guess_kind,
@@ -19,10 +21,8 @@ from bot.atomic.definitions import (
     input_specs,
     iter_nodes,
 )
-from bot.atomic.emulator.cards import demo_value, submit_button
-from bot.atomic.emulator.state import BadRequest, _check_values
-from bot.card_tree import display_nodes, nesting_depth, views, walk
-from bot.domain import InputKind
+from bot.emulator.cards import demo_value, submit_button
+from bot.emulator.state import BadRequest, _check_values
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "atomic"
 T, N, D, DD = InputKind.TEXT, InputKind.NUMBER, InputKind.DATE, InputKind.DROPDOWN

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.atomic.emulator import (
+from bot.emulator import (
     DEMO_ANCHOR,
     EMULATOR_CLIENT_ID,
     EMULATOR_CLIENT_SECRET,
@@ -513,7 +513,7 @@ async def test_http_webhook_sender_posts_with_the_token() -> None:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from bot.atomic.emulator import WebhookDeliveryError, http_webhook_sender
+    from bot.emulator import WebhookDeliveryError, http_webhook_sender
 
     received: list[tuple[str | None, Any]] = []
 
@@ -540,7 +540,7 @@ async def test_standalone_server_replays_history_and_delivers_simulations() -> N
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from bot.atomic.emulator import build_standalone_app
+    from bot.emulator import build_standalone_app
 
     received: list[dict[str, Any]] = []
     tokens: set[str | None] = set()

@@ -1,15 +1,16 @@
-"""The embedded Atomic emulator and its deterministic demo dataset (DESIGN.md §6)."""
+"""The embedded Atomic emulator and its deterministic demo dataset
+(docs/design.md#embedded-default)."""
 
 from __future__ import annotations
 
-from bot.atomic.emulator.app import (
+from bot.emulator.app import (
     Emulator,
     WebhookDeliveryError,
     WebhookSender,
     build_standalone_app,
     http_webhook_sender,
 )
-from bot.atomic.emulator.demo_data import (
+from bot.emulator.demo_data import (
     DEMO_ANCHOR,
     EMULATOR_CLIENT_ID,
     EMULATOR_CLIENT_SECRET,
@@ -17,7 +18,7 @@ from bot.atomic.emulator.demo_data import (
     build_demo_dataset,
     iter_demo_users,
 )
-from bot.atomic.emulator.state import BadRequest, Conflict, EmulatorError, NotFoundError
+from bot.emulator.state import BadRequest, Conflict, EmulatorError, NotFoundError
 
 __all__ = [
     "DEMO_ANCHOR", "EMULATOR_CLIENT_ID", "EMULATOR_CLIENT_SECRET", "BadRequest", "Conflict",

@@ -1,5 +1,6 @@
-"""Random node trees through bot/card_tree.py: nothing raises, and every named input node is found
-exactly once, whatever the nesting, the shape (attributes or flat) or the junk beside it."""
+"""Random node trees through bot/domain/card_tree.py: nothing raises, and every named input node
+is found exactly once, whatever the nesting, the shape (attributes or flat) or the junk beside
+it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blocks.feed import preview_lines
-from bot.atomic.definitions import INPUT_KINDS, input_specs
-from bot.card_tree import CONTAINER_TYPES, display_nodes, walk
 from bot.domain import Card
+from bot.domain.card_tree import CONTAINER_TYPES, display_nodes, walk
+from bot.domain.definitions import INPUT_KINDS, input_specs
 
 TYPES = [*INPUT_KINDS, *INPUT_KINDS, *CONTAINER_TYPES, *CONTAINER_TYPES,  # inputs and containers
          "checkboxItem", "listItem", "cardDescription", "category", "headline", "text", "image",
