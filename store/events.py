@@ -1,4 +1,4 @@
-"""Card events: de-duplicated storage and their effect on cards (ATOMIC-CONTRACT.md, Webhooks)."""
+"""Card events: de-duplicated storage and their effect on cards (docs/atomic-contract.md#webhooks)."""
 
 from __future__ import annotations
 
