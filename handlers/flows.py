@@ -1,6 +1,7 @@
 """Send Action Flow (modal: loading → pick + variables → confirmation → progress → result), the
 `/customer-center flows` registry with its Enable / Disable / Refresh buttons, and the support
-thread's Show responses button (docs/design.md#sending-an-action-flow, docs/slack-rules.md#the-3-second-budget and #modals).
+thread's Show responses button (docs/design.md#sending-an-action-flow;
+docs/slack-rules.md#the-3-second-budget and #modals).
 
 Thin listeners: ack first (view submissions answer in the ack), parse with blocks/, one service
 call, render, send. The services re-check Edit / Admin / View and that the flow is still enabled.
