@@ -1,4 +1,5 @@
-"""Card events: de-duplicated storage and their effect on cards (docs/atomic-contract.md#webhooks)."""
+"""Card events: de-duplicated storage and their effect on cards
+(docs/atomic-contract.md#webhooks)."""
 
 from __future__ import annotations
 
