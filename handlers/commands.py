@@ -1,8 +1,7 @@
-"""Slash commands: `/customer <query>`, and `/customer-center` (dispatched in handlers/admin.py)."""
+"""The slash command `/customer <query>` (`/customer-center` is handlers/admin.py's)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -21,14 +20,7 @@ from blocks.messages import (
 from bot.deps import Deps
 from bot.domain import Actor, Role
 from bot.services import access, lookup
-from handlers.admin import handle_customer_center
-
-
-async def reply(respond: AsyncRespond, payload: dict[str, Any], *,
-                replace_original: bool | None = None) -> None:
-    """Answer through the response_url, privately (customer data is never posted in a channel)."""
-    await respond(text=payload.get("text", ""), blocks=payload.get("blocks"),
-                  response_type="ephemeral", replace_original=replace_original)
+from handlers.common import Listener, reply
 
 
 async def customer_answer(deps: Deps, actor: Actor, query: str) -> dict[str, Any]:
@@ -59,9 +51,8 @@ async def handle_customer_command(ack: AsyncAck, command: dict[str, Any], respon
         await reply(respond, await customer_answer(deps, actor, query))
 
 
-LISTENERS: dict[Command, Callable[..., Awaitable[None]]] = {
+LISTENERS: dict[Command, Listener] = {
     Command.CUSTOMER: handle_customer_command,
-    Command.CUSTOMER_CENTER: handle_customer_center,
 }
 
 

@@ -19,7 +19,7 @@ from typing import TextIO
 
 from bot.deps import Deps
 from bot.domain import Actor, Card, Role, StreamContainer
-from bot.errors import CardNotFound, PermissionDenied
+from bot.errors import CardNotFound
 from bot.render import (
     ImageFetcher,
     Mode,
@@ -150,9 +150,7 @@ async def load_subject(deps: Deps, actor: Actor, request: PreviewRequest) -> Pre
         PermissionDenied: the actor has no View access (the attempt is audited).
         CardNotFound: no such card.
     """
-    if not await access.permits(deps, actor, Role.VIEW, action="card.preview",
-                                target=request.card_id):
-        raise PermissionDenied()
+    await access.ensure(deps, actor, Role.VIEW, action="card.preview", target=request.card_id)
     card, found = await load_card(deps, request.card_id)
     subject = subject_for(card, found, request)
     await audit.log(deps, actor, "card.preview", card.card_instance_id,
