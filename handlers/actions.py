@@ -19,7 +19,7 @@ from blocks.search import search_modal
 from bot.deps import Deps
 from bot.domain import Actor, Role
 from bot.services import access, customer_view, lookup
-from handlers.common import Build, Listener, fill, in_view, open_or_push, reply
+from handlers.common import Build, Listener, fill, in_view, on_modal, open_or_push, reply
 
 MORE_FAILED = "Couldn't load more results."
 
@@ -51,9 +51,10 @@ async def handle_more_results(ack: AsyncAck, action: dict[str, Any], body: dict[
             async def build() -> dict[str, Any]:
                 return search_modal(page.query, await lookup.lookup(
                     deps, actor, page.query, offset=page.offset))
-            await fill(context, body["view"]["id"], build, view_hash=body["view"].get("hash"),
-                       problem=MORE_FAILED,
-                       app_error_view=lambda note: search_modal(page.query, note=note))
+            on_modal(context, body["view"]["id"], view_hash=body["view"].get("hash"),
+                     problem=MORE_FAILED,
+                     app_error_view=lambda note: search_modal(page.query, note=note))
+            await fill(context, build)
             return
         result = await lookup.lookup(deps, actor, page.query, offset=page.offset)
         await reply(respond, matches_message(result), replace_original=True)

@@ -47,20 +47,19 @@ def on_modal(context: AsyncBoltContext, view_id: str, *, view_hash: str | None =
              problem: str = CUSTOMER, advice: str = TRY_AGAIN,
              app_error_view: Callable[[str], dict[str, Any]] | None = None) -> None:
     """From here on, an error ends the modal `view_id` (bot/error_handler.py): an AppError as
-    `app_error_view(its message)`, anything else as an error view saying `problem`."""
+    `app_error_view(its message)`, anything else as an error view saying `problem`; `fill`
+    puts the content there."""
     context[MODAL] = Modal(view_id=view_id, view_hash=view_hash, problem=problem, advice=advice,
                            app_error_view=app_error_view)
 
 
-async def fill(context: AsyncBoltContext, view_id: str, build: Build, *,
-               view_hash: str | None = None, problem: str = CUSTOMER, advice: str = TRY_AGAIN,
-               app_error_view: Callable[[str], dict[str, Any]] | None = None) -> None:
-    """Replace the modal `view_id` (a loading view, or the one acted in) with what `build` makes;
-    whatever fails, the modal ends on the error (`on_modal`) and never stays loading."""
-    on_modal(context, view_id, view_hash=view_hash, problem=problem, advice=advice,
-             app_error_view=app_error_view)
+async def fill(context: AsyncBoltContext, build: Build) -> None:
+    """Replace the modal `on_modal` named (a loading view, or the one acted in) with what `build`
+    makes, with its hash; whatever fails, the error handler ends the modal on the error."""
+    modal = context[MODAL]
+    assert isinstance(modal, Modal), "on_modal names the modal to fill"
     client: AsyncWebClient = context.client
-    await client.views_update(view_id=view_id, hash=view_hash, view=await build())
+    await client.views_update(view_id=modal.view_id, hash=modal.view_hash, view=await build())
 
 
 async def open_loading(context: AsyncBoltContext, body: dict[str, Any],
@@ -84,10 +83,9 @@ async def open_or_push(context: AsyncBoltContext, deps: Deps, body: dict[str, An
     """Loading view at once, then the real one, built in a post-ack slot (bot/after_ack.py)."""
     view = await open_loading(context, body, loading)
     on_modal(context, view["id"], view_hash=view.get("hash"), problem=problem,
-             app_error_view=app_error_view)  # a wait for the slot may end in an error too
+             app_error_view=app_error_view)
     async with deps.after_ack.slot():
-        await fill(context, view["id"], build, view_hash=view.get("hash"), problem=problem,
-                   app_error_view=app_error_view)
+        await fill(context, build)
 
 
 async def before_ack(context: AsyncBoltContext, deps: Deps, work: Awaitable[T]) -> T:

@@ -90,8 +90,7 @@ async def handle_pick_flow(ack: AsyncAck, action: dict[str, Any], body: dict[str
             deps, actor, customer_id=meta.customer_id, flow_id=picked_flow_id(action),
             nonce=meta.nonce))
     async with deps.after_ack.slot():
-        await fill(context, view["id"], build, view_hash=view.get("hash"),
-                   problem="Couldn't load this Action Flow.", app_error_view=message_modal)
+        await fill(context, build)
 
 
 async def handle_send_flow_submission(ack: AsyncAck, view: dict[str, Any],
@@ -119,8 +118,9 @@ async def handle_confirm_send(ack: AsyncAck, view: dict[str, Any], context: Asyn
             status=outcome.send.status, flow_name=outcome.flow_name, customer=outcome.customer,
             error=outcome.send.error, repeated=outcome.repeated))
     # The send may have gone out: never suggest sending again blindly.
-    await fill(context, view["id"], build, app_error_view=message_modal,
-               problem="Couldn't show how this send went.", advice=SEND_ADVICE)
+    on_modal(context, view["id"], app_error_view=message_modal,
+             problem="Couldn't show how this send went.", advice=SEND_ADVICE)
+    await fill(context, build)
 
 
 # -- /customer-center flows -------------------------------------------------------------------

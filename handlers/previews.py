@@ -61,9 +61,10 @@ async def _show(context: AsyncBoltContext, deps: Deps, actor: Actor, meta: Previ
     """Render (or reuse) the preview and put it into the modal `view_id`."""
     on_modal(context, view_id, problem="Couldn't draw this preview.")
     client: AsyncWebClient = context.client
-    subject = await previews.load_subject(deps, actor, previews.PreviewRequest(
-        card_id=meta.card_id, container_id=meta.container, mode=Mode(meta.mode), sdk=meta.sdk))
-    result = await previews.slack_preview(deps, subject, upload=uploader(client))
+    result = await previews.preview_in_slack(deps, actor, previews.PreviewRequest(
+        card_id=meta.card_id, container_id=meta.container, mode=Mode(meta.mode), sdk=meta.sdk),
+        upload=uploader(client))
+    subject = result.subject
     shown = meta.model_copy(update={"mode": subject.mode.value,
                                     "container": subject.container.id if subject.container
                                     else meta.container})

@@ -19,7 +19,7 @@ from blocks.search import parse_search, search_modal
 from bot.deps import Deps
 from bot.domain import Actor, Role
 from bot.services import analytics, customer_view, lookup
-from handlers.common import Build, Listener, fill, open_or_push
+from handlers.common import Build, Listener, fill, on_modal, open_or_push
 
 Change = Callable[[CustomerViewMeta, dict[str, Any]], CustomerViewMeta]
 
@@ -56,8 +56,9 @@ async def _update(context: AsyncBoltContext, deps: Deps, body: dict[str, Any],
                   build: Build) -> None:
     """The customer view in place (its hash: a newer state is never overwritten)."""
     view = body["view"]
+    on_modal(context, view["id"], view_hash=view.get("hash"))
     async with deps.after_ack.slot():
-        await fill(context, view["id"], build, view_hash=view.get("hash"))
+        await fill(context, build)
 
 
 def _changer(change: Change) -> Listener:
@@ -117,9 +118,10 @@ async def handle_search_submission(ack: AsyncAck, view: dict[str, Any],
 
     async def build() -> dict[str, Any]:
         return search_modal(query, await lookup.lookup(deps, actor, query))
+    on_modal(context, view["id"], problem="Couldn't finish this search.",
+             app_error_view=lambda note: search_modal(query, note=note))
     async with deps.after_ack.slot():
-        await fill(context, view["id"], build, problem="Couldn't finish this search.",
-                   app_error_view=lambda note: search_modal(query, note=note))
+        await fill(context, build)
 
 
 LISTENERS: dict[ActionId, Listener] = {

@@ -171,6 +171,13 @@ def _short(exc: BaseException) -> str:
     return " ".join(str(text).split())[:200]
 
 
+async def preview_in_slack(deps: Deps, actor: Actor, request: PreviewRequest, *,
+                           upload: Uploader) -> SlackPreview:
+    """The Preview button and its choices: the card checked and audited (`load_subject`), then
+    its Slack file (`slack_preview`)."""
+    return await slack_preview(deps, await load_subject(deps, actor, request), upload=upload)
+
+
 async def slack_preview(deps: Deps, subject: PreviewSubject, *, upload: Uploader,
                         fetcher: ImageFetcher | None = None) -> SlackPreview:
     """The Slack file of this preview: from the cache, or rendered and uploaded once.
