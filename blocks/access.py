@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
 from blocks.format import absolute_time
 from blocks.ids import ActionId, BlockId
 from bot.domain import Role
+from bot.errors import StaleForm
 
 MAX_ADMINS = 20
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
@@ -39,11 +40,12 @@ class AccessRequest(BaseModel):
     user_id: str = Field(pattern=USER_ID.pattern, max_length=32)
 
 
-def parse_access_request(value: str) -> AccessRequest | None:
+def parse_access_request(value: str) -> AccessRequest:
+    """Who asked, from a grant button's value; StaleForm when the value is not one."""
     try:
         return AccessRequest.model_validate_json(value)
     except ValidationError:
-        return None
+        raise StaleForm("That request is malformed.") from None
 
 
 def ids_mrkdwn(text: str) -> MarkdownTextObject:

@@ -24,6 +24,7 @@ from blocks.access import ROLE_MEANS, ROLE_NAMES, ids_mrkdwn, mentions, message_
 from blocks.ids import ActionId, BlockId, Command
 from blocks.text import safe_mrkdwn
 from bot.domain import AuditItem, Grant, Role, SubjectKind, UserGroup
+from bot.errors import InvalidInput, StaleForm
 
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,30})(?:\|[^>]*)?>")
 GROUP_MENTION = re.compile(r"<!subteam\^(S[A-Z0-9]{2,30})(?:\|[^>]*)?>")
@@ -43,24 +44,20 @@ class SubcommandHelp:
     role: Role | None  # None: anyone
 
 
-class ParseError(ValueError):
-    """Malformed arguments; the message is shown to the user (escaped)."""
-
-
 def subject_mention(kind: SubjectKind, subject_id: str) -> str:
     return f"<@{subject_id}>" if kind is SubjectKind.USER else f"<!subteam^{subject_id}>"
 
 
 def parse_subject(token: str) -> tuple[SubjectKind, str]:
-    """`<@U…|name>` or `<!subteam^S…|@name>` → (kind, id); ParseError otherwise."""
+    """`<@U…|name>` or `<!subteam^S…|@name>` → (kind, id); InvalidInput otherwise."""
     if match := USER_MENTION.fullmatch(token):
         return SubjectKind.USER, match.group(1)
     if match := GROUP_MENTION.fullmatch(token):
         return SubjectKind.USERGROUP, match.group(1)
     if token.startswith("@"):
-        raise ParseError(f"“{token}” isn't a mention Slack recognised. Pick the person or user "
+        raise InvalidInput(f"“{token}” isn't a mention Slack recognised. Pick the person or user "
                          "group from the autocomplete list as you type @.")
-    raise ParseError(f"“{token}” isn't a person or user group. Mention them, e.g. "
+    raise InvalidInput(f"“{token}” isn't a person or user group. Mention them, e.g. "
                      "`@sam` or `@support-team`.")
 
 
@@ -68,13 +65,13 @@ def parse_role(token: str) -> Role:
     try:
         return Role(token.strip().lower())
     except ValueError:
-        raise ParseError(f"“{token}” isn't a role. Use `view`, `edit` or `admin`.") from None
+        raise InvalidInput(f"“{token}” isn't a role. Use `view`, `edit` or `admin`.") from None
 
 
 def parse_channel(token: str) -> str:
     if match := CHANNEL_MENTION.fullmatch(token):
         return match.group(1)
-    raise ParseError(f"“{token}” isn't a channel. Mention it, e.g. `#support`.")
+    raise InvalidInput(f"“{token}” isn't a channel. Mention it, e.g. `#support`.")
 
 
 class AuditQuery(BaseModel):
@@ -89,32 +86,33 @@ class AuditQuery(BaseModel):
 
 
 def parse_audit_args(tokens: Sequence[str]) -> AuditQuery:
-    """`[<@user> | <customer id>] [days]` → AuditQuery; ParseError when malformed."""
+    """`[<@user> | <customer id>] [days]` → AuditQuery; InvalidInput when malformed."""
     rest = list(tokens)
     days = DEFAULT_AUDIT_DAYS
     if rest and rest[-1].isdigit():
         days = int(rest.pop())
         if not 1 <= days <= MAX_AUDIT_DAYS:
-            raise ParseError(f"Days must be between 1 and {MAX_AUDIT_DAYS}.")
+            raise InvalidInput(f"Days must be between 1 and {MAX_AUDIT_DAYS}.")
     if len(rest) > 1:
-        raise ParseError("Give one person or one customer ID, then optionally a number of days.")
+        raise InvalidInput("Give one person or one customer ID, then optionally a number of days.")
     if not rest:
         return AuditQuery(days=days)
     token = rest[0]
     if match := USER_MENTION.fullmatch(token):
         return AuditQuery(actor_id=match.group(1), days=days)
     if token.startswith("<"):
-        raise ParseError(f"“{token}” isn't a person. Mention one with @, or give a customer ID.")
+        raise InvalidInput(f"“{token}” isn't a person. Mention one with @, or give a customer ID.")
     if len(token) > 200:
-        raise ParseError("That customer ID is too long.")
+        raise InvalidInput("That customer ID is too long.")
     return AuditQuery(target=token, days=days)
 
 
-def parse_audit_query(value: str) -> AuditQuery | None:
+def parse_audit_query(value: str) -> AuditQuery:
+    """The page an audit button asks for; StaleForm when the value is not one."""
     try:
         return AuditQuery.model_validate_json(value)
     except ValidationError:
-        return None
+        raise StaleForm("That button is out of date. Run the command again.") from None
 
 
 def notice_message(text: str, *, emoji: str = ":white_check_mark:") -> dict[str, Any]:

@@ -61,7 +61,7 @@ INPUT_TYPES = frozenset(INPUT_NODE_TYPES.values())
 
 # -- SDK versions ---------------------------------------------------------------------------------
 
-def parse_version(value: str) -> tuple[int, ...] | None:
+def version_of(value: str) -> tuple[int, ...] | None:
     """`24.2.0` → (24, 2, 0); None for anything that is not a dotted version."""
     parts = value.strip().split(".")
     if not all(p.isascii() and p.isdigit() for p in parts) or len(parts) > 4:
@@ -78,14 +78,14 @@ def minimum_versions(definition: Mapping[str, Any]) -> dict[str, str]:
 
 def needs_newer(node: Mapping[str, Any], minimums: Mapping[str, str], sdk: str) -> str | None:
     """The minimum SDK version a node needs when `sdk` is older than it, else None."""
-    chosen = parse_version(sdk) if sdk else None
+    chosen = version_of(sdk) if sdk else None
     if chosen is None:
         return None
     kind = str(node.get("type", ""))
     keys = [kind] + [f"{kind}.{prop}" for prop in node if isinstance(prop, str)]
     for key in keys:
         required = minimums.get(key)
-        version = parse_version(required) if required else None
+        version = version_of(required) if required else None
         if version is not None and chosen < version:
             return required
     return None

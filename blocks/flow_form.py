@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from blocks.ids import ActionId, BlockId
 from blocks.metadata import MAX_CUSTOMER_ID
 from bot.domain import ActionFlow, FlowVariable, VariableType
+from bot.errors import InvalidInput, StaleForm
 
 MAX_STRING = 500  # characters per string variable (what a card shows; keeps metadata small)
 MAX_METADATA = 3_000
@@ -28,6 +29,7 @@ MAX_NUMBER = Decimal("1e15")  # larger numbers lose precision as JSON doubles
 SENDABLE = frozenset({VariableType.STRING, VariableType.NUMBER, VariableType.DATE,
                       VariableType.BOOLEAN})
 NONCE_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+STALE_FORM = "This form is out of date. Open the customer again and start over."
 
 Value = str | int | float | bool
 
@@ -73,18 +75,20 @@ def unsigned_json(meta: SendFlowMeta | ConfirmMeta) -> str:
                       separators=(",", ":"), ensure_ascii=False)
 
 
-def parse_send_meta(raw: str) -> SendFlowMeta | None:
+def parse_send_meta(raw: str) -> SendFlowMeta:
+    """The send form's private_metadata; StaleForm when it is not one of ours."""
     try:
         return SendFlowMeta.model_validate_json(raw or "")
     except ValidationError:
-        return None
+        raise StaleForm(STALE_FORM) from None
 
 
-def parse_confirm_meta(raw: str) -> ConfirmMeta | None:
+def parse_confirm_meta(raw: str) -> ConfirmMeta:
+    """The confirmation step's private_metadata; StaleForm when it is not one of ours."""
     try:
         return ConfirmMeta.model_validate_json(raw or "")
     except ValidationError:
-        return None
+        raise StaleForm(STALE_FORM) from None
 
 
 def is_integer(variable: FlowVariable) -> bool:
@@ -101,13 +105,6 @@ def var_specs(flow: ActionFlow) -> list[VarSpec]:
 
 def block_id(name: str) -> str:
     return f"{BlockId.VARIABLE}{name}"
-
-
-@dataclass(frozen=True)
-class FieldErrors:
-    """Inline errors keyed by input block id (for `ack(response_action="errors")`)."""
-
-    by_block_id: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -150,9 +147,7 @@ def _date(text: str) -> tuple[Value | None, str]:
         return None, "Pick a date (YYYY-MM-DD)."
 
 
-def parse_element(spec: VarSpec, element: dict[str, Any] | None) -> tuple[Value | None, str]:
-    """One variable's value from its element state: (value or None when empty, error)."""
-    element = element or {}
+def _element(spec: VarSpec, element: dict[str, Any]) -> tuple[Value | None, str]:
     if spec.t == VariableType.BOOLEAN:
         return bool(element.get("selected_options")), ""
     raw = element.get("selected_date") if spec.t == VariableType.DATE else element.get("value")
@@ -167,6 +162,15 @@ def parse_element(spec: VarSpec, element: dict[str, Any] | None) -> tuple[Value 
     if spec.t == VariableType.NUMBER:
         return _number(raw, spec)
     return _date(raw.strip())
+
+
+def parse_element(spec: VarSpec, element: dict[str, Any] | None) -> Value | None:
+    """One variable's value from its element state (None when empty); InvalidInput, with the
+    error on the variable's input block, when it can't be read."""
+    value, problem = _element(spec, element or {})
+    if problem:
+        raise InvalidInput(problem, {block_id(spec.n): problem})
+    return value
 
 
 def check_values(specs: list[VarSpec], values: dict[str, Any]) -> dict[str, str]:
@@ -202,40 +206,44 @@ def check_values(specs: list[VarSpec], values: dict[str, Any]) -> dict[str, str]
     return errors
 
 
-def parse_values(specs: list[VarSpec], state: dict[str, Any]) -> dict[str, Value] | FieldErrors:
-    """Typed values from a view's state.values, or inline errors (required, type, length)."""
+def parse_values(specs: list[VarSpec], state: dict[str, Any]) -> dict[str, Value]:
+    """Typed values from a view's state.values; InvalidInput with the inline errors (required,
+    type, length) keyed by input block id."""
     values: dict[str, Value] = {}
     errors: dict[str, str] = {}
     for spec in specs:
-        value, problem = parse_element(spec, _state_value(state, spec.n))
-        if problem:
-            errors[block_id(spec.n)] = problem
-        elif value is None:
+        try:
+            value = parse_element(spec, _state_value(state, spec.n))
+        except InvalidInput as bad:
+            errors.update(bad.field_errors)
+            continue
+        if value is None:
             if spec.r:
                 errors[block_id(spec.n)] = "Required."
         else:
             values[spec.n] = value
-    return FieldErrors(errors) if errors else values
+    if errors:
+        raise InvalidInput("Check the values.", errors)
+    return values
 
 
-def parse_send_flow(view: dict[str, Any]) -> SendForm | FieldErrors | None:
-    """The send form's submission; None when its private_metadata is not one of ours."""
+def parse_send_flow(view: dict[str, Any]) -> SendForm:
+    """The send form's submission. Raises StaleForm when its private_metadata is not one of
+    ours, InvalidInput with errors keyed by input block id when a value is missing or wrong."""
     meta = parse_send_meta(str(view.get("private_metadata") or ""))
-    if meta is None:
-        return None
     state = (view.get("state") or {}).get("values") or {}
     if not meta.flow_id:
-        return FieldErrors({BlockId.FLOW_PICKER.value: "Pick an Action Flow."})
+        raise InvalidInput("Pick an Action Flow.",
+                           {BlockId.FLOW_PICKER.value: "Pick an Action Flow."})
     parsed = parse_values(meta.vars, state)
-    if isinstance(parsed, FieldErrors):
-        return parsed
     confirm = ConfirmMeta(customer_id=meta.customer_id, nonce=meta.nonce, flow_id=meta.flow_id,
                           values=parsed, sig="x" * 64)
     if len(confirm.model_dump_json()) > MAX_METADATA:
         longest = max((s for s in meta.vars if s.t == VariableType.STRING),
                       key=lambda s: len(str(parsed.get(s.n, ""))), default=None)
         target = block_id(longest.n) if longest else BlockId.FLOW_PICKER.value
-        return FieldErrors({target: "Too much text for one send: shorten the values."})
+        too_much = "Too much text for one send: shorten the values."
+        raise InvalidInput(too_much, {target: too_much})
     return SendForm(meta=meta, values=parsed)
 
 

@@ -33,6 +33,7 @@ from blocks.ids import ActionId, BlockId, CallbackId, Command
 from blocks.messages import admins_text, role_summary, usage_lines, valid_admin_ids
 from blocks.text import safe_plain
 from bot.domain import Grant, Role, SubjectKind, UserGroup
+from bot.errors import InvalidInput, StaleForm
 
 MAX_HOME_GRANTS = 60
 HOME_BLOCK_LIMIT = 100  # Slack's cap for a Home tab
@@ -58,11 +59,12 @@ class GrantSubject(BaseModel):
     id: str = Field(pattern=r"^[UWS][A-Z0-9]{2,30}$")
 
 
-def parse_grant_subject(value: str) -> GrantSubject | None:
+def parse_grant_subject(value: str) -> GrantSubject:
+    """The grant a Remove button is for; StaleForm when the value is not one."""
     try:
         return GrantSubject.model_validate_json(value)
     except ValidationError:
-        return None
+        raise StaleForm("That button is out of date. Open the Home tab again.") from None
 
 
 def _md(text: str) -> MarkdownTextObject:
@@ -190,8 +192,10 @@ class GrantForm:
     role: Role
 
 
-def parse_grant_modal(values: Mapping[str, Any]) -> GrantForm | dict[str, str]:
-    """The submitted `view.state.values` → GrantForm, or errors keyed by input block id."""
+def parse_grant_modal(view: Mapping[str, Any]) -> GrantForm:
+    """The submitted add-grant view → GrantForm; InvalidInput with errors keyed by input block
+    id."""
+    values = (view.get("state") or {}).get("values") or {}
     user = (values.get(BlockId.GRANT_USER, {}).get(ActionId.GRANT_USER) or {}).get("selected_user")
     group = ((values.get(BlockId.GRANT_USERGROUP, {}).get(ActionId.GRANT_USERGROUP) or {})
              .get("selected_option") or {}).get("value")
@@ -205,7 +209,7 @@ def parse_grant_modal(values: Mapping[str, Any]) -> GrantForm | dict[str, str]:
     except ValueError:
         errors[BlockId.GRANT_ROLE] = "Choose a role."
     if errors:
-        return errors
+        raise InvalidInput("Check the form.", errors)
     if user:
         return GrantForm(SubjectKind.USER, str(user), role)
     return GrantForm(SubjectKind.USERGROUP, str(group), role)

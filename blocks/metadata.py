@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.errors import StaleForm
+
 MAX_CUSTOMER_ID = 200
+STALE_BUTTON = "That button is out of date. Run `/customer` again."
+STALE_VIEW = "This view is out of date. Open the customer again."
 
 
 class CustomerRef(BaseModel):
@@ -15,12 +19,13 @@ class CustomerRef(BaseModel):
     customer_id: str = Field(min_length=1, max_length=MAX_CUSTOMER_ID)
 
 
-def parse_customer_ref(value: str) -> CustomerRef | None:
-    """The CustomerRef in a button value, or None when the value is not one (it came from Slack)."""
+def parse_customer_ref(value: str) -> CustomerRef:
+    """The CustomerRef in a button value; StaleForm when the value is not one (it came from
+    Slack)."""
     try:
         return CustomerRef.model_validate_json(value)
     except ValidationError:
-        return None
+        raise StaleForm(STALE_BUTTON) from None
 
 
 ALL_TAB = "all"
@@ -51,16 +56,17 @@ class SearchPage(BaseModel):
     offset: int = Field(default=0, ge=0, le=10_000)
 
 
-def parse_view_meta(value: str) -> CustomerViewMeta | None:
-    """The CustomerViewMeta of a view, or None when it is not one (it came from Slack)."""
+def parse_view_meta(value: str) -> CustomerViewMeta:
+    """The CustomerViewMeta of a view; StaleForm when it is not one (it came from Slack)."""
     try:
         return CustomerViewMeta.model_validate_json(value)
     except ValidationError:
-        return None
+        raise StaleForm(STALE_VIEW) from None
 
 
-def parse_search_page(value: str) -> SearchPage | None:
+def parse_search_page(value: str) -> SearchPage:
+    """The page a "More results" button asks for; StaleForm when the value is not one."""
     try:
         return SearchPage.model_validate_json(value)
     except ValidationError:
-        return None
+        raise StaleForm(STALE_BUTTON) from None

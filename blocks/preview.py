@@ -9,7 +9,7 @@ says why.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,10 +27,13 @@ from slack_sdk.models.blocks import (
 from blocks.customer import mrkdwn
 from blocks.feed import fit, input_lines, preview_lines
 from blocks.ids import ActionId, BlockId, CallbackId
+from blocks.metadata import CustomerViewMeta
 from blocks.text import safe_mrkdwn, safe_plain
 from bot.domain import Card
+from bot.errors import StaleForm
 
 TITLE = "Card preview"
+STALE_PREVIEW = "This preview is out of date. Open the card again."
 LATEST = "latest"
 MAX_NOTES = 10
 MODES = ("light", "dark")
@@ -47,11 +50,25 @@ class PreviewMeta(BaseModel):
     sdk: str = Field(default="", max_length=30)
 
 
-def parse_preview_meta(value: str) -> PreviewMeta | None:
+def parse_preview_meta(value: str) -> PreviewMeta:
+    """The preview modal's state; StaleForm when its private_metadata is not one."""
     try:
         return PreviewMeta.model_validate_json(value)
     except ValidationError:
-        return None
+        raise StaleForm(STALE_PREVIEW) from None
+
+
+def parse_preview_button(card_id: str, view: Mapping[str, Any] | None) -> PreviewMeta:
+    """What a Preview button asks for: its card (StaleForm without one), with the container and
+    SDK version of the customer view it is in (the defaults anywhere else)."""
+    if not card_id:
+        raise StaleForm(STALE_PREVIEW)
+    try:
+        shown = CustomerViewMeta.model_validate_json(str((view or {}).get("private_metadata")
+                                                         or ""))
+    except ValidationError:  # a message, or a view that is not the customer view
+        return PreviewMeta(card_id=card_id[:200])
+    return PreviewMeta(card_id=card_id[:200], container=shown.container, sdk=shown.sdk)
 
 
 def preview_button(card_id: str) -> dict[str, Any]:

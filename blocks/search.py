@@ -18,6 +18,7 @@ from blocks.messages import match_blocks, usage_lines
 from blocks.metadata import MAX_QUERY
 from blocks.text import safe_mrkdwn
 from bot.domain import LookupResult
+from bot.errors import InvalidInput
 
 EMPTY_QUERY_ERROR = "Type a name, email, phone number, customer ID or any profile value."
 
@@ -49,10 +50,12 @@ def search_modal(query: str = "", result: LookupResult | None = None, *,
 
 
 def parse_search(view: dict[str, Any]) -> str:
-    """The query typed into the search modal ("" when empty or missing)."""
+    """The query typed into the search modal; InvalidInput on the input when it is empty."""
     values = (view.get("state") or {}).get("values") or {}
     block = values.get(BlockId.SEARCH_INPUT) or {}
     for element in block.values():
         if isinstance(element, dict) and isinstance(element.get("value"), str):
-            return " ".join(element["value"].split())[:MAX_QUERY]
-    return ""
+            query = " ".join(element["value"].split())[:MAX_QUERY]
+            if query:
+                return query
+    raise InvalidInput(EMPTY_QUERY_ERROR, {BlockId.SEARCH_INPUT.value: EMPTY_QUERY_ERROR})

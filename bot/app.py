@@ -32,7 +32,7 @@ def build_app(deps: Deps, *, client: AsyncWebClient | None = None) -> AsyncApp:
         raise_error_for_unhandled_request=True,
     )
     app.use(inject_deps(deps))
-    app.use(identify_actor)
+    app.use(identify_actor(app))  # a request acked before its role is known runs again
     app.error(on_error)
     handlers.register(app)
     return app

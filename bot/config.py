@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     # True only in tests: Bolt then answers HTTP after the listener finishes.
     process_before_response: bool = False
 
+    # Database reads before an ack (the role in bot/middleware.py, a view submission's checks)
+    # get this long in all; past it the request is acked with a neutral answer and decided after
+    # the ack, or told to try again (docs/slack-rules.md, "The 3-second budget").
+    pre_ack_budget_seconds: float = Field(default=1.0, gt=0, le=2.5)
+
     @model_validator(mode="after")
     def _default_host(self) -> Settings:
         """The embedded emulator is for one developer's machine: listen on loopback only. A real

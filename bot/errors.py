@@ -1,17 +1,29 @@
 """Errors whose message is safe to show to the Slack user.
 
-AppError ─┬─ PermissionDenied
+AppError ─┬─ PermissionDenied (`needed`: the role value the refusal asks for)
           ├─ SlackBusy (429 on the interactive path)
+          ├─ AppBusy (a pre-ack read ran out of its budget)
+          ├─ AccessCheckFailed (the role could not be read in time)
           ├─ NotFound ─ CustomerNotFound, CardNotFound, FlowNotFound
           ├─ InvalidInput (field errors keyed by input block_id, or one message)
+          ├─ StaleForm (a button value or private_metadata the app no longer reads)
+          ├─ TamperedForm (a sealed private_metadata changed outside Slack)
           ├─ ConfigError (missing or contradictory settings)
-          └─ AtomicError (raised only by bot.atomic)
+          ├─ FlowDisabled
+          └─ AtomicError (raised only by bot.atomic; generic user text, detail for admins)
                 ├─ AtomicUnavailable (timeout, network, 5xx, 429)
                 ├─ AtomicRejected (4xx other than 404)
                 └─ AtomicNotFound (404)
 """
 
 from __future__ import annotations
+
+from uuid import uuid4
+
+
+def new_incident() -> str:
+    """A short id that ties what a user is shown to the log line with the details."""
+    return uuid4().hex[:8]
 
 
 class AppError(Exception):
@@ -26,11 +38,32 @@ class AppError(Exception):
 
 
 class PermissionDenied(AppError):
+    """`needed` is the value of the role that was missing ("" when not said): the refusal's
+    Request access button asks for it."""
+
     user_message = "You don't have access to the Customer Center. Ask an app admin to grant it."
+
+    def __init__(self, user_message: str | None = None, *, needed: str = "") -> None:
+        self.needed = needed
+        super().__init__(user_message)
 
 
 class SlackBusy(AppError):
     user_message = "Slack is busy right now. Please try again in a few seconds."
+
+
+class AppBusy(AppError):
+    """Work that must finish before the ack (3 s) ran out of its budget; nothing was done."""
+
+    user_message = ("The Customer Center is busy right now, so nothing was done. Try again in a "
+                    "moment.")
+
+
+class AccessCheckFailed(AppError):
+    """The user's role could not be read, so nothing was shown or done."""
+
+    user_message = ("Couldn't check your access right now, so nothing was done. Try again in a "
+                    "moment.")
 
 
 class NotFound(AppError):
@@ -63,46 +96,90 @@ class InvalidInput(AppError):
         super().__init__(user_message)
 
 
+class StaleForm(AppError):
+    """A button value or a modal's private_metadata the app cannot read (an older version of the
+    app made it, or it was changed): the user starts again from a fresh message or view."""
+
+    user_message = "This is out of date. Start again from a new `/customer` answer."
+
+
+class TamperedForm(AppError):
+    """A sealed private_metadata that does not match its seal: changed outside Slack."""
+
+    user_message = "This form can't be used: it was changed outside Slack."
+
+
 class ConfigError(AppError):
     user_message = "The app is not configured correctly."
 
 
+ATOMIC_TROUBLE = ("Atomic didn't answer; try again in a minute. If it keeps failing, tell an "
+                  "app admin")
+
+
 class AtomicError(AppError):
-    """A failure talking to Atomic. `status` is the HTTP status when there was one."""
+    """A failure talking to Atomic.
 
-    user_message = "Atomic returned an error."
+    What a support agent sees (`user_message`) is generic, with an `incident` id; Atomic's own
+    text, HTTP bodies and configuration hints are in `admin_message` and `detail`, for the logs
+    and for admins (job status, the flow registry) only. `str()` is the admin text. `status` is
+    the HTTP status when there was one.
+    """
 
-    def __init__(self, user_message: str | None = None, *, status: int | None = None,
+    user_message = ATOMIC_TROUBLE
+    admin_message = "Atomic returned an error."
+    with_incident = True  # the user text ends with "(incident …)."
+
+    def __init__(self, admin_message: str | None = None, *, status: int | None = None,
                  detail: str = "") -> None:
         self.status = status
         self.detail = detail
-        super().__init__(user_message)
+        if admin_message is not None:
+            self.admin_message = admin_message
+        self.incident = new_incident()
+        text = type(self).user_message
+        super().__init__(f"{text} (incident {self.incident})." if self.with_incident else text)
+
+    def __str__(self) -> str:
+        return f"{self.admin_message} (incident {self.incident})"
 
 
 class AtomicUnavailable(AtomicError):
     """Timeout, connection failure, 5xx, or 429 after retries."""
 
-    user_message = "Atomic is not reachable right now. Try again in a minute."
+    admin_message = "Atomic is not reachable right now. Try again in a minute."
 
-    def __init__(self, user_message: str | None = None, *, status: int | None = None,
+    def __init__(self, admin_message: str | None = None, *, status: int | None = None,
                  detail: str = "", retry_after: float | None = None) -> None:
         self.retry_after = retry_after
-        super().__init__(user_message, status=status, detail=detail)
+        super().__init__(admin_message, status=status, detail=detail)
 
 
 class AtomicRejected(AtomicError):
     """Atomic refused the request (4xx other than 404): bad credentials, missing variables…"""
 
-    def __init__(self, user_message: str | None = None, *, status: int | None = None,
+    user_message = "Atomic refused this request. If it keeps failing, tell an app admin"
+
+    def __init__(self, admin_message: str | None = None, *, status: int | None = None,
                  detail: str = "") -> None:
-        if user_message is None:
+        if admin_message is None:
             reason = f": {detail[:200]}" if detail else ""
-            user_message = f"Atomic rejected the request (HTTP {status}){reason}"
-        super().__init__(user_message, status=status, detail=detail)
+            admin_message = f"Atomic rejected the request (HTTP {status}){reason}"
+        super().__init__(admin_message, status=status, detail=detail)
 
 
 class AtomicNotFound(AtomicError):
     user_message = "Atomic has no such record."
+    admin_message = "Atomic has no such record."
+    with_incident = False
+
+
+def admin_text(exc: BaseException) -> str:
+    """What admins read of a failure (job status): Atomic's own text and incident for an
+    AtomicError, the user message of another AppError, else only the exception type."""
+    if isinstance(exc, AtomicError):
+        return str(exc)
+    return exc.user_message if isinstance(exc, AppError) else type(exc).__name__
 
 
 class FlowDisabled(AppError):

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot import metrics
 from bot.deps import Deps, Job
-from bot.errors import AppError
+from bot.errors import admin_text
 from store import sync_state
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,8 @@ STOP_GRACE_SECONDS = 10.0  # a graceful stop lets running jobs finish this long,
 
 
 def error_text(exc: BaseException) -> str:
-    """What sync_state keeps of a failure: the user-safe message, else the exception type."""
-    return exc.user_message if isinstance(exc, AppError) else type(exc).__name__
+    """What sync_state keeps of a failure, for admins (bot/errors.py, admin_text)."""
+    return admin_text(exc)
 
 
 class Leadership(Protocol):

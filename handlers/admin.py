@@ -1,25 +1,25 @@
-"""/customer-center: a subcommand registry and the admin subcommands (issue 4).
+"""`/customer-center`: the subcommand dispatcher and the admin subcommands (help, access, grant,
+revoke, channel, audit), and the audit, Request access and grant buttons.
 
-Other modules add subcommands with `register_subcommand("flows", handler, role=Role.ADMIN,
-help="...", usage="")`; the dispatcher acks first, checks the role on the server (refusals are
-audited and answered with the admins and a Request access button), then calls the handler, whose
-returned message is sent privately (return None when the handler answered itself).
+The dispatcher acks first, checks the subcommand's role on the server (`access.ensure`: a refusal
+is audited as "command.<name>.denied" and answered by the error handler with the admins and a
+Request access button), then runs the handler and sends its message privately. Which subcommands
+exist is decided in `handlers.register` from every module's SUBCOMMANDS.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.access import (
     ROLE_NAMES,
-    access_denied_message,
     access_request_pending_message,
     access_requested_message,
     parse_access_request,
@@ -29,8 +29,6 @@ from blocks.access import (
 from blocks.admin import (
     AUDIT_PAGE_SIZE,
     AuditQuery,
-    ParseError,
-    SubcommandHelp,
     access_message,
     admin_help_message,
     audit_message,
@@ -44,88 +42,51 @@ from blocks.admin import (
     usage_error_message,
 )
 from blocks.ids import ActionId
-from blocks.messages import error_message
 from bot.deps import Deps
 from bot.domain import Actor, Role, SubjectKind
+from bot.errors import InvalidInput
 from bot.services import access, admin, audit
+from handlers.common import (
+    Listener,
+    Subcommand,
+    SubcommandCall,
+    helps,
+    record_usage,
+    reply,
+)
 
 
-@dataclass(frozen=True, slots=True)
-class SubcommandCall:
-    """Everything a subcommand handler may need."""
+def customer_center(subcommands: Mapping[str, Subcommand]) -> Listener:
+    """The `/customer-center` listener over these subcommands."""
+    listed = helps(subcommands)
 
-    deps: Deps
-    actor: Actor
-    args: list[str]  # the words after the subcommand name
-    command: dict[str, Any]  # Slack's slash command payload (trigger_id, channel_id, ...)
-    client: AsyncWebClient
-    respond: AsyncRespond
-
-
-SubcommandHandler = Callable[[SubcommandCall], Awaitable[dict[str, Any] | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Subcommand:
-    name: str
-    handler: SubcommandHandler
-    role: Role | None
-    help: str
-    usage: str = ""
-
-
-SUBCOMMANDS: dict[str, Subcommand] = {}
-
-
-def register_subcommand(name: str, handler: SubcommandHandler, *, role: Role | None, help: str,
-                        usage: str = "") -> None:
-    """Add `/customer-center <name>`; `role` is checked before `handler` runs (None: anyone)."""
-    SUBCOMMANDS[name] = Subcommand(name, handler, role, help, usage)
-
-
-def helps() -> list[SubcommandHelp]:
-    return [SubcommandHelp(s.name, s.usage, s.help, s.role) for s in SUBCOMMANDS.values()]
-
-
-async def reply(respond: AsyncRespond, payload: dict[str, Any], *,
-                replace_original: bool | None = None) -> None:
-    await respond(text=payload.get("text", ""), blocks=payload.get("blocks"),
-                  response_type="ephemeral", replace_original=replace_original)
-
-
-async def refusal(deps: Deps, actor: Actor, needed: Role) -> dict[str, Any]:
-    return access_denied_message(await access.admins(deps, actor.identity), needed=needed,
-                                 current=actor.role)
-
-
-async def handle_customer_center(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond,
-                                 client: AsyncWebClient, deps: Deps, actor: Actor) -> None:
-    await ack()
-    words = (command.get("text") or "").split()
-    name = words[0].lower() if words else "help"
-    sub = SUBCOMMANDS.get(name)
-    if sub is None:
-        await reply(respond, usage_error_message(
-            f"Unknown subcommand “{words[0][:40]}”. Try `help`.", "help"))
-        return
-    if sub.role is not None and not await access.permits(
-            deps, actor, sub.role, action=f"command.{name}", target=" ".join(words[1:])[:200]):
-        await reply(respond, await refusal(deps, actor, sub.role))
-        return
-    call = SubcommandCall(deps, actor, words[1:], command, client, respond)
-    try:
-        payload = await sub.handler(call)
-    except ParseError as exc:
-        payload = usage_error_message(str(exc), f"{sub.name} {sub.usage}".strip())
-    if payload is not None:
-        await reply(respond, payload)
+    async def handle_customer_center(ack: AsyncAck, command: dict[str, Any],
+                                     respond: AsyncRespond, context: AsyncBoltContext,
+                                     deps: Deps, actor: Actor) -> None:
+        await ack()
+        words = (command.get("text") or "").split()
+        name = words[0].lower() if words else "help"
+        sub = subcommands.get(name)
+        if sub is None:
+            await reply(respond, usage_error_message(
+                f"Unknown subcommand “{words[0][:40]}”. Try `help`.", "help"))
+            return
+        if sub.role is not None:
+            await access.ensure(deps, actor, sub.role, action=f"command.{name}",
+                                target=" ".join(words[1:])[:200])
+        record_usage(context, sub)
+        payload = await sub.handler(SubcommandCall(deps, actor, words[1:], command,
+                                                   context.client, respond, listed))
+        if payload is not None:
+            await reply(respond, payload)
+    return handle_customer_center
 
 
 # -- the built-in subcommands ----------------------------------------------------------------
 
 
 async def help_subcommand(call: SubcommandCall) -> dict[str, Any]:
-    return admin_help_message(call.actor.role, helps())
+    return admin_help_message(call.actor.role, call.helps)
 
 
 async def access_subcommand(call: SubcommandCall) -> dict[str, Any]:
@@ -137,7 +98,7 @@ async def access_subcommand(call: SubcommandCall) -> dict[str, Any]:
 
 async def grant_subcommand(call: SubcommandCall) -> dict[str, Any]:
     if len(call.args) != 2:
-        raise ParseError("Name one person or user group and one role.")
+        raise InvalidInput("Name one person or user group and one role.")
     kind, subject_id = parse_subject(call.args[0])
     role = parse_role(call.args[1])
     change = await admin.grant(call.deps, call.actor, kind, subject_id, role, slack=call.client)
@@ -148,7 +109,7 @@ async def grant_subcommand(call: SubcommandCall) -> dict[str, Any]:
 
 async def revoke_subcommand(call: SubcommandCall) -> dict[str, Any]:
     if len(call.args) != 1:
-        raise ParseError("Name one person or user group.")
+        raise InvalidInput("Name one person or user group.")
     kind, subject_id = parse_subject(call.args[0])
     change = await admin.revoke(call.deps, call.actor, kind, subject_id)
     was = ROLE_NAMES[change.previous] if change.previous else ""
@@ -160,7 +121,7 @@ async def revoke_subcommand(call: SubcommandCall) -> dict[str, Any]:
 
 async def channel_subcommand(call: SubcommandCall) -> dict[str, Any]:
     if len(call.args) != 1:
-        raise ParseError("Name one channel.")
+        raise InvalidInput("Name one channel.")
     channel_id = parse_channel(call.args[0])
     await admin.set_support_channel(call.deps, call.actor, channel_id)
     return notice_message(f"Sends from Slack will be announced in <#{channel_id}>. "
@@ -179,20 +140,22 @@ async def audit_page(deps: Deps, actor: Actor, query: AuditQuery) -> dict[str, A
     return audit_message(items, query, next_query=following, now=deps.clock())
 
 
-register_subcommand("help", help_subcommand, role=None,
-                    help="What you can do here, and your access.")
-register_subcommand("access", access_subcommand, role=Role.ADMIN,
-                    help="Who has which access, directly and through user groups.")
-register_subcommand("grant", grant_subcommand, role=Role.ADMIN,
-                    usage="<@user|@group> view|edit|admin",
-                    help="Give a person or a user group View, Edit or Admin access.")
-register_subcommand("revoke", revoke_subcommand, role=Role.ADMIN, usage="<@user|@group>",
-                    help="Remove a person's or a user group's grant.")
-register_subcommand("channel", channel_subcommand, role=Role.ADMIN, usage="<#channel>",
-                    help="Choose the support channel that hears about sends.")
-register_subcommand("audit", audit_subcommand, role=Role.ADMIN,
-                    usage="[<@user> | <customer id>] [days]",
-                    help="Read the audit log: lookups, views, sends, grant changes, refusals.")
+SUBCOMMANDS = (
+    Subcommand("help", help_subcommand, role=None,
+               help="What you can do here, and your access."),
+    Subcommand("access", access_subcommand, role=Role.ADMIN,
+               help="Who has which access, directly and through user groups."),
+    Subcommand("grant", grant_subcommand, role=Role.ADMIN,
+               usage="<@user|@group> view|edit|admin",
+               help="Give a person or a user group View, Edit or Admin access."),
+    Subcommand("revoke", revoke_subcommand, role=Role.ADMIN, usage="<@user|@group>",
+               help="Remove a person's or a user group's grant."),
+    Subcommand("channel", channel_subcommand, role=Role.ADMIN, usage="<#channel>",
+               help="Choose the support channel that hears about sends."),
+    Subcommand("audit", audit_subcommand, role=Role.ADMIN,
+               usage="[<@user> | <customer id>] [days]",
+               help="Read the audit log: lookups, views, sends, grant changes, refusals."),
+)
 
 
 # -- buttons ----------------------------------------------------------------------------------
@@ -202,9 +165,6 @@ async def handle_audit_page(ack: AsyncAck, action: dict[str, Any], respond: Asyn
                             deps: Deps, actor: Actor) -> None:
     await ack()
     query = parse_audit_query(action.get("value") or "")
-    if query is None:
-        await reply(respond, error_message("That button is out of date. Run the command again."))
-        return
     await reply(respond, await audit_page(deps, actor, query))  # audit.page re-checks Admin
 
 
@@ -228,9 +188,6 @@ async def handle_grant_requested(ack: AsyncAck, action: dict[str, Any], respond:
                                  client: AsyncWebClient, deps: Deps, actor: Actor) -> None:
     await ack()
     request = parse_access_request(action.get("value") or "")
-    if request is None:
-        await reply(respond, error_message("That request is malformed."))
-        return
     role = Role.EDIT if action.get("action_id") == ActionId.GRANT_REQUESTED_EDIT else Role.VIEW
     await admin.grant(deps, actor, SubjectKind.USER, request.user_id, role)  # re-checks Admin
     await reply(respond, request_granted_message(request.user_id, role, by=actor.user_id),
@@ -240,7 +197,7 @@ async def handle_grant_requested(ack: AsyncAck, action: dict[str, Any], respond:
                                   blocks=told["blocks"])
 
 
-ACTIONS: dict[ActionId, Callable[..., Awaitable[None]]] = {
+ACTIONS: dict[ActionId, Listener] = {
     ActionId.AUDIT_PAGE: handle_audit_page,
     ActionId.REQUEST_ACCESS: handle_request_access,
     ActionId.GRANT_REQUESTED_VIEW: handle_grant_requested,

@@ -1,8 +1,7 @@
-"""Slash commands: `/customer <query>`, and `/customer-center` (dispatched in handlers/admin.py)."""
+"""The slash command `/customer <query>` (`/customer-center` is handlers/admin.py's)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -15,14 +14,7 @@ from bot.deps import Deps
 from bot.domain import Actor
 from bot.services import access, lookup
 from bot.services.answers import customer_answer
-from handlers.admin import handle_customer_center
-
-
-async def reply(respond: AsyncRespond, payload: dict[str, Any], *,
-                replace_original: bool | None = None) -> None:
-    """Answer through the response_url, privately (customer data is never posted in a channel)."""
-    await respond(text=payload.get("text", ""), blocks=payload.get("blocks"),
-                  response_type="ephemeral", replace_original=replace_original)
+from handlers.common import Listener, reply
 
 
 async def handle_customer_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond,
@@ -36,9 +28,8 @@ async def handle_customer_command(ack: AsyncAck, command: dict[str, Any], respon
         await reply(respond, await customer_answer(deps, actor, query))
 
 
-LISTENERS: dict[Command, Callable[..., Awaitable[None]]] = {
+LISTENERS: dict[Command, Listener] = {
     Command.CUSTOMER: handle_customer_command,
-    Command.CUSTOMER_CENTER: handle_customer_center,
 }
 
 

@@ -1,8 +1,8 @@
-"""Events API: App Home, and user-group changes that keep the membership cache fresh."""
+"""Events API: user-group changes that keep the membership cache fresh (App Home's
+`app_home_opened` is handlers/home.py's)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -11,7 +11,7 @@ from blocks.ids import Event
 from bot.deps import Deps
 from bot.domain import Actor
 from bot.services import usergroups
-from handlers.home import handle_app_home_opened
+from handlers.common import Listener
 
 
 async def handle_subteam_members_changed(event: dict[str, Any], deps: Deps,
@@ -24,8 +24,7 @@ async def handle_subteam_updated(event: dict[str, Any], deps: Deps, actor: Actor
     await usergroups.apply_subteam_updated(deps, actor.identity, event.get("subteam") or {})
 
 
-LISTENERS: dict[Event, Callable[..., Awaitable[None]]] = {
-    Event.APP_HOME_OPENED: handle_app_home_opened,
+LISTENERS: dict[Event, Listener] = {
     Event.SUBTEAM_MEMBERS_CHANGED: handle_subteam_members_changed,
     Event.SUBTEAM_UPDATED: handle_subteam_updated,
 }

@@ -1,41 +1,40 @@
-"""Card previews (issue 7): the Preview button pushes a modal that is filled with the rendered
-image once it is drawn and uploaded; Light / Dark and SDK version choices re-render it.
+"""Card previews: the Preview button pushes a modal that is filled with the rendered image once
+it is drawn and uploaded; Light / Dark and SDK version choices re-render it (docs/usage.md).
 
-Everything slow (reading, rendering, uploading) runs after ack() and after the loading modal.
+Everything slow (reading, rendering, uploading) runs after ack() and after the loading modal;
+whatever fails, the modal does not stay on "Drawing the preview…" (the error handler ends it).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-import handlers.loading as loading
-from blocks.customer_view import message_modal
 from blocks.ids import ActionId
-from blocks.metadata import parse_view_meta
 from blocks.preview import (
     LATEST,
     PreviewMeta,
+    parse_preview_button,
     parse_preview_meta,
     preview_loading_modal,
     preview_modal,
 )
 from bot.deps import Deps
 from bot.domain import Actor
-from bot.errors import AppError
 from bot.render import Mode
 from bot.services import previews
 from bot.services.customer_view import KNOWN_SDK_VERSIONS
+from handlers.common import Listener, on_modal, open_loading
 
 log = logging.getLogger(__name__)
 
-OUT_OF_DATE = "This preview is out of date. Open the card again."
 NOT_SHOWN = "Slack could not show the uploaded image ({error})."
 
 
@@ -57,24 +56,15 @@ def _selected(action: dict[str, Any]) -> str:
     return str((action.get("selected_option") or {}).get("value") or "")
 
 
-async def _show(client: AsyncWebClient, deps: Deps, actor: Actor, meta: PreviewMeta,
+async def _show(context: AsyncBoltContext, deps: Deps, actor: Actor, meta: PreviewMeta,
                 view_id: str) -> None:
-    """Render (or reuse) the preview and put it into the modal `view_id`; whatever fails, the
-    modal does not stay on "Drawing the preview…" (handlers/loading.py)."""
-    await loading.guard(client, view_id, lambda: _fill(client, deps, actor, meta, view_id),
-                        problem="Couldn't draw this preview.")
-
-
-async def _fill(client: AsyncWebClient, deps: Deps, actor: Actor, meta: PreviewMeta,
-                view_id: str) -> None:
-    try:
-        subject = await previews.load_subject(deps, actor, previews.PreviewRequest(
-            card_id=meta.card_id, container_id=meta.container, mode=Mode(meta.mode),
-            sdk=meta.sdk))
-    except AppError as refused:
-        await client.views_update(view_id=view_id, view=message_modal(refused.user_message))
-        return
-    result = await previews.slack_preview(deps, subject, upload=uploader(client))
+    """Render (or reuse) the preview and put it into the modal `view_id`."""
+    on_modal(context, view_id, problem="Couldn't draw this preview.")
+    client: AsyncWebClient = context.client
+    result = await previews.preview_in_slack(deps, actor, previews.PreviewRequest(
+        card_id=meta.card_id, container_id=meta.container, mode=Mode(meta.mode), sdk=meta.sdk),
+        upload=uploader(client))
+    subject = result.subject
     shown = meta.model_copy(update={"mode": subject.mode.value,
                                     "container": subject.container.id if subject.container
                                     else meta.container})
@@ -99,41 +89,27 @@ async def _fill(client: AsyncWebClient, deps: Deps, actor: Actor, meta: PreviewM
 
 
 async def handle_preview_card(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
-                              client: AsyncWebClient, deps: Deps, actor: Actor) -> None:
+                              context: AsyncBoltContext, deps: Deps, actor: Actor) -> None:
     """Preview button: push a loading modal at once, then fill it."""
     await ack()
-    view_meta = parse_view_meta(str((body.get("view") or {}).get("private_metadata") or ""))
-    card_id = str(action.get("value") or "")[:200]
-    meta = PreviewMeta(card_id=card_id or "?", container=view_meta.container if view_meta else "",
-                       sdk=view_meta.sdk if view_meta else "")
-    loading = preview_loading_modal(meta)
-    if (body.get("container") or {}).get("type") == "view":
-        opened = await client.views_push(trigger_id=body["trigger_id"], view=loading)
-    else:
-        opened = await client.views_open(trigger_id=body["trigger_id"], view=loading)
-    view_id = opened["view"]["id"]
-    if not card_id:
-        await client.views_update(view_id=view_id, view=message_modal(OUT_OF_DATE))
-        return
-    await _show(client, deps, actor, meta, view_id)
+    meta = parse_preview_button(str(action.get("value") or ""), body.get("view"))
+    view = await open_loading(context, body, preview_loading_modal(meta))
+    await _show(context, deps, actor, meta, view["id"])
 
 
 Change = Callable[[PreviewMeta, str], PreviewMeta]
 
 
-def _changer(change: Change) -> Callable[..., Awaitable[None]]:
+def _changer(change: Change) -> Listener:
     async def handle_preview_choice(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
-                                    client: AsyncWebClient, deps: Deps, actor: Actor) -> None:
+                                    context: AsyncBoltContext, deps: Deps, actor: Actor) -> None:
         await ack()
         view = body.get("view") or {}
-        meta = parse_preview_meta(str(view.get("private_metadata") or ""))
+        meta = change(parse_preview_meta(str(view.get("private_metadata") or "")),
+                      _selected(action))
         view_id = str(view.get("id") or "")
-        if meta is None:
-            await client.views_update(view_id=view_id, view=message_modal(OUT_OF_DATE))
-            return
-        meta = change(meta, _selected(action))
-        await client.views_update(view_id=view_id, view=preview_loading_modal(meta))
-        await _show(client, deps, actor, meta, view_id)
+        await context.client.views_update(view_id=view_id, view=preview_loading_modal(meta))
+        await _show(context, deps, actor, meta, view_id)
     return handle_preview_choice
 
 
@@ -145,7 +121,7 @@ def _sdk(meta: PreviewMeta, value: str) -> PreviewMeta:
     return meta.model_copy(update={"sdk": "" if value == LATEST else value[:30]})
 
 
-LISTENERS: dict[ActionId, Callable[..., Awaitable[None]]] = {
+LISTENERS: dict[ActionId, Listener] = {
     ActionId.PREVIEW_CARD: handle_preview_card,
     ActionId.PREVIEW_THEME: _changer(_mode),
     ActionId.PREVIEW_SDK: _changer(_sdk),

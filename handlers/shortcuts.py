@@ -2,50 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_bolt.context.async_context import AsyncBoltContext
 
 from blocks.customer_view import customer_view_modal, loading_modal, message_modal
 from blocks.ids import CallbackId
-from blocks.metadata import CustomerViewMeta
 from blocks.search import search_modal
 from bot.deps import Deps
-from bot.domain import Actor, Role
-from bot.services import customer_view, lookup
-from handlers.actions import PERMISSION_TEXT, fill
+from bot.domain import Actor, LookupResult, Role
+from bot.services import customer_view
+from handlers.common import Listener, open_or_push
 
 NONE_FOUND = "No email address or customer ID of a known customer was found in that message."
 
 
 async def handle_lookup_message_shortcut(ack: AsyncAck, shortcut: dict[str, Any],
-                                         client: AsyncWebClient, deps: Deps,
+                                         context: AsyncBoltContext, deps: Deps,
                                          actor: Actor) -> None:
     await ack()
-    opened = await client.views_open(trigger_id=shortcut["trigger_id"],
-                                     view=loading_modal(text="Looking for a customer…"))
     text = str((shortcut.get("message") or {}).get("text") or "")
 
     async def build() -> dict[str, Any]:
-        if not actor.has(Role.VIEW):
-            await lookup.lookup_in_text(deps, actor, text)  # audits the refusal, then raises
-            return message_modal(PERMISSION_TEXT)
-        result = await lookup.lookup_in_text(deps, actor, text)
-        if result is None or not result.matches:
+        found = await customer_view.from_message(deps, actor, text)
+        if found is None:
             return message_modal(NONE_FOUND)
-        first = result.matches[0]
-        if first.exact and (result.total == 1 or first.matched_field in ("id", "email")):
-            data = await customer_view.customer_view(
-                deps, actor, CustomerViewMeta(customer_id=first.customer.id))
-            return customer_view_modal(data, now=deps.clock(), can_edit=actor.has(Role.EDIT))
-        return search_modal(result.query, result)
-    await fill(deps, client, opened, build)
+        if isinstance(found, LookupResult):
+            return search_modal(found.query, found)
+        return customer_view_modal(found, now=deps.clock(), can_edit=actor.has(Role.EDIT))
+    await open_or_push(context, deps, shortcut, build,
+                       loading=loading_modal(text="Looking for a customer…"))
 
 
-LISTENERS: dict[CallbackId, Callable[..., Awaitable[None]]] = {
+LISTENERS: dict[CallbackId, Listener] = {
     CallbackId.LOOKUP_MESSAGE: handle_lookup_message_shortcut,
 }
 

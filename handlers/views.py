@@ -4,32 +4,23 @@ details) and the search modal's submission."""
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_bolt.context.async_context import AsyncBoltContext
 
-import handlers.loading as loading
 from blocks.analytics import analytics_modal
-from blocks.customer_view import (
-    LATEST_SDK,
-    card_details_modal,
-    customer_view_modal,
-    loading_modal,
-    message_modal,
-)
-from blocks.ids import ActionId, BlockId, CallbackId
+from blocks.customer_view import LATEST_SDK, card_details_modal, customer_view_modal
+from blocks.ids import ActionId, CallbackId
 from blocks.metadata import TABS, CustomerViewMeta, parse_view_meta
-from blocks.search import EMPTY_QUERY_ERROR, parse_search, search_modal
+from blocks.search import parse_search, search_modal
 from bot.deps import Deps
 from bot.domain import Actor, Role
-from bot.errors import AppError
 from bot.services import analytics, customer_view, lookup
-from handlers.actions import fill
+from handlers.common import Build, Listener, fill, on_modal, open_or_push
 
-OUT_OF_DATE = "This view is out of date. Open the customer again."
 Change = Callable[[CustomerViewMeta, dict[str, Any]], CustomerViewMeta]
 
 
@@ -57,92 +48,83 @@ def _page(meta: CustomerViewMeta, action: dict[str, Any]) -> CustomerViewMeta:
     return meta.model_copy(update={"page": page})
 
 
-async def _update(deps: Deps, client: AsyncWebClient, body: dict[str, Any], build: Callable[
-        [CustomerViewMeta], Awaitable[dict[str, Any]]]) -> None:
+def _meta(body: dict[str, Any]) -> CustomerViewMeta:
+    return parse_view_meta((body.get("view") or {}).get("private_metadata") or "")
+
+
+async def _update(context: AsyncBoltContext, deps: Deps, body: dict[str, Any],
+                  build: Build) -> None:
+    """The customer view in place (its hash: a newer state is never overwritten)."""
     view = body["view"]
-    meta = parse_view_meta(view.get("private_metadata") or "")
-
-    async def content() -> dict[str, Any]:
-        if meta is None:
-            return message_modal(OUT_OF_DATE)
-        return await build(meta)
-    await fill(deps, client, {"view": view}, content)
+    on_modal(context, view["id"], view_hash=view.get("hash"))
+    async with deps.after_ack.slot():
+        await fill(context, build)
 
 
-def _changer(change: Change) -> Callable[..., Awaitable[None]]:
+def _changer(change: Change) -> Listener:
     async def handle_customer_view_action(ack: AsyncAck, action: dict[str, Any],
-                                          body: dict[str, Any], client: AsyncWebClient,
+                                          body: dict[str, Any], context: AsyncBoltContext,
                                           deps: Deps, actor: Actor) -> None:
         await ack()
+        meta = change(_meta(body), action)
 
-        async def build(meta: CustomerViewMeta) -> dict[str, Any]:
-            data = await customer_view.customer_view(deps, actor, change(meta, action))
+        async def build() -> dict[str, Any]:
+            data = await customer_view.customer_view(deps, actor, meta)
             return customer_view_modal(data, now=deps.clock(), can_edit=actor.has(Role.EDIT))
-        await _update(deps, client, body, build)
+        await _update(context, deps, body, build)
     return handle_customer_view_action
 
 
-async def handle_refresh(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps,
-                         actor: Actor) -> None:
+async def handle_refresh(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext,
+                         deps: Deps, actor: Actor) -> None:
     await ack()
+    meta = _meta(body)
 
-    async def build(meta: CustomerViewMeta) -> dict[str, Any]:
+    async def build() -> dict[str, Any]:
         data = await customer_view.refresh(deps, actor, meta)
         return customer_view_modal(data, now=deps.clock(), can_edit=actor.has(Role.EDIT))
-    await _update(deps, client, body, build)
+    await _update(context, deps, body, build)
 
 
-async def _push(deps: Deps, client: AsyncWebClient, body: dict[str, Any],
-                build: Callable[[CustomerViewMeta], Awaitable[dict[str, Any]]],
-                problem: str) -> None:
-    opened = await client.views_push(trigger_id=body["trigger_id"], view=loading_modal())
-    meta = parse_view_meta((body.get("view") or {}).get("private_metadata") or "")
-
-    async def content() -> dict[str, Any]:
-        return message_modal(OUT_OF_DATE) if meta is None else await build(meta)
-    await fill(deps, client, opened, content, problem=problem)
-
-
-async def handle_analytics(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+async def handle_analytics(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext,
                            deps: Deps, actor: Actor) -> None:
     await ack()
+    meta = _meta(body)
 
-    async def build(meta: CustomerViewMeta) -> dict[str, Any]:
+    async def build() -> dict[str, Any]:
         return analytics_modal(await analytics.customer_analytics(deps, actor, meta.customer_id))
-    await _push(deps, client, body, build, "Couldn't load these analytics.")
+    await open_or_push(context, deps, body, build, problem="Couldn't load these analytics.")
 
 
 async def handle_card_details(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
-                              client: AsyncWebClient, deps: Deps, actor: Actor) -> None:
+                              context: AsyncBoltContext, deps: Deps, actor: Actor) -> None:
     await ack()
+    meta = _meta(body)
     card_id = str(action.get("value") or "")
 
-    async def build(meta: CustomerViewMeta) -> dict[str, Any]:
+    async def build() -> dict[str, Any]:
         card, containers, senders = await customer_view.card_details(
             deps, actor, customer_id=meta.customer_id, card_instance_id=card_id)
         return card_details_modal(card, now=deps.clock(), containers=containers,
                                   sent_by=senders, sdk=meta.sdk,
                                   private_metadata=meta.model_dump_json())
-    await _push(deps, client, body, build, "Couldn't load this card.")
+    await open_or_push(context, deps, body, build, problem="Couldn't load this card.")
 
 
-async def handle_search_submission(ack: AsyncAck, view: dict[str, Any], client: AsyncWebClient,
-                                   deps: Deps, actor: Actor) -> None:
-    query = parse_search(view)  # pure parsing: the answer to an empty query travels in the ack
-    if not query:
-        await ack(response_action="errors", errors={BlockId.SEARCH_INPUT: EMPTY_QUERY_ERROR})
-        return
+async def handle_search_submission(ack: AsyncAck, view: dict[str, Any],
+                                   context: AsyncBoltContext, deps: Deps, actor: Actor) -> None:
+    query = parse_search(view)  # pure: an empty query is answered in the ack, inline
     await ack(response_action="update", view=search_modal(query, note=":mag: Searching…"))
 
     async def build() -> dict[str, Any]:
-        try:
-            return search_modal(query, await lookup.lookup(deps, actor, query))
-        except AppError as error:
-            return search_modal(query, note=error.user_message)
-    await loading.fill(client, view["id"], build, problem="Couldn't finish this search.")
+        return search_modal(query, await lookup.lookup(deps, actor, query))
+    on_modal(context, view["id"], problem="Couldn't finish this search.",
+             app_error_view=lambda note: search_modal(query, note=note))
+    async with deps.after_ack.slot():
+        await fill(context, build)
 
 
-LISTENERS: dict[ActionId, Callable[..., Awaitable[None]]] = {
+LISTENERS: dict[ActionId, Listener] = {
     ActionId.CUSTOMER_TAB: _changer(_tab),
     ActionId.CUSTOMER_CONTAINER: _changer(_container),
     ActionId.CUSTOMER_SDK: _changer(_sdk),
@@ -151,7 +133,7 @@ LISTENERS: dict[ActionId, Callable[..., Awaitable[None]]] = {
     ActionId.CUSTOMER_ANALYTICS: handle_analytics,
     ActionId.CARD_DETAILS: handle_card_details,
 }
-VIEW_LISTENERS: dict[CallbackId, Callable[..., Awaitable[None]]] = {
+VIEW_LISTENERS: dict[CallbackId, Listener] = {
     CallbackId.SEARCH: handle_search_submission,
 }
 

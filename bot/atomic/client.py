@@ -62,6 +62,17 @@ BODY_LIMIT = 500
 UNREADABLE = "Atomic sent a response the app does not understand."
 
 
+E = TypeVar("E", bound=AtomicError)
+
+
+def _logged(error: E) -> E:
+    """Log what a support agent is not shown (Atomic's text, HTTP bodies, configuration hints)
+    under the incident id that the agent's message carries (bot/errors.py, AtomicError)."""
+    detail = f"; {error.detail}" if error.detail else ""
+    log.warning("Atomic incident %s: %s%s", error.incident, error.admin_message, detail)
+    return error
+
+
 def _snippet(response: httpx.Response) -> str:
     """The response body for logs and error details, truncated."""
     try:
@@ -122,7 +133,7 @@ def _parse(model: type[M], response: httpx.Response) -> M:
                   response.request.method, response.request.url.path, response.status_code,
                   exc.error_count(), detail)
     # Outside the except block, so the ValidationError (which quotes its input) is not chained.
-    raise AtomicError(UNREADABLE, status=response.status_code, detail=detail) from None
+    raise _logged(AtomicError(UNREADABLE, status=response.status_code, detail=detail)) from None
 
 
 def _raise_for_status(response: httpx.Response,
@@ -137,15 +148,16 @@ def _raise_for_status(response: httpx.Response,
     if status == 404:
         if not_found is not None:
             raise not_found()
-        raise AtomicNotFound("Atomic has no such record (HTTP 404). Check ATOMIC_ENVIRONMENT_ID.",
-                             status=status, detail=body)
+        raise _logged(AtomicNotFound(
+            "Atomic has no such record (HTTP 404). Check ATOMIC_ENVIRONMENT_ID.", status=status,
+            detail=body))
     if 400 <= status < 500:
         reason = _reason(response)
         text = f"Atomic rejected the request (HTTP {status})"
-        raise AtomicRejected(f"{text}: {reason}" if reason else f"{text}.", status=status,
-                             detail=body)
-    raise AtomicError(f"Atomic answered with an unexpected HTTP {status}.", status=status,
-                      detail=body)
+        raise _logged(AtomicRejected(f"{text}: {reason}" if reason else f"{text}.",
+                                     status=status, detail=body))
+    raise _logged(AtomicError(f"Atomic answered with an unexpected HTTP {status}.",
+                              status=status, detail=body))
 
 
 class AtomicClient:
@@ -274,9 +286,9 @@ class AtomicClient:
             if refreshed:
                 log.warning("Atomic refused a fresh token for %s %s: %s", method, path,
                             _snippet(response))
-                raise AtomicRejected("Atomic refused the app's access token (HTTP 401). Check "
-                                     "that the API key may use this environment.", status=401,
-                                     detail=_snippet(response))
+                raise _logged(AtomicRejected(
+                    "Atomic refused the app's access token (HTTP 401). Check that the API key "
+                    "may use this environment.", status=401, detail=_snippet(response)))
             log.info("Atomic answered 401 to %s %s; fetching a new token", method, path)
             refreshed = True
 
@@ -294,10 +306,10 @@ class AtomicClient:
                     await self._sleep(_backoff(attempt))
                     attempt += 1
                     continue
-                raise AtomicUnavailable(detail=f"{what}: {type(exc).__name__}") from exc
+                raise _logged(AtomicUnavailable(detail=f"{what}: {type(exc).__name__}")) from exc
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise AtomicError(f"Could not talk to Atomic ({type(exc).__name__}).",
-                                  detail=f"{what}: {exc}"[:BODY_LIMIT]) from exc
+                raise _logged(AtomicError(f"Could not talk to Atomic ({type(exc).__name__}).",
+                                          detail=f"{what}: {exc}"[:BODY_LIMIT])) from exc
             status = response.status_code
             if status != 429 and status < 500:
                 return response
@@ -309,8 +321,8 @@ class AtomicClient:
                 await self._sleep(retry_after if retry_after is not None else _backoff(attempt))
                 attempt += 1
                 continue
-            raise AtomicUnavailable(status=status, retry_after=retry_after,
-                                    detail=_snippet(response))
+            raise _logged(AtomicUnavailable(status=status, retry_after=retry_after,
+                                            detail=_snippet(response)))
 
     # -- token --------------------------------------------------------------------------------
 
@@ -347,13 +359,14 @@ class AtomicClient:
             reason = _reason(response)
             log.error("Atomic token endpoint refused the credentials (HTTP %s): %s", status,
                       reason or "no reason given")
-            raise AtomicRejected(
+            raise _logged(AtomicRejected(
                 f"Atomic refused the API credentials (HTTP {status}"
                 f"{': ' + reason if reason else ''}). Check ATOMIC_CLIENT_ID and "
-                "ATOMIC_CLIENT_SECRET.", status=status, detail=reason)
+                "ATOMIC_CLIENT_SECRET.", status=status, detail=reason))
         if not response.is_success:
-            raise AtomicRejected(f"Atomic's token endpoint answered HTTP {status}. Check "
-                                 "ATOMIC_TOKEN_URL.", status=status, detail=_snippet(response))
+            raise _logged(AtomicRejected(
+                f"Atomic's token endpoint answered HTTP {status}. Check ATOMIC_TOKEN_URL.",
+                status=status, detail=_snippet(response)))
         token = _parse(TokenResponse, response)
         lifetime = token.expires_in - TOKEN_MARGIN if token.expires_in > 2 * TOKEN_MARGIN \
             else token.expires_in / 2

@@ -184,7 +184,7 @@ async def permits(deps: Deps, actor: Actor, role: Role, *, action: str, target: 
 async def ensure(deps: Deps, actor: Actor, role: Role, *, action: str, target: str) -> None:
     """Raise PermissionDenied (after auditing the refusal) unless the actor has at least `role`."""
     if not await permits(deps, actor, role, action=action, target=target):
-        raise PermissionDenied()
+        raise PermissionDenied(needed=role.value)
 
 
 def admin_ids(deps: Deps) -> list[str]:

@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blocks.access import access_request_message
+from blocks.ids import BlockId
 from bot.deps import Deps
 from bot.domain import Actor, Grant, Role, SlackIdentity, SubjectKind, UserGroup
 from bot.errors import InvalidInput
@@ -30,6 +31,7 @@ REQUEST = "access.request"
 REPEAT = "access.request.repeat"
 UNDELIVERED = "access.request.undelivered"
 LOWER_SELF = "You can't lower or revoke your own access. Ask another admin to change it."
+NO_LONGER_ADMIN = "You are no longer an admin, so this grant was not made."
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,15 @@ async def revoke(deps: Deps, actor: Actor, kind: SubjectKind, subject_id: str) -
         who = f"<@{subject_id}>" if kind is SubjectKind.USER else f"<!subteam^{subject_id}>"
         raise InvalidInput(f"{who} has no grant to revoke.")
     return GrantChange(kind, subject_id, None, previous)
+
+
+async def check_grant(deps: Deps, actor: Actor, kind: SubjectKind, subject_id: str) -> None:
+    """Before the add-grant modal's ack: InvalidInput on its person field (the refusal audited
+    as "grant.denied") unless the actor is still an admin, so a modal opened before a revocation
+    says why in place."""
+    if not await access.permits(deps, actor, access.ADMIN_ROLE, action="grant",
+                                target=f"{kind.value}:{subject_id}"):
+        raise InvalidInput(NO_LONGER_ADMIN, {BlockId.GRANT_USER.value: NO_LONGER_ADMIN})
 
 
 async def overview(deps: Deps, actor: Actor) -> AccessOverview:

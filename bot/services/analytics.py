@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from bot.deps import Deps
 from bot.domain import Actor, CustomerAnalytics, FlowStats, PlatformSeen, Role
-from bot.errors import CustomerNotFound, PermissionDenied
+from bot.errors import CustomerNotFound
 from bot.services import access, audit
 from store import card_feed, customers, flows
 
@@ -23,9 +23,7 @@ async def customer_analytics(deps: Deps, actor: Actor, customer_id: str) -> Cust
         PermissionDenied: the actor has no View access (the attempt is audited).
         CustomerNotFound: no such customer in the read model.
     """
-    if not await access.permits(deps, actor, Role.VIEW, action="customer.analytics",
-                                target=customer_id):
-        raise PermissionDenied()
+    await access.ensure(deps, actor, Role.VIEW, action="customer.analytics", target=customer_id)
     now = deps.clock()
     since = now - timedelta(days=ACTIVITY_DAYS)
     async with deps.readers() as session:  # reads beside writers (SQLite: no write lock)

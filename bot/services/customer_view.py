@@ -11,16 +11,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from blocks.metadata import ALL_CONTAINERS, ALL_TAB, CustomerViewMeta
 from bot.deps import Deps
-from bot.domain import Actor, Card, CardStatus, CustomerView, PlatformSeen, Role, StreamContainer
+from bot.domain import (
+    Actor,
+    Card,
+    CardStatus,
+    CustomerView,
+    LookupResult,
+    PlatformSeen,
+    Role,
+    StreamContainer,
+)
 from bot.errors import (
     AtomicError,
     AtomicNotFound,
     CardNotFound,
     CustomerNotFound,
     NotFound,
-    PermissionDenied,
 )
-from bot.services import access, audit
+from bot.services import access, audit, lookup
 from store import card_feed, cards, containers, customers, sends
 
 log = logging.getLogger(__name__)
@@ -38,8 +46,7 @@ async def sent_by(session: AsyncSession, send_ids: Sequence[str]) -> dict[str, s
 
 
 async def _require(deps: Deps, actor: Actor, action: str, target: str) -> None:
-    if not await access.permits(deps, actor, Role.VIEW, action=action, target=target):
-        raise PermissionDenied()
+    await access.ensure(deps, actor, Role.VIEW, action=action, target=target)
 
 
 def choose_container(wanted: str, found: Sequence[StreamContainer]) -> StreamContainer | None:
@@ -106,6 +113,23 @@ async def customer_view(deps: Deps, actor: Actor, meta: CustomerViewMeta) -> Cus
         await audit.record(session, deps, actor, "customer.view", meta.customer_id,
                            {"tab": meta.tab, "container": meta.container, "page": view.page})
     return view
+
+
+async def from_message(deps: Deps, actor: Actor,
+                       text: str) -> CustomerView | LookupResult | None:
+    """The "Look up customer" message shortcut: the customer view when the message names one
+    customer for sure (an exact match that is the only one, or by id or email), else the matches
+    (None when the message holds no email address or known customer id).
+
+    Raises PermissionDenied (audited) without View access.
+    """
+    result = await lookup.lookup_in_text(deps, actor, text)
+    if result is None or not result.matches:
+        return None
+    first = result.matches[0]
+    if first.exact and (result.total == 1 or first.matched_field in ("id", "email")):
+        return await customer_view(deps, actor, CustomerViewMeta(customer_id=first.customer.id))
+    return result
 
 
 async def refresh(deps: Deps, actor: Actor, meta: CustomerViewMeta) -> CustomerView:

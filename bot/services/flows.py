@@ -23,6 +23,8 @@ from blocks.flow_form import (
     var_specs,
 )
 from blocks.flows import RegistryEntry
+from blocks.ids import BlockId
+from blocks.text import safe_plain
 from bot.deps import Deps
 from bot.domain import ActionFlow, Actor, Customer, Role, VariableType
 from bot.errors import (
@@ -31,7 +33,7 @@ from bot.errors import (
     FlowDisabled,
     FlowNotFound,
     InvalidInput,
-    PermissionDenied,
+    TamperedForm,
 )
 from bot.services import access, audit, sync
 from store import customers
@@ -99,8 +101,7 @@ class SendChoices:
 
 
 async def _require_edit(deps: Deps, actor: Actor, target: str) -> None:
-    if not await access.permits(deps, actor, Role.EDIT, action=SEND_ACTION, target=target):
-        raise PermissionDenied()
+    await access.ensure(deps, actor, access.SEND_ROLE, action=SEND_ACTION, target=target)
 
 
 async def _customer(deps: Deps, customer_id: str) -> Customer:
@@ -161,15 +162,19 @@ def check_against(flow: ActionFlow, values: dict[str, Value]) -> dict[str, str]:
 async def review(deps: Deps, actor: Actor, form: SendForm) -> Confirmation:
     """Check the filled-in form again on the server; what the confirmation step shows.
 
-    Raises InvalidInput (forged metadata, audited), PermissionDenied, CustomerNotFound,
-    FlowNotFound/FlowDisabled, or InvalidInput with field errors when the flow's variables
-    changed since the modal was opened.
+    Raises TamperedForm (forged metadata, audited), PermissionDenied, CustomerNotFound, or
+    InvalidInput with field errors: on the flow picker when the flow was disabled or removed
+    since the modal was opened, on the variables when they changed.
     """
     if not sealed_ok(deps, form.meta):
         await refuse_forged(deps, actor, form.meta.customer_id)
-        raise InvalidInput("This form can't be used: it was changed outside Slack.")
+        raise TamperedForm()
     await _require_edit(deps, actor, form.meta.customer_id)
-    flow = await sendable_flow(deps, form.meta.flow_id)
+    try:
+        flow = await sendable_flow(deps, form.meta.flow_id)
+    except (FlowDisabled, FlowNotFound) as gone:  # disabled since the modal opened
+        reason = safe_plain(gone.user_message, 150)
+        raise InvalidInput(gone.user_message, {BlockId.FLOW_PICKER.value: reason}) from gone
     errors = check_against(flow, form.values)
     if errors:
         raise InvalidInput("The flow's variables changed; review the values.", errors)
@@ -238,5 +243,6 @@ async def refresh_page(deps: Deps, actor: Actor) -> tuple[list[RegistryEntry], s
     try:
         entries = await refresh_registry(deps, actor)
     except AtomicError as exc:
-        return await registry(deps, actor), f"Atomic could not be read: {exc.user_message}"
+        # an admin surface: Atomic's own text and the incident id (bot/errors.py, AtomicError)
+        return await registry(deps, actor), f"Atomic could not be read: {exc}"
     return entries, f"Read {len(entries)} Action Flows from Atomic."

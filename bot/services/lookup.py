@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.deps import Deps
 from bot.domain import Actor, CustomerSummary, LookupResult, Role
-from bot.errors import CustomerNotFound, InvalidInput, PermissionDenied
-from bot.services import audit
+from bot.errors import CustomerNotFound, InvalidInput
+from bot.services import access, audit
 from store import cards, customer_search, customers
 
 QUERY_MAX = 200
@@ -37,9 +37,7 @@ def parse_query(text: str) -> str:
 
 
 async def _require_view(deps: Deps, actor: Actor, action: str, target: str) -> None:
-    if not actor.has(Role.VIEW):
-        await audit.log(deps, actor, f"{action}.denied", target, {})
-        raise PermissionDenied()
+    await access.ensure(deps, actor, Role.VIEW, action=action, target=target)
 
 
 async def _summary(session: AsyncSession, customer_id: str, recent: int) -> CustomerSummary:

@@ -32,7 +32,7 @@ from blocks.notifications import (
 from bot.atomic.events import WebhookEvent
 from bot.deps import Deps, Sleep
 from bot.domain import Actor, Card, FlowSend, Role, SendStatus
-from bot.errors import NotFound, PermissionDenied
+from bot.errors import NotFound
 from bot.services import access
 from store import cards, customers, grants, outbox
 from store import flows as flow_store
@@ -167,8 +167,7 @@ async def on_card_events(deps: Deps, events: Sequence[WebhookEvent]) -> int:
 
 async def responses(deps: Deps, actor: Actor, send_id: str) -> dict[str, Any]:
     """The "Show responses" answer: what the customer submitted, for a View user only."""
-    if not await access.permits(deps, actor, Role.VIEW, action="flow.responses", target=send_id):
-        raise PermissionDenied()
+    await access.ensure(deps, actor, Role.VIEW, action="flow.responses", target=send_id)
     async with deps.sessions.begin() as session:
         send = await send_store.get_send(session, send_id=send_id)
         if send is None:

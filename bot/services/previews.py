@@ -19,7 +19,7 @@ from typing import TextIO
 
 from bot.deps import Deps
 from bot.domain import Actor, Card, Role, StreamContainer
-from bot.errors import CardNotFound, PermissionDenied
+from bot.errors import CardNotFound
 from bot.render import (
     ImageFetcher,
     Mode,
@@ -150,9 +150,7 @@ async def load_subject(deps: Deps, actor: Actor, request: PreviewRequest) -> Pre
         PermissionDenied: the actor has no View access (the attempt is audited).
         CardNotFound: no such card.
     """
-    if not await access.permits(deps, actor, Role.VIEW, action="card.preview",
-                                target=request.card_id):
-        raise PermissionDenied()
+    await access.ensure(deps, actor, Role.VIEW, action="card.preview", target=request.card_id)
     card, found = await load_card(deps, request.card_id)
     subject = subject_for(card, found, request)
     await audit.log(deps, actor, "card.preview", card.card_instance_id,
@@ -171,6 +169,13 @@ async def render(deps: Deps, subject: PreviewSubject, *,
 def _short(exc: BaseException) -> str:
     text = getattr(exc, "user_message", "") or str(exc) or type(exc).__name__
     return " ".join(str(text).split())[:200]
+
+
+async def preview_in_slack(deps: Deps, actor: Actor, request: PreviewRequest, *,
+                           upload: Uploader) -> SlackPreview:
+    """The Preview button and its choices: the card checked and audited (`load_subject`), then
+    its Slack file (`slack_preview`)."""
+    return await slack_preview(deps, await load_subject(deps, actor, request), upload=upload)
 
 
 async def slack_preview(deps: Deps, subject: PreviewSubject, *, upload: Uploader,

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.deps import Deps
 from bot.domain import ActionFlow, SyncReport
-from bot.errors import AppError, AtomicNotFound, NotFound
+from bot.errors import AtomicNotFound, NotFound, admin_text
 from bot.services.bad_records import RunNotes, store_page
 from store import cards, containers, customers, events, flows, sync_state
 from store.fitting import Note
@@ -47,7 +47,7 @@ async def _recorded(deps: Deps, name: str, job: Callable[[RunNotes], Awaitable[R
     try:
         result = await job(notes)
     except Exception as exc:
-        message = exc.user_message if isinstance(exc, AppError) else type(exc).__name__
+        message = admin_text(exc)  # admins read it (job status)
         async with deps.sessions.begin() as session:
             await sync_state.record_run(session, name=name, at=deps.clock(), error=message)
             await notes.save(session)

@@ -212,9 +212,14 @@ async def test_token_refused_is_rejected_with_a_clear_message(atomic, client, st
         with pytest.raises(AtomicRejected) as info:
             await client.list_users()
     assert info.value.status == status
-    assert "refused the API credentials" in info.value.user_message
-    assert "invalid_client" in info.value.user_message
-    assert "ATOMIC_CLIENT_SECRET" in info.value.user_message
+    assert "refused the API credentials" in info.value.admin_message
+    assert "invalid_client" in info.value.admin_message
+    assert "ATOMIC_CLIENT_SECRET" in info.value.admin_message
+    # a support agent sees none of it: a generic text and the incident the details are logged under
+    shown = info.value.user_message
+    assert "ATOMIC_" not in shown and "invalid_client" not in shown
+    assert f"(incident {info.value.incident})" in shown
+    assert f"Atomic incident {info.value.incident}" in caplog.text
     assert len(atomic.token_requests) == 1 and atomic.sleeps == []
     assert CLIENT_SECRET not in caplog.text
 
@@ -224,7 +229,7 @@ async def test_unreadable_token_response_is_atomic_error_without_leaking(atomic,
     with pytest.raises(AtomicError) as info:
         await client.list_users()
     assert type(info.value) is AtomicError
-    assert info.value.user_message == "Atomic sent a response the app does not understand."
+    assert info.value.admin_message == "Atomic sent a response the app does not understand."
     assert info.value.__cause__ is None and info.value.__suppress_context__
     assert "sekrit-token" not in caplog.text and "sekrit-token" not in info.value.detail
 
@@ -279,7 +284,7 @@ async def test_get_403_is_rejected_with_reason(atomic, client):
     with pytest.raises(AtomicRejected) as info:
         await client.list_cards()
     assert info.value.status == 403
-    assert info.value.user_message == (
+    assert info.value.admin_message == (
         "Atomic rejected the request (HTTP 403): scope cards:read missing")
     assert atomic.sleeps == []
 
@@ -352,7 +357,7 @@ async def test_unreadable_response_is_atomic_error(atomic, client, body):
     with pytest.raises(AtomicError) as info:
         await client.list_users()
     assert type(info.value) is AtomicError
-    assert info.value.user_message == "Atomic sent a response the app does not understand."
+    assert info.value.admin_message == "Atomic sent a response the app does not understand."
 
 
 async def test_unreadable_users_page_logs_no_customer_data(atomic, client, caplog):
@@ -422,7 +427,7 @@ async def test_start_flow_400_is_rejected_with_atomics_reason(atomic, client):
         await client.start_flow("flow_1", **start_args(variables={}))
     error = info.value
     assert error.status == 400
-    assert error.user_message == (
+    assert error.admin_message == (
         "Atomic rejected the request (HTTP 400): Missing required variable: code")
     assert len(error.detail) == 500 and error.detail.startswith('{"message"')
     assert len(atomic.calls("POST", START_PATH)) == 1
@@ -432,7 +437,7 @@ async def test_start_flow_400_without_reason_hides_the_body(atomic, client):
     atomic.on("POST", START_PATH, text_reply("<html>Bad Request</html>", 400))
     with pytest.raises(AtomicRejected) as info:
         await client.start_flow("flow_1", **start_args())
-    assert info.value.user_message == "Atomic rejected the request (HTTP 400)."
+    assert info.value.admin_message == "Atomic rejected the request (HTTP 400)."
     assert info.value.detail == "<html>Bad Request</html>"
 
 

@@ -13,7 +13,6 @@ from blocks.access import (
 )
 from blocks.admin import (
     AuditQuery,
-    ParseError,
     access_message,
     admin_help_message,
     audit_message,
@@ -24,7 +23,9 @@ from blocks.admin import (
 )
 from blocks.home import AdminPanel, grant_modal, home_view, parse_grant_modal, usergroup_options
 from bot.domain import AuditItem, Grant, Role, SubjectKind, UserGroup
-from handlers.admin import helps
+from bot.errors import InvalidInput
+from handlers import subcommands
+from handlers.common import helps
 from tests.blockkit import assert_golden, validate_home, validate_message, validate_modal
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -38,7 +39,7 @@ GROUPS = {"S0SUP": UserGroup(id="S0SUP", handle="support", name="Support",
 
 
 def built_in():
-    return [h for h in helps() if h.name in BUILT_IN]
+    return [h for h in helps(subcommands()) if h.name in BUILT_IN]
 
 
 @pytest.mark.parametrize("role", [None, Role.VIEW, Role.EDIT, Role.ADMIN])
@@ -98,8 +99,7 @@ def test_grant_modal_and_options() -> None:
                                              "emoji": True}, "value": "S1"}]}
     values = {"access.user": {"access.user": {"selected_user": "U1"}},
               "access.role": {"access.role": {"selected_option": {"value": "edit"}}}}
-    form = parse_grant_modal(values)
-    assert not isinstance(form, dict)
+    form = parse_grant_modal({"state": {"values": values}})
     assert (form.kind, form.subject_id, form.role) == (SubjectKind.USER, "U1", Role.EDIT)
 
 
@@ -118,21 +118,21 @@ def test_parse_subject(token, expected) -> None:
     ("<#C123|general>", "isn't a person"), ("<@u12>", "isn't a person"),
 ])
 def test_malformed_subjects_get_clear_messages(token, message) -> None:
-    with pytest.raises(ParseError, match=message):
+    with pytest.raises(InvalidInput, match=message):
         parse_subject(token)
 
 
 def test_parse_role_channel_and_audit_args() -> None:
     assert parse_role("EDIT") is Role.EDIT
-    with pytest.raises(ParseError, match="isn't a role"):
+    with pytest.raises(InvalidInput, match="isn't a role"):
         parse_role("owner")
     assert parse_channel("<#C0SUP|support>") == "C0SUP"
-    with pytest.raises(ParseError, match="isn't a channel"):
+    with pytest.raises(InvalidInput, match="isn't a channel"):
         parse_channel("#support")
     assert parse_audit_args([]) == AuditQuery()
     assert parse_audit_args(["<@U0V9|x>", "7"]) == AuditQuery(actor_id="U0V9", days=7)
     assert parse_audit_args(["cust-42"]) == AuditQuery(target="cust-42")
-    with pytest.raises(ParseError, match="between 1 and"):
+    with pytest.raises(InvalidInput, match="between 1 and"):
         parse_audit_args(["0"])
-    with pytest.raises(ParseError, match="one person or one customer"):
+    with pytest.raises(InvalidInput, match="one person or one customer"):
         parse_audit_args(["a", "b"])

@@ -13,7 +13,7 @@ from blocks.customer_view import card_details_modal, customer_view_modal, loadin
 from blocks.feed import fill_variables, needs_newer, priority_text
 from blocks.ids import ActionId, BlockId
 from blocks.metadata import TABS, CustomerViewMeta
-from blocks.search import parse_search, search_modal
+from blocks.search import EMPTY_QUERY_ERROR, parse_search, search_modal
 from bot.domain import (
     Card,
     CardInput,
@@ -26,6 +26,7 @@ from bot.domain import (
     PlatformSeen,
     StreamContainer,
 )
+from bot.errors import InvalidInput
 from tests.blockkit import assert_golden, validate_modal
 from tests.blocks.factories import (
     NOW,
@@ -240,7 +241,9 @@ def test_search_modal(request: pytest.FixtureRequest) -> None:
     assert ActionId.MORE_RESULTS in text(results)
     state = {"state": {"values": {BlockId.SEARCH_INPUT: {"x": {"value": "  sam   smi "}}}}}
     assert parse_search(state) == "sam smi"
-    assert parse_search({}) == ""
+    with pytest.raises(InvalidInput) as empty_query:
+        parse_search({})
+    assert empty_query.value.field_errors == {BlockId.SEARCH_INPUT: EMPTY_QUERY_ERROR}
 
 
 def test_helpers() -> None:

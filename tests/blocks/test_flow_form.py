@@ -10,7 +10,6 @@ import pytest
 
 from blocks.flow_form import (
     MAX_STRING,
-    FieldErrors,
     SendFlowMeta,
     SendForm,
     VarSpec,
@@ -24,6 +23,7 @@ from blocks.flow_form import (
 )
 from blocks.ids import ActionId, BlockId
 from bot.domain import ActionFlow, FlowVariable, VariableType
+from bot.errors import InvalidInput, StaleForm
 
 T = VariableType
 SPECS = [VarSpec(n="agent", t=T.STRING, r=True), VarSpec(n="code", t=T.NUMBER, r=True),
@@ -67,11 +67,16 @@ def test_absent_optional_values_and_an_unchecked_box() -> None:
     assert parsed == {"agent": "Ana", "code": 7, "ok": False}  # unchecked means no
 
 
+def errors_of(parse: Any, *args: Any) -> dict[str, str]:
+    """The inline errors a parser raised (InvalidInput, keyed by input block id)."""
+    with pytest.raises(InvalidInput) as raised:
+        parse(*args)
+    return raised.value.field_errors
+
+
 def test_required_missing_and_blank() -> None:
-    errors = parse_values(SPECS, state(agent=text("   "), code=number(None)))
-    assert isinstance(errors, FieldErrors)
-    assert errors.by_block_id == {block_id("agent"): "Required.",
-                                  block_id("code"): "Required."}
+    errors = errors_of(parse_values, SPECS, state(agent=text("   "), code=number(None)))
+    assert errors == {block_id("agent"): "Required.", block_id("code"): "Required."}
 
 
 @pytest.mark.parametrize(("raw", "message"), [
@@ -79,39 +84,38 @@ def test_required_missing_and_blank() -> None:
     ("1e16", "That number is too large."), ("2.5", "Enter a whole number."),
 ])
 def test_invalid_numbers(raw: str, message: str) -> None:
-    errors = parse_values(SPECS, state(agent=text("a"), code=number("1"), visits=number(raw)))
-    assert isinstance(errors, FieldErrors)
-    assert errors.by_block_id == {block_id("visits"): message}
+    errors = errors_of(parse_values, SPECS,
+                       state(agent=text("a"), code=number("1"), visits=number(raw)))
+    assert errors == {block_id("visits"): message}
 
 
 def test_whole_number_given_as_decimal_is_accepted_as_an_integer() -> None:
     parsed = parse_values(SPECS, state(agent=text("a"), code=number("1"), visits=number("4.0")))
-    assert not isinstance(parsed, FieldErrors) and parsed["visits"] == 4
+    assert parsed["visits"] == 4
 
 
 @pytest.mark.parametrize("raw", ["2026-13-01", "01/12/2026", "2026-1-1"])
 def test_invalid_dates(raw: str) -> None:
-    errors = parse_values(SPECS, state(agent=text("a"), code=number("1"),
-                                       day={"selected_date": raw}))
-    assert isinstance(errors, FieldErrors) and block_id("day") in errors.by_block_id
+    errors = errors_of(parse_values, SPECS, state(agent=text("a"), code=number("1"),
+                                                  day={"selected_date": raw}))
+    assert block_id("day") in errors
 
 
 def test_over_long_text_and_wrong_element_shapes() -> None:
-    errors = parse_values(SPECS, state(agent=text("x" * (MAX_STRING + 1)),
-                                       code={"value": 12}))
-    assert isinstance(errors, FieldErrors)
-    assert errors.by_block_id[block_id("agent")].startswith(f"At most {MAX_STRING} characters")
-    assert errors.by_block_id[block_id("code")] == "That value can't be read."
+    errors = errors_of(parse_values, SPECS, state(agent=text("x" * (MAX_STRING + 1)),
+                                                  code={"value": 12}))
+    assert errors[block_id("agent")].startswith(f"At most {MAX_STRING} characters")
+    assert errors[block_id("code")] == "That value can't be read."
     exact = parse_values(SPECS, state(agent=text("x" * MAX_STRING), code=number("1")))
-    assert not isinstance(exact, FieldErrors)
+    assert exact["agent"] == "x" * MAX_STRING
 
 
 def test_parse_send_flow_steps() -> None:
-    assert parse_send_flow({"private_metadata": "not json"}) is None
-    assert parse_send_flow({"private_metadata": json.dumps({"customer_id": "u"})}) is None
-    no_flow = parse_send_flow(view({}, flow_id=""))
-    assert isinstance(no_flow, FieldErrors)
-    assert no_flow.by_block_id == {BlockId.FLOW_PICKER: "Pick an Action Flow."}
+    for stale in ("not json", json.dumps({"customer_id": "u"})):
+        with pytest.raises(StaleForm, match="out of date"):
+            parse_send_flow({"private_metadata": stale})
+    no_flow = errors_of(parse_send_flow, view({}, flow_id=""))
+    assert no_flow == {BlockId.FLOW_PICKER: "Pick an Action Flow."}
     form = parse_send_flow(view(state(agent=text("Ana"), code=number("1"))))
     assert isinstance(form, SendForm) and form.values == {"agent": "Ana", "code": 1, "ok": False}
 
@@ -119,10 +123,9 @@ def test_parse_send_flow_steps() -> None:
 def test_too_much_text_for_one_send_is_an_inline_error() -> None:
     specs = [VarSpec(n=f"s{i}", t=T.STRING) for i in range(8)]
     values = state(**{f"s{i}": text("y" * MAX_STRING) for i in range(8)})
-    errors = parse_send_flow(view(values, specs=specs))
-    assert isinstance(errors, FieldErrors)
-    assert list(errors.by_block_id.values()) == ["Too much text for one send: shorten the values."]
-    assert list(errors.by_block_id)[0].startswith(BlockId.VARIABLE)
+    errors = errors_of(parse_send_flow, view(values, specs=specs))
+    assert list(errors.values()) == ["Too much text for one send: shorten the values."]
+    assert list(errors)[0].startswith(BlockId.VARIABLE)
 
 
 def test_check_values_against_the_current_variables() -> None:

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from blocks.metadata import CustomerRef, parse_customer_ref
+from bot.errors import StaleForm
 
 
 def test_round_trip() -> None:
@@ -19,7 +20,8 @@ def test_round_trip() -> None:
     '{"customer_id": "c", "extra": 1}', '{"customer_id": "' + "x" * 201 + '"}',
 ])
 def test_parse_rejects_anything_else(value: str) -> None:
-    assert parse_customer_ref(value) is None
+    with pytest.raises(StaleForm, match="out of date"):
+        parse_customer_ref(value)
 
 
 def test_model_is_frozen_and_bounded() -> None:

@@ -1,7 +1,8 @@
 """No modal stays on "Loading…", "Searching…", "Sending…" or "Drawing the preview…": whatever
 fails after it opened (views.update refusing the view, a builder or service raising, a value that
-cannot be encoded), it ends on an error view with an incident id that is in the log
-(handlers/loading.py). Through the real app with signed requests and FakeSlack."""
+cannot be encoded), it ends on an error view with an incident id that is in the log (the error
+handler, bot/error_handler.py, ends the modal the listener recorded with handlers/common.py).
+Through the real app with signed requests and FakeSlack."""
 
 from __future__ import annotations
 

@@ -115,7 +115,7 @@ async def test_atomic_500_then_success_is_retried_by_the_job(ready: Deps) -> Non
     assert len(cards_of(ready, row.flow_invocation_id)) == 1
 
 
-async def test_400_missing_variable_fails_with_atomics_reason(ready: Deps) -> None:
+async def test_400_missing_variable_fails_with_atomics_reason_in_the_log_only(ready: Deps) -> None:
     # The registry is stale: it thinks `code` is optional, Atomic requires it.
     async with ready.sessions.begin() as session:
         flow = await flow_store.get_flow(session, flow_id=CALLER)
@@ -125,7 +125,11 @@ async def test_400_missing_variable_fails_with_atomics_reason(ready: Deps) -> No
         await flow_store.upsert_flows(session, [loose], synced_at=ready.clock())
     outcome = await sends.send(ready, actor(), confirm(ready, {}))
     assert outcome.send.status == SendStatus.FAILED
-    assert "HTTP 400" in outcome.send.error and "code" in outcome.send.error
+    # Atomic's reason goes to the log under an incident id; the send (shown to the agent, in the
+    # result view and the support channel) says only that Atomic refused it (docs/style.md#errors).
+    assert outcome.send.error.startswith("Atomic refused this request")
+    assert "HTTP 400" not in outcome.send.error and "code" not in outcome.send.error
+    assert "incident" in outcome.send.error
     assert await sends.reconcile_sends(later(ready, 60)) == 0  # failed is final
     assert len(starts(ready)) == 1
 
