@@ -123,7 +123,7 @@ async def test_an_error_after_the_ack_keeps_what_the_ack_answered(
 
     async def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("the database went away")
-    monkeypatch.setattr(sends, "send", broken)
+    monkeypatch.setattr(sends, "deliver", broken)  # the send is stored; calling Atomic breaks
     response = await app.async_dispatch(submission(confirm, {}))
 
     assert "Sending" in json.dumps(ack_body(response))
