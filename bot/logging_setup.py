@@ -140,10 +140,14 @@ class ThrottledWarning:
                             self.what, reason, left_out, self.interval)
 
 
+SECRET_MIN_LENGTH = 6  # a shorter "secret" (a test value like "s") would blot out every log line
+
+
 def secret_values(settings: Settings) -> frozenset[str]:
     values = [settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
               settings.atomic_client_secret, settings.atomic_webhook_token]
-    return frozenset(v.get_secret_value() for v in values if v is not None and v.get_secret_value())
+    return frozenset(v.get_secret_value() for v in values
+                     if v is not None and len(v.get_secret_value()) >= SECRET_MIN_LENGTH)
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

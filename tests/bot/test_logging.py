@@ -152,3 +152,14 @@ def test_throttled_warning_writes_one_line_per_interval_with_a_count(
         "refused: 401 no valid signature", "refused: 413 too large",
         "refused: 401 no valid signature"]
     assert "19 more since the last such line" in caplog.records[-1].getMessage()
+
+
+def test_a_short_secret_does_not_blot_out_every_line(restore_root_logger: None) -> None:
+    """SLACK_SIGNING_SECRET=s (a quick local try) must not redact every "s" in the log."""
+    stream = io.StringIO()
+    token = "xoxb-1111-2222-abcdef"
+    configure_logging(Settings.from_env({"SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": token}),
+                      stream=stream)
+    logging.getLogger("bot.test").warning("emulator webhook token: sss-token, %s", token)
+    line = stream.getvalue()
+    assert "sss-token" in line and token not in line
