@@ -14,7 +14,6 @@ import os
 import random
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import aiohttp
 
 from tests.fakes.faults import LiveTargets
-from tests.fakes.processes import REPO
+from tests.fakes.processes import REPO, exit_with_parent
 
 from .drivers import Lookup, Records, Submission, drive_lookups, drive_sends, watch_lag
 from .workload import PreparedSend
@@ -128,19 +127,9 @@ async def _drive(plan: dict[str, Any], targets: LiveTargets) -> dict[str, Any]:
             "not_sent": dict(records.not_sent), "lag_ms": lag}
 
 
-def _exit_with_parent() -> None:
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(3)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
 
 if __name__ == "__main__":
-    _exit_with_parent()
+    exit_with_parent()
     plan_path, targets_path, out_path = (Path(a) for a in sys.argv[1:4])
     result = asyncio.run(_drive(json.loads(plan_path.read_text()), FileTargets(targets_path)))
     write_atomically(out_path, json.dumps(result))

@@ -13,13 +13,12 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.fakes.processes import LOCALHOST, REPO, app_environment
+from tests.fakes.processes import LOCALHOST, REPO, app_environment, exit_with_parent
 
 
 def free_port() -> int:
@@ -70,19 +69,9 @@ class EmulatorProcess:
                 await asyncio.sleep(0.05)
 
 
-def _exit_with_parent() -> None:
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(3)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
 
 if __name__ == "__main__":
     from bot.cli import main
 
-    _exit_with_parent()
+    exit_with_parent()
     raise SystemExit(main(["emulator", *sys.argv[1:]], environ=dict(os.environ)))

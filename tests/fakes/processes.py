@@ -61,7 +61,7 @@ def _listening_socket() -> socket.socket:
 # -- the child ------------------------------------------------------------------------------
 
 
-def _exit_with_parent() -> None:
+def exit_with_parent() -> None:
     """Exit when the process that started this one is gone (no orphans after a killed run)."""
     parent = os.getppid()
 
@@ -78,7 +78,7 @@ def serve(port_file: str) -> None:
     from bot.logging_setup import configure_logging
     from bot.server import build_server
 
-    _exit_with_parent()
+    exit_with_parent()
     settings = Settings.from_env(os.environ)
     configure_logging(settings)
     sock = _listening_socket()
