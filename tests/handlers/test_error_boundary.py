@@ -36,6 +36,9 @@ from tests.handlers.test_flows_send import (
     submission,
     view_action,
 )
+from tests.handlers.test_flows_send import (
+    confirmation as send_confirmation,
+)
 
 INCIDENT = re.compile(r"incident ([0-9a-f]{8})")
 
@@ -59,11 +62,7 @@ async def confirmation(app: AsyncApp, deps: Deps, slack: SlackRequests,
                        fake: FakeSlack) -> dict[str, Any]:
     """The send modal's confirmation step, as Slack shows it, for an Edit user."""
     await grant(deps, EDITOR, Role.EDIT)
-    await flows.set_enabled(deps, admin(), CALLER, True)
-    form = await open_form(app, deps, slack, fake, user_id=EDITOR)
-    review = ack_body(await app.async_dispatch(submission(form, code_value("4821"),
-                                                          user_id=EDITOR)))
-    return {**review["view"], "id": "V0SEND", "hash": "hash-confirm"}
+    return await send_confirmation(app, deps, slack, fake, user_id=EDITOR, code="4821")
 
 
 def error_view(body: dict[str, Any], caplog: pytest.LogCaptureFixture) -> str:

@@ -97,6 +97,17 @@ async def open_form(app: AsyncApp, deps: Deps, slack: SlackRequests, fake: FakeS
     return shown(fake)
 
 
+async def confirmation(app: AsyncApp, deps: Deps, slack: SlackRequests, fake: FakeSlack, *,
+                       user_id: str = ADMIN, code: str = "42") -> dict[str, Any]:
+    """The send modal's confirmation step for the caller-verification flow (enabled here), as
+    Slack shows it after the review."""
+    await flows.set_enabled(deps, admin(), CALLER, True)
+    form = await open_form(app, deps, slack, fake, user_id=user_id)
+    review = ack_body(await app.async_dispatch(submission(form, code_value(code),
+                                                          user_id=user_id)))
+    return {**review["view"], "id": "V0SEND", "hash": "hash-confirm"}
+
+
 async def test_send_from_a_message_button_to_the_result(app: AsyncApp, deps: Deps,
                                                         slack: SlackRequests,
                                                         fake_slack: FakeSlack) -> None:

@@ -14,28 +14,12 @@ from sqlalchemy.exc import OperationalError
 
 from bot.deps import Deps
 from bot.domain import SendStatus
-from bot.services import flows, sends
+from bot.services import sends
 from store import sends as send_store
 from tests.blockkit import validate_modal
 from tests.fakes.requests import SlackRequests
 from tests.fakes.slack import FakeSlack
-from tests.handlers.test_flows_send import (
-    CALLER,
-    ack_body,
-    admin,
-    code_value,
-    open_form,
-    starts,
-    submission,
-)
-
-
-async def confirmation(app: AsyncApp, deps: Deps, slack: SlackRequests,
-                       fake_slack: FakeSlack) -> dict[str, Any]:
-    await flows.set_enabled(deps, admin(), CALLER, True)
-    form = await open_form(app, deps, slack, fake_slack)
-    review = ack_body(await app.async_dispatch(submission(form, code_value("42"))))
-    return {**review["view"], "id": "V0SEND", "hash": "h"}
+from tests.handlers.test_flows_send import ack_body, confirmation, starts, submission
 
 
 async def stored_sends(deps: Deps) -> list[Any]:
