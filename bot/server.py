@@ -14,7 +14,6 @@ from urllib.parse import parse_qs
 import httpx
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import (
-    AsyncSlackRequestHandler,
     to_async_bolt_request,
     to_starlette_response,
 )
@@ -64,7 +63,6 @@ class Runtime:
 
     deps: Deps
     bolt: AsyncApp
-    slack_handler: AsyncSlackRequestHandler
     socket_mode: AsyncSocketModeHandler | None = None
     self_client: httpx.AsyncClient | None = None
     ingest: IngestQueue | None = None
@@ -222,7 +220,7 @@ def build_server(settings: Settings, *, deps: Deps | None = None,
                 await check_app_token(current.settings)
             await migrate_database(current.settings.database_url)
             bolt = build_app(current, client=slack_client)
-            runtime = Runtime(deps=current, bolt=bolt, slack_handler=AsyncSlackRequestHandler(bolt))
+            runtime = Runtime(deps=current, bolt=bolt)
             app.state.deps = current
             app.state.runtime = runtime
             install_request_id_filter()
