@@ -40,13 +40,18 @@ class OutboxItem:
     next_attempt_at: datetime | None
     send_id: str
     claimed_until: datetime | None = None  # set by claim_next: the lease, and its fencing token
+    # Set by claim_next: the row was `posting` with its lease passed, so an earlier drainer may have
+    # posted it before it died (docs/operations.md, "The notifications outbox").
+    in_doubt: bool = False
+    created_at: datetime | None = None
 
 
 def _to_item(row: Any) -> OutboxItem:
     return OutboxItem(id=row.id, kind=row.kind, channel=row.channel, thread_ts=row.thread_ts or "",
                       message_ts=row.message_ts or "", payload=dict(row.payload or {}),
                       status=row.status, attempts=row.attempts or 0, error=row.error or "",
-                      next_attempt_at=row.next_attempt_at, send_id=row.send_id or "")
+                      next_attempt_at=row.next_attempt_at, send_id=row.send_id or "",
+                      created_at=row.created_at)
 
 
 async def enqueue(session: AsyncSession, *, kind: str, channel: str, payload: dict[str, Any],
@@ -116,7 +121,8 @@ async def claim_next(session: AsyncSession, *, now: datetime, lease: timedelta,
         _outbox.c.id == row.id, _claimable(now)).values(status=POSTING, next_attempt_at=until))
     if not getattr(claimed, "rowcount", 0):  # pragma: no cover - the row lock makes this moot
         return None
-    return replace(_to_item(row), status=POSTING, claimed_until=until)
+    return replace(_to_item(row), status=POSTING, claimed_until=until,
+                   in_doubt=row.status == POSTING)
 
 
 def _ours(item_id: int, claimed_until: datetime | None) -> Any:
@@ -128,9 +134,11 @@ def _ours(item_id: int, claimed_until: datetime | None) -> Any:
 
 
 async def release(session: AsyncSession, *, item: OutboxItem) -> bool:
-    """Give a claimed, unattempted notification back as it was (it waits for its post)."""
+    """Give a claimed, unattempted notification back as it was (it waits for its post); one in
+    doubt stays `posting` with its passed lease, so its next claim still checks Slack first."""
     result = await session.execute(update(_outbox).where(_ours(item.id, item.claimed_until))
-                                   .values(status=PENDING, next_attempt_at=item.next_attempt_at))
+                                   .values(status=POSTING if item.in_doubt else PENDING,
+                                           next_attempt_at=item.next_attempt_at))
     return bool(getattr(result, "rowcount", 0))
 
 
@@ -154,6 +162,16 @@ async def mark_retry(session: AsyncSession, *, item_id: int, attempts: int,
     holds."""
     result = await session.execute(update(_outbox).where(_ours(item_id, claimed_until)).values(
         status=PENDING, attempts=attempts, next_attempt_at=next_attempt_at, error=error[:1000]))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def keep_in_doubt(session: AsyncSession, *, item_id: int, attempts: int,
+                        next_attempt_at: datetime, error: str,
+                        claimed_until: datetime | None = None) -> bool:
+    """Still `posting`, due again at `next_attempt_at`: an earlier post may have reached Slack and
+    it could not be checked yet, so the next claim checks again before posting."""
+    result = await session.execute(update(_outbox).where(_ours(item_id, claimed_until)).values(
+        status=POSTING, attempts=attempts, next_attempt_at=next_attempt_at, error=error[:1000]))
     return bool(getattr(result, "rowcount", 0))
 
 

@@ -19,7 +19,9 @@ SCHEMA = ROOT / "tests/schemas/slack-app-manifest/manifest.schema.1.0.0.json"
 COLOR = re.compile(r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 ALLOWED_SCOPES = {"commands", "chat:write", "users:read", "users:read.email", "usergroups:read",
                   "chat:write.public", "im:write",
-                  "files:write"}  # files.uploadV2 of card preview images
+                  "files:write",  # files.uploadV2 of card preview images
+                  # the outbox reads back a post in doubt before posting it again
+                  "channels:history", "groups:history", "im:history"}
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from bot.atomic.events import WebhookEvent
 from bot.deps import Deps, Sleep
 from bot.domain import Actor, Card, FlowSend, Role, SendStatus
 from bot.errors import NotFound
-from bot.services import access
+from bot.services import access, posted_check
 from store import cards, customers, grants, outbox
 from store import flows as flow_store
 from store import sends as send_store
@@ -47,6 +47,7 @@ BACKOFF_CAP = timedelta(minutes=30)
 # call with its retries, cut off at half the lease), short enough for a dead drainer's rows.
 LEASE = timedelta(minutes=2)
 POST_TIMEOUT_SECONDS = LEASE.total_seconds() / 2
+MARK_SENT_RETRIES = (0.5, 1.0, 2.0, 4.0)  # seconds; well inside the lease
 PERMANENT = frozenset({"channel_not_found", "not_in_channel", "is_archived", "invalid_blocks",
                        "msg_too_long", "no_text", "invalid_auth", "account_inactive",
                        "message_not_found", "cant_update_message", "user_not_found"})
@@ -206,8 +207,44 @@ async def _deliver(client: AsyncWebClient, item: outbox.OutboxItem,
         channel, thread_ts = post.channel, post.message_ts
     answer = await client.chat_postMessage(channel=channel, text=text, blocks=blocks,
                                            thread_ts=thread_ts, unfurl_links=False,
-                                           unfurl_media=False)
+                                           unfurl_media=False,
+                                           metadata=posted_check.metadata(item.id))
     return str(answer.get("ts") or ""), channel
+
+
+async def _already_posted(deps: Deps, client: AsyncWebClient, item: outbox.OutboxItem,
+                          post: outbox.OutboxItem | None) -> str | None:
+    """For a row in doubt (an earlier drainer died mid-post): the ts of its message if Slack
+    has it. None: post it. Raises for trouble worth retrying (the row stays in doubt)."""
+    if not item.in_doubt or item.kind == outbox.UPDATE:  # chat.update twice is harmless
+        return None
+    try:
+        return await posted_check.find_posted(client, item, post)
+    except posted_check.CannotCheck as exc:
+        log.warning("notification %s may have been posted before its drainer stopped; Slack "
+                    "will not let the app check (%s), so it is posted again", item.id, exc)
+        return None
+
+
+async def _mark_sent(deps: Deps, item: outbox.OutboxItem, ts: str, attempts: int,
+                     sleep: Sleep) -> None:
+    """Record a message Slack took. A database outage is waited out (a few tries); failing
+    that, the row stays `posting` until its lease passes and the next claim finds the message in
+    Slack (posted_check) instead of posting it again."""
+    for wait in (*MARK_SENT_RETRIES, None):
+        try:
+            async with deps.sessions.begin() as session:
+                if not await outbox.mark_sent(session, item_id=item.id, message_ts=ts,
+                                              attempts=attempts,
+                                              claimed_until=item.claimed_until):
+                    log.warning("notification %s posted after its lease passed", item.id)
+            return
+        except Exception:
+            if wait is None:
+                raise
+            log.warning("notification %s posted, but not yet recorded (database); retrying",
+                        item.id, exc_info=True)
+            await sleep(wait)
 
 
 async def _waits(deps: Deps, item: outbox.OutboxItem) -> tuple[bool, outbox.OutboxItem | None]:
@@ -261,6 +298,23 @@ async def _settle_failure(deps: Deps, item: outbox.OutboxItem, attempts: int,
         log.warning("notification %s: its lease passed before it was settled", item.id)
 
 
+async def _keep_in_doubt(deps: Deps, item: outbox.OutboxItem, attempts: int,
+                         exc: Exception) -> None:
+    error = (str(exc.response.get("error") or exc.response.status_code)
+             if isinstance(exc, SlackApiError) else type(exc).__name__)
+    log.warning("notification %s: could not check whether it was posted (%s); checking again "
+                "later", item.id, error)
+    async with deps.sessions.begin() as session:
+        if attempts >= MAX_ATTEMPTS:
+            await outbox.mark_failed(session, item_id=item.id, attempts=attempts,
+                                     error=f"could not check whether it was posted: {error}",
+                                     claimed_until=item.claimed_until)
+            return
+        await outbox.keep_in_doubt(session, item_id=item.id, attempts=attempts, error=error,
+                                   next_attempt_at=deps.clock() + _retry_delay(attempts, None),
+                                   claimed_until=item.claimed_until)
+
+
 async def _release(deps: Deps, item: outbox.OutboxItem) -> None:
     async with deps.sessions.begin() as session:
         await outbox.release(session, item=item)
@@ -286,6 +340,17 @@ async def drain(deps: Deps, *, client: AsyncWebClient | None = None, limit: int 
             continue
         attempts = item.attempts + 1
         try:
+            found = await _already_posted(deps, client, item, post)
+        except Exception as exc:  # noqa: BLE001 - could not look: still in doubt, look later
+            await _keep_in_doubt(deps, item, attempts, exc)
+            continue
+        if found is not None:
+            log.info("notification %s was posted before its drainer stopped; not posted again",
+                     item.id)
+            await _mark_sent(deps, item, found, attempts, sleep)
+            delivered += 1
+            continue
+        try:
             await deps.pacer.wait(post.channel if post else item.channel, PER_CHANNEL_GAP, sleep)
         except asyncio.CancelledError:  # stopped (a hand-over) before posting: give it back
             await asyncio.shield(_release(deps, item))
@@ -296,9 +361,6 @@ async def drain(deps: Deps, *, client: AsyncWebClient | None = None, limit: int 
         except Exception as exc:  # noqa: BLE001 - Slack's answer or network trouble: settled
             await _settle_failure(deps, item, attempts, exc)
             continue
-        async with deps.sessions.begin() as session:
-            if not await outbox.mark_sent(session, item_id=item.id, message_ts=ts,
-                                          attempts=attempts, claimed_until=item.claimed_until):
-                log.warning("notification %s posted after its lease passed", item.id)
+        await _mark_sent(deps, item, ts, attempts, sleep)
         delivered += 1
     return delivered

@@ -65,6 +65,9 @@ class FakeSlack:
         self._socket_mode: tuple[Callable[[], str], str] | None = None
         # Consulted for each call without an override: an Override to answer with, or None.
         self.faults: Callable[[str], Override | None] | None = None
+        # Messages Slack took, by conversation (a DM to U… is kept under D…): what
+        # conversations.history / .replies answer.
+        self.messages: dict[str, list[dict[str, Any]]] = {}
 
     @property
     def url(self) -> str:
@@ -200,6 +203,44 @@ class FakeSlack:
                                            "name": f.get("title", "")}
                                           for f in listed if isinstance(f, dict)]}
         if method in ("chat.postMessage", "chat.postEphemeral"):
-            return {"ok": True, "channel": body.get("channel", ""), "ts": f"1700000000.{n:06d}",
-                    "message_ts": f"1700000000.{n:06d}"}
+            ts = f"{int(time.time())}.{n:06d}"
+            if method == "chat.postMessage":
+                self._keep(body, ts)
+            return {"ok": True, "channel": body.get("channel", ""), "ts": ts, "message_ts": ts}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": _conversation(str(body.get("users", "")))}}
+        if method in ("conversations.history", "conversations.replies"):
+            return self._read(method, body)
         return {"ok": True}
+
+    def _keep(self, body: dict[str, Any], ts: str) -> None:
+        message = {"type": "message", "ts": ts, "text": body.get("text", "")}
+        if body.get("thread_ts"):
+            message["thread_ts"] = str(body["thread_ts"])
+        if isinstance(body.get("metadata"), dict):
+            message["metadata"] = body["metadata"]
+        self.messages.setdefault(_conversation(str(body.get("channel", ""))), []).append(message)
+
+    def _read(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        """conversations.history (top-level messages, newest first, `oldest`) or .replies (a
+        thread: its parent, then replies), `limit` + `cursor`, metadata only when asked."""
+        kept = self.messages.get(_conversation(str(body.get("channel", ""))), [])
+        if method == "conversations.replies":
+            parent = str(body.get("ts", ""))
+            found = [m for m in kept if m["ts"] == parent or m.get("thread_ts") == parent]
+        else:
+            oldest = float(body.get("oldest") or 0)
+            found = [m for m in reversed(kept) if not m.get("thread_ts")
+                     and float(m["ts"]) > oldest]
+        start, limit = int(body.get("cursor") or 0), int(body.get("limit") or 100)
+        page = found[start:start + limit]
+        if str(body.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
+        more = start + limit < len(found)
+        return {"ok": True, "messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+
+def _conversation(channel: str) -> str:
+    """Where Slack keeps a message posted to `channel`: a user id means the DM with them."""
+    return f"D{channel[1:]}" if channel.startswith(("U", "W")) else channel
