@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from bot.atomic import paths
+from bot.atomic.paging import DEFAULT_MAX_PAGES, Page, Paged, Pager, read_all
 from bot.atomic.wire import (
     CardsPage,
     FlowDetail,
@@ -195,20 +196,18 @@ class AtomicClient:
         return cards
 
     async def all_cards(self, *, user_id: str | None = None, flow_invocation_id: str | None = None,
-                        page_size: int = 100, max_pages: int = 1000) -> list[Card]:
-        """Every matching card, paging until a short or empty page (duplicates dropped)."""
-        found: dict[str, Card] = {}
-        for page in range(max_pages):
-            count, cards = await self._cards_page(user_id=user_id, status=None,
-                                                  flow_invocation_id=flow_invocation_id,
-                                                  limit=page_size, offset=page * page_size)
-            for card in cards:
-                found.setdefault(card.card_instance_id, card)
-            if count < page_size:
-                break
-        else:
-            log.warning("stopped listing cards after %d pages (user %s)", max_pages, user_id)
-        return list(found.values())
+                        page_size: int = 100, max_pages: int = DEFAULT_MAX_PAGES) -> Paged[Card]:
+        """Every matching card (duplicates dropped); `end` says why the paging stopped
+        (bot/atomic/paging.py: a short page, a repeated page or the page cap)."""
+        async def fetch(offset: int, limit: int) -> Page[Card]:
+            sent, cards = await self._cards_page(user_id=user_id, status=None,
+                                                 flow_invocation_id=flow_invocation_id,
+                                                 limit=limit, offset=offset)
+            return Page(cards, sent)
+
+        what = f"cards of {user_id}" if user_id else f"cards of invocation {flow_invocation_id}"
+        return await read_all(Pager(fetch, key=lambda c: c.card_instance_id,
+                                    page_size=page_size, max_pages=max_pages, what=what))
 
     async def list_flows(self, *, limit: int = 100, offset: int = 0) -> list[ActionFlow]:
         response = await self._get(paths.action_flows(self._env), {"limit": limit,
