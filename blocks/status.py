@@ -93,6 +93,10 @@ def job_status_blocks(statuses: Sequence[JobStatus], now: datetime) -> list[dict
     failing = sum(1 for s in statuses if _needs_attention(s))
     summary = (f":warning: {failing} of {len(statuses)} jobs need attention." if failing
                else f"All {len(statuses)} jobs are healthy.") if statuses else ""
+    warned = sum(1 for s in statuses if s.warnings and not _needs_attention(s))
+    if warned:
+        summary += (f" {warned} with warnings (Atomic lacks an optional API or paging stopped "
+                    "early).")
     if len(statuses) > MAX_JOBS:
         summary += f" {len(statuses) - MAX_JOBS} more not shown."
     if summary:
@@ -104,6 +108,9 @@ def job_status_blocks(statuses: Sequence[JobStatus], now: datetime) -> list[dict
 def job_status_message(statuses: Sequence[JobStatus], now: datetime) -> dict[str, Any]:
     """The private answer to `/customer-center status`."""
     failing = [s.name for s in statuses if _needs_attention(s)]
+    warned = [s.name for s in statuses if s.warnings and not _needs_attention(s)]
     text = (f"Scheduled jobs: {len(failing)} need attention ({', '.join(failing)})" if failing
             else f"Scheduled jobs: all {len(statuses)} healthy")
+    if warned:
+        text += f"; warnings in {', '.join(warned)}"
     return {"text": text[:3000], "blocks": job_status_blocks(statuses, now)}
