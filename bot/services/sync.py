@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.atomic.paging import Page, Paged, PageEnd, Pager, read_all
 from bot.deps import Deps
-from bot.domain import ActionFlow, Card, Customer, SyncReport
+from bot.domain import ActionFlow, Customer, SyncReport
 from bot.errors import AtomicNotFound, NotFound, admin_text
 from bot.services import optional_apis
 from bot.services.bad_records import RunNotes, store_page
@@ -119,14 +119,13 @@ async def sync_cards(deps: Deps, *, customer_ids: Sequence[str] | None = None,
         written = 0
         for done, customer_id in enumerate(ids, start=1):
             try:
-                found: Sequence[Card] = await deps.atomic.all_cards(
-                    user_id=customer_id, max_pages=deps.settings.atomic_max_pages)
+                found = await deps.atomic.all_cards(user_id=customer_id,
+                                                    max_pages=deps.settings.atomic_max_pages)
             except (AtomicNotFound, NotFound):
                 log.info("customer %s unknown to Atomic; cards not synced", customer_id)
-                found = []
-            if isinstance(found, Paged):
-                notes.warn(optional_apis.end_warning(f"cards of {record_label(customer_id)}",
-                                                     found.end, pages=found.pages))
+                found = Paged()
+            notes.warn(optional_apis.end_warning(f"cards of {record_label(customer_id)}",
+                                                 found.end, pages=found.pages))
             async with deps.sessions.begin() as session:
                 await customers.ensure_customer(session, customer_id=customer_id)
                 said = await store_page(session, found, cards.upsert_cards,
