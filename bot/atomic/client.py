@@ -61,6 +61,10 @@ BACKOFF_CAP = 8.0
 TOKEN_MARGIN = 60.0  # refresh this long before the token expires
 BODY_LIMIT = 500
 UNREADABLE = "Atomic sent a response the app does not understand."
+# What an AWS API Gateway answers (HTTP 403) for a path it has no route for, even with a valid
+# token: read as a 404, so an API the tenant does not offer is a missing optional API
+# (docs/atomic.md, "Optional APIs").
+NO_ROUTE = "Missing Authentication Token"
 
 
 E = TypeVar("E", bound=AtomicError)
@@ -146,7 +150,7 @@ def _raise_for_status(response: httpx.Response,
     body = _snippet(response)
     log.warning("Atomic %s %s answered HTTP %s: %s", response.request.method,
                 response.request.url.path, status, body)
-    if status == 404:
+    if status == 404 or (status == 403 and _reason(response) == NO_ROUTE):
         if not_found is not None:
             raise not_found()
         raise _logged(AtomicNotFound(

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from bot.atomic.paging import Page, PageEnd, Pager, read_all
-from tests.atomic.test_client import CARDS_PATH
+from bot.errors import AtomicNotFound, AtomicRejected, FlowNotFound
+from tests.atomic.test_client import CARDS_PATH, CONTAINERS_PATH
 from tests.atomic.test_wire import card_json
 from tests.fakes.atomic import ScriptedAtomic, json_reply
 
@@ -142,3 +143,22 @@ async def test_all_cards_page_cap(scripted) -> None:
     cards = await client.all_cards(page_size=1, max_pages=5)
     assert len(cards) == 5 and cards.end is PageEnd.CAP
     assert len(atomic.calls("GET", CARDS_PATH)) == 5
+
+
+# -- a path the tenant has no route for ---------------------------------------------------------
+
+async def test_gateway_no_route_403_reads_as_not_found(scripted) -> None:
+    """An API gateway answers 403 "Missing Authentication Token" for a path it has no route for,
+    even with a valid token: that is a missing API (404), not a refused token."""
+    atomic, client = scripted
+    atomic.on("GET", CONTAINERS_PATH, json_reply({"message": "Missing Authentication Token"}, 403),
+              json_reply({"message": "Forbidden"}, 403))
+    with pytest.raises(AtomicNotFound):
+        await client.list_stream_containers()
+    with pytest.raises(AtomicRejected) as refused:  # any other 403 stays a refusal
+        await client.list_stream_containers()
+    assert not isinstance(refused.value, AtomicNotFound)
+    atomic.on("GET", "/v1/env1/action-flows/f1",
+              json_reply({"message": "Missing Authentication Token"}, 403))
+    with pytest.raises(FlowNotFound):
+        await client.get_flow("f1")
