@@ -148,9 +148,13 @@ def _raise_for_status(response: httpx.Response,
     if response.is_success:
         return
     body = _snippet(response)
-    log.warning("Atomic %s %s answered HTTP %s: %s", response.request.method,
-                response.request.url.path, status, body)
-    if status == 404 or (status == 403 and _reason(response) == NO_ROUTE):
+    missing = status == 404 or (status == 403 and _reason(response) == NO_ROUTE)
+    # A 404 the caller expects (its own not-found) is the caller's to log: a missing optional
+    # API is logged once per process (docs/atomic.md, "Optional APIs").
+    log.log(logging.INFO if missing and not_found is not None else logging.WARNING,
+            "Atomic %s %s answered HTTP %s: %s", response.request.method,
+            response.request.url.path, status, body)
+    if missing:
         if not_found is not None:
             raise not_found()
         raise _logged(AtomicNotFound(
@@ -163,6 +167,11 @@ def _raise_for_status(response: httpx.Response,
                                      status=status, detail=body))
     raise _logged(AtomicError(f"Atomic answered with an unexpected HTTP {status}.",
                               status=status, detail=body))
+
+
+def _missing_api(what: str) -> AtomicNotFound:
+    """An optional API the tenant does not offer (logged by the caller, once)."""
+    return AtomicNotFound(f"Atomic has no {what} API (HTTP 404).", status=404)
 
 
 class AtomicClient:
@@ -214,8 +223,10 @@ class AtomicClient:
                                     page_size=page_size, max_pages=max_pages, what=what))
 
     async def list_flows(self, *, limit: int = 100, offset: int = 0) -> list[ActionFlow]:
+        """A page of Action Flows; AtomicNotFound when the tenant has no flow list."""
         response = await self._get(paths.action_flows(self._env), {"limit": limit,
-                                                                    "offset": offset})
+                                                                    "offset": offset},
+                                   not_found=partial(_missing_api, "Action Flow list"))
         return [flow_from_wire(flow) for flow in _parse(FlowsPage, response).data]
 
     async def get_flow(self, flow_id: str) -> ActionFlow:
@@ -224,7 +235,9 @@ class AtomicClient:
         return flow_from_wire(_parse(FlowDetail, response).data)
 
     async def list_stream_containers(self) -> list[StreamContainer]:
-        response = await self._get(paths.stream_containers(self._env))
+        """Every stream container; AtomicNotFound when the tenant has no containers API."""
+        response = await self._get(paths.stream_containers(self._env),
+                                   not_found=partial(_missing_api, "stream containers"))
         page = _parse(StreamContainersPage, response)
         return [stream_container_from_wire(container) for container in page.data]
 
