@@ -149,9 +149,11 @@ def _raise_for_status(response: httpx.Response,
         return
     body = _snippet(response)
     missing = status == 404 or (status == 403 and _reason(response) == NO_ROUTE)
-    # A 404 the caller expects (its own not-found) is the caller's to log: a missing optional
-    # API is logged once per process (docs/atomic.md, "Optional APIs").
-    log.log(logging.INFO if missing and not_found is not None else logging.WARNING,
+    # A read's 404 the caller expects (its own not-found) is the caller's to log: a missing
+    # optional API is logged once per process (docs/atomic.md, "Optional APIs"). A flow start's
+    # 404 stays a warning.
+    expected = missing and not_found is not None and response.request.method == "GET"
+    log.log(logging.INFO if expected else logging.WARNING,
             "Atomic %s %s answered HTTP %s: %s", response.request.method,
             response.request.url.path, status, body)
     if missing:
