@@ -39,6 +39,7 @@ from bot.errors import (
     TamperedForm,
 )
 from bot.services import access, audit, sync
+from bot.services.optional_apis import OptionalApi
 from store import customers
 from store import flows as flow_store
 
@@ -250,6 +251,11 @@ async def refresh_page(deps: Deps, actor: Actor) -> tuple[list[RegistryEntry], s
     except AtomicError as exc:
         # an admin surface: Atomic's own text and the incident id (bot/errors.py, AtomicError)
         return await registry(deps, actor), f"Atomic could not be read: {exc}"
+    said = [w["reason"] for s in await sync.last_runs(deps, [sync.FLOWS])
+            for w in s.warning_list() if w.get("record") == OptionalApi.FLOW_LIST]
+    if said:  # docs/atomic.md, "Optional APIs"
+        return entries, (f"Atomic has no Action Flow list ({len(entries)} flows registered): "
+                         "add a flow with `/customer-center flows add <flow id>`.")
     return entries, f"Read {len(entries)} Action Flows from Atomic."
 
 

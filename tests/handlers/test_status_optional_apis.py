@@ -41,3 +41,15 @@ async def test_status_and_home_show_missing_apis_as_warnings(
     home = fake_slack.last("views.publish")["view"]
     validate_home(home)
     assert "Warning: stream containers API" in json.dumps(home)
+
+
+async def test_flows_refresh_says_there_is_no_flow_list(
+        app: AsyncApp, slack: SlackRequests, fake_slack: FakeSlack, deps: Deps) -> None:
+    assert deps.emulator is not None
+    deps.emulator.disabled_apis = frozenset({"flows"})
+    await app.async_dispatch(slack.command(Command.CUSTOMER_CENTER, "flows refresh",
+                                           user_id=ADMIN).bolt())
+    answer = fake_slack.last("response")
+    validate_message(answer)
+    assert "Atomic has no Action Flow list (6 flows registered)" in json.dumps(answer)
+    assert "/customer-center flows add" in json.dumps(answer)
