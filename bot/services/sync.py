@@ -155,9 +155,11 @@ async def sync_flows(deps: Deps) -> int:
             except (AtomicNotFound, NotFound):
                 log.info("no detail for flow %s", flow.id)
                 missing.append(flow)
-        if listed and not detailed:  # every listed flow 404: the detail API is not there
+        no_detail_api = bool(missing) and not detailed  # every one 404: no detail API
+        if no_detail_api:
             notes.warn(optional_apis.missing_warning(OptionalApi.FLOW_DETAIL))
-            detailed = await _new_only(deps, missing)
+            if listed:
+                detailed = await _new_only(deps, missing)
 
         async def write(session: AsyncSession, page: Sequence[ActionFlow]) -> list[Note]:
             return await flows.upsert_flows(session, page, synced_at=deps.clock())
@@ -165,8 +167,10 @@ async def sync_flows(deps: Deps) -> int:
         async with deps.sessions.begin() as session:
             said = await store_page(session, detailed, write, lambda f: f.id)
             if listed is not None:
-                # A flow skipped now is not "gone from Atomic": its stored row stays as is.
-                await flows.mark_missing(session, present_ids=[f.id for f in listed])
+                # A flow skipped now is not "gone from Atomic": its stored row stays as is. One
+                # listed but without detail (404) vanished meanwhile, unless no detail answers.
+                present = listed if no_detail_api else detailed
+                await flows.mark_missing(session, present_ids=[f.id for f in present])
         return len(detailed) - notes.add(said)
 
     return await _recorded(deps, FLOWS, job)

@@ -281,3 +281,35 @@ async def test_cards_stopped_early_are_a_warning_per_customer(engine, sessions):
     assert await sync.sync_cards(deps, customer_ids=["u1", "u2"]) == 3
     ((record, reason),) = warnings_of(await state(deps, "cards"))
     assert record == "cards of u1" and "ignores offset" in reason
+
+
+async def test_a_flow_listed_but_gone_before_its_detail_is_flagged(engine, sessions):
+    class Vanishing(FakeAtomic):
+        async def get_flow(self, flow_id: str) -> ActionFlow:
+            if flow_id == "f2":
+                raise FlowNotFound(flow_id)
+            return await super().get_flow(flow_id)
+
+    atomic = Vanishing(flows=fake_atomic().flows)
+    deps = make_deps(engine, sessions, atomic, FixedClock(at(100)))
+    async with deps.sessions.begin() as session:
+        await flows.upsert_flows(session, [ActionFlow(id="f2", name="Fraud alert")],
+                                 synced_at=at(1))
+    assert await sync.sync_flows(deps) == 1
+    async with deps.sessions() as session:
+        assert (await flows.get_flow(session, flow_id="f2")).status == flows.MISSING_STATUS
+    assert warnings_of(await state(deps, "flows")) == []
+
+
+async def test_neither_flow_list_nor_detail_keeps_declared_flows(engine, sessions):
+    atomic = NoOptionalApis(missing={"flows", "flow_detail"})
+    deps = make_deps(engine, sessions, atomic, FixedClock(at(100)))
+    async with deps.sessions.begin() as session:
+        await flows.upsert_flows(session, [ActionFlow(id="f_decl", name="Declared",
+                                                      variables=[CODE])], synced_at=at(1))
+    assert await sync.sync_flows(deps) == 0
+    async with deps.sessions() as session:
+        kept = await flows.get_flow(session, flow_id="f_decl")
+    assert kept.status == "published" and kept.variables == [CODE]
+    assert [r for r, _ in warnings_of(await state(deps, "flows"))] == [
+        "Action Flow list API", "Action Flow detail API"]
