@@ -271,7 +271,9 @@ def flows_registry_message(entries: Sequence[RegistryEntry], *,
         blocks.append(ContextBlock(block_id=BlockId.FLOW_NOTICE,
                                    elements=[_md(safe_mrkdwn(notice, 2900))]))
     if not entries:
-        blocks.append(SectionBlock(text=_md("No flows yet: refresh to read them from Atomic.")))
+        blocks.append(SectionBlock(text=_md(
+            "No flows yet: refresh to read them from Atomic, or add one by id with "
+            "`/customer-center flows add <flow id>`.")))
     for position, entry in enumerate(entries[:MAX_REGISTRY_ROWS]):
         blocks.append(_registry_row(position, entry))
     if len(entries) > MAX_REGISTRY_ROWS:

@@ -40,6 +40,7 @@ class ActionId(StrEnum):
     FLOW_ENABLE = "flow.enable"  # /customer-center flows: Enable; value: flow id
     FLOW_DISABLE = "flow.disable"  # /customer-center flows: Disable; value: flow id
     FLOWS_REFRESH = "flow.refresh"  # /customer-center flows: re-read the catalogue from Atomic
+    DECLARE_FIELD = "flow.declare.field"  # every element of the declare-flow modal (block id says)
     SHOW_RESPONSES = "flow.responses"  # thread reply: show what the customer typed; value: send id
     PREVIEW_CARD = "card.preview"  # Preview button of a card; value: card instance id
     PREVIEW_THEME = "card.preview.theme"  # preview modal: Light / Dark
@@ -55,6 +56,7 @@ class CallbackId(StrEnum):
     LOOKUP_MESSAGE = "customer.lookup_message"  # message shortcut "Look up customer"
     SEND_FLOW = "flow.send"  # send modal: pick a flow and fill its variables
     CONFIRM_SEND_FLOW = "flow.confirm"  # send modal: confirmation step
+    DECLARE_FLOW = "flow.declare"  # `flows add` without a detail API: name and variables
     CARD_PREVIEW = "card.preview"  # the pushed card preview modal (private_metadata: PreviewMeta)
 
 
@@ -85,6 +87,8 @@ class BlockId(StrEnum):
     VARIABLE = "flow.var."  # + variable name
     FLOW_ROW = "flow.row."  # + position in the /customer-center flows list
     FLOW_NOTICE = "flow.notice"
+    DECLARE_NAME = "flow.declare.name"
+    DECLARE_VARIABLE = "flow.declare.var."  # + name|type|required + "." + row
     SEND_STATUS = "send.status"
     SEND_ACTIONS = "send.actions"
     PREVIEW_IMAGE = "preview.image"

@@ -15,6 +15,8 @@ from bot.domain import JobStatus
 
 ERROR_LIMIT = 300
 MAX_JOBS = 40  # a Home tab holds 100 blocks; a message 50
+MAX_WARNINGS = 3  # per job: a section holds 3,000 characters
+WARNING_LIMIT = 250
 
 
 def every(seconds: float) -> str:
@@ -42,6 +44,8 @@ def _icon(status: JobStatus) -> str:
         return ":hourglass_flowing_sand:"
     if _needs_attention(status):
         return ":warning:"
+    if status.warnings:  # working, with something missing (docs/atomic.md, "Optional APIs")
+        return ":large_yellow_circle:"
     return ":large_green_circle:"
 
 
@@ -71,6 +75,11 @@ def _line(status: JobStatus, now: datetime) -> str:
         text += "\n> Overdue: no success for more than two intervals."
     if status.skipped:
         text += f"\n> {skipped_hint(status)}."
+    for warning in status.warnings[:MAX_WARNINGS]:
+        text += f"\n> Warning: {safe_mrkdwn(warning, WARNING_LIMIT)}"
+    if len(status.warnings) > MAX_WARNINGS:
+        text += (f"\n> … and {len(status.warnings) - MAX_WARNINGS} more: run "
+                 f"`customer-center sync {name}` to see them")
     return text
 
 
@@ -84,6 +93,10 @@ def job_status_blocks(statuses: Sequence[JobStatus], now: datetime) -> list[dict
     failing = sum(1 for s in statuses if _needs_attention(s))
     summary = (f":warning: {failing} of {len(statuses)} jobs need attention." if failing
                else f"All {len(statuses)} jobs are healthy.") if statuses else ""
+    warned = sum(1 for s in statuses if s.warnings and not _needs_attention(s))
+    if warned:
+        summary += (f" {warned} with warnings (Atomic lacks an optional API or paging stopped "
+                    "early).")
     if len(statuses) > MAX_JOBS:
         summary += f" {len(statuses) - MAX_JOBS} more not shown."
     if summary:
@@ -95,6 +108,9 @@ def job_status_blocks(statuses: Sequence[JobStatus], now: datetime) -> list[dict
 def job_status_message(statuses: Sequence[JobStatus], now: datetime) -> dict[str, Any]:
     """The private answer to `/customer-center status`."""
     failing = [s.name for s in statuses if _needs_attention(s)]
+    warned = [s.name for s in statuses if s.warnings and not _needs_attention(s)]
     text = (f"Scheduled jobs: {len(failing)} need attention ({', '.join(failing)})" if failing
             else f"Scheduled jobs: all {len(statuses)} healthy")
+    if warned:
+        text += f"; warnings in {', '.join(warned)}"
     return {"text": text[:3000], "blocks": job_status_blocks(statuses, now)}

@@ -32,7 +32,9 @@ def build_deps(settings: Settings, *, clock: Clock = utcnow) -> Deps:
 
         dataset = build_demo_dataset(customers=settings.emulator_customers,
                                      seed=settings.emulator_seed, now=clock())
-        emulator = Emulator(dataset, environment_id=settings.environment_id, clock=clock)
+        emulator = Emulator(dataset, environment_id=settings.environment_id, clock=clock,
+                            disabled_apis=settings.disabled_apis,
+                            ignore_offset=settings.emulator_ignore_offset)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator.asgi),
                                  base_url=EMULATOR_BASE_URL,
                                  timeout=httpx.Timeout(settings.atomic_timeout_seconds),

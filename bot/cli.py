@@ -203,13 +203,15 @@ def _records(count: int) -> str:
 
 
 def warning_lines(state: SyncStatus) -> list[str]:
-    """The records a sync's last run skipped or fitted (docs/operations.md, "Bad records")."""
+    """What a sync's last run warned about (docs/atomic.md, "Optional APIs"; docs/operations.md,
+    "Paging"), and the records it skipped or fitted (docs/operations.md, "Bad records")."""
     from store.sync_state import WARNINGS_MAX
 
     listed = state.warning_list()
     skipped = [w for w in listed if w.get("action") == "skipped"]
     fitted = [w for w in listed if w.get("action") == "fitted"]
-    lines: list[str] = []
+    lines = [f"warning ({state.name} sync): {w.get('record', '')}: {w.get('reason', '')}"
+             for w in listed if w.get("action") == "warning"]
     if state.skipped:
         lines.append(f"{_records(state.skipped)} skipped in the {state.name} sync (not stored; "
                      "the other records were):")
@@ -268,6 +270,8 @@ def cmd_emulator(args: argparse.Namespace, settings: Settings) -> int:
         webhook_token=(args.webhook_token if args.webhook_token is not None
                        else settings.webhook_token),
         replay=args.replay_history,
+        disabled_apis=settings.disabled_apis,
+        ignore_offset=settings.emulator_ignore_offset,
     )
     config = uvicorn.Config(app, host=args.host, port=args.port, workers=1, lifespan="on",
                             log_config=None)

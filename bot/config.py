@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -15,6 +16,8 @@ EMULATOR_ENVIRONMENT_ID = "demo"
 # The embedded emulator's webhook token when ATOMIC_WEBHOOK_TOKEN is not set: random per process,
 # for local use only (`serve` prints it for `customer-center simulate`; README, Command line).
 EMULATOR_WEBHOOK_TOKEN = secrets.token_urlsafe(24)
+# The optional Atomic APIs the embedded emulator can turn off (docs/atomic.md, "Optional APIs").
+OPTIONAL_APIS = ("containers", "flows", "flow_detail", "export", "spec", "webhooks")
 LOCAL_HOST = "127.0.0.1"
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a deployed server listens on every interface
 
@@ -42,8 +45,18 @@ class Settings(BaseSettings):
     atomic_webhook_token: SecretStr | None = None
     atomic_timeout_seconds: float = 10.0
 
+    # Paged reads stop at this many pages (docs/operations.md, "Paging").
+    atomic_max_pages: int = Field(default=10_000, ge=1)
+    # Stream containers when Atomic has no containers API: a JSON list of objects in the API's
+    # shape (docs/atomic.md, "Optional APIs").
+    atomic_stream_containers: str = ""
+
     emulator_customers: int = Field(default=200, ge=1)
     emulator_seed: int = 7
+    # Optional APIs the embedded emulator answers 404 (docs/atomic.md, "Optional APIs"), and
+    # whether its users list ignores `offset` (docs/operations.md, "Paging").
+    emulator_disabled_apis: str = ""
+    emulator_ignore_offset: bool = False
 
     support_channel_id: str | None = None
     customer_center_admins: str = ""
@@ -125,6 +138,37 @@ class Settings(BaseSettings):
         """Whether webhook_token is the emulator's random one (no ATOMIC_WEBHOOK_TOKEN set)."""
         return self.uses_emulator and self.atomic_webhook_token is None
 
+    @field_validator("atomic_stream_containers")
+    @classmethod
+    def _containers_json(cls, value: str) -> str:
+        """A JSON list of objects, each with a non-empty string `id` (the rest is read by the
+        containers sync, docs/atomic.md, "Optional APIs")."""
+        if not value.strip():
+            return ""
+        try:
+            listed = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"ATOMIC_STREAM_CONTAINERS is not JSON: {exc}") from None
+        if not isinstance(listed, list) or not all(
+                isinstance(c, dict) and isinstance(c.get("id"), str) and c["id"].strip()
+                for c in listed):
+            raise ValueError('ATOMIC_STREAM_CONTAINERS must be a JSON list of objects, each with '
+                             'an "id": [{"id": "c_home", "name": "Home", "streamId": "s1"}]')
+        return value
+
+    @field_validator("emulator_disabled_apis")
+    @classmethod
+    def _known_apis(cls, value: str) -> str:
+        unknown = sorted(set(split_names(value)) - set(OPTIONAL_APIS))
+        if unknown:
+            raise ValueError(f"EMULATOR_DISABLED_APIS: unknown {', '.join(unknown)} (known: "
+                             f"{', '.join(OPTIONAL_APIS)})")
+        return value
+
+    @property
+    def disabled_apis(self) -> frozenset[str]:
+        return frozenset(split_names(self.emulator_disabled_apis))
+
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
@@ -176,3 +220,8 @@ class Settings(BaseSettings):
                 if getattr(self, name.lower()) is None:
                     missing.append(name)
         return missing
+
+
+def split_names(value: str) -> list[str]:
+    """`a, b,,c` -> ["a", "b", "c"] (lower case)."""
+    return [part.strip().lower() for part in value.split(",") if part.strip()]

@@ -1,5 +1,6 @@
 """Send Action Flow (modal: loading → pick + variables → confirmation → progress → result), the
-`/customer-center flows` registry with its Enable / Disable / Refresh buttons, and the support
+`/customer-center flows` registry with its Enable / Disable / Refresh buttons and `flows add`
+(a flow registered by id, declared in a modal when Atomic has no detail for it), and the support
 thread's Show responses button (docs/flows.md; docs/design.md#exactly-once;
 docs/slack-rules.md#the-3-second-budget and #modals).
 
@@ -21,6 +22,12 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from blocks.customer_view import TRY_AGAIN, failure_modal
+from blocks.flow_declare import (
+    add_flow_loading_modal,
+    add_flow_result_modal,
+    declare_flow_modal,
+    parse_declaration,
+)
 from blocks.flow_form import (
     parse_confirm_meta,
     parse_send_flow,
@@ -152,11 +159,43 @@ async def handle_confirm_send(ack: AsyncAck, view: dict[str, Any], context: Asyn
 # -- /customer-center flows -------------------------------------------------------------------
 
 
-async def flows_subcommand(call: SubcommandCall) -> dict[str, Any]:
+async def flows_subcommand(call: SubcommandCall) -> dict[str, Any] | None:
     if call.args and call.args[0].lower() == "refresh":
         entries, notice = await flows.refresh_page(call.deps, call.actor)
         return flows_registry_message(entries, notice=notice)
+    if call.args and call.args[0].lower() == "add":
+        await add_flow_subcommand(call)
+        return None
     return flows_registry_message(await flows.registry(call.deps, call.actor))
+
+
+async def add_flow_subcommand(call: SubcommandCall) -> None:
+    """`/customer-center flows add <flow id>`: checks first (a refusal or a bad id is answered
+    privately), then a loading modal at once, then Atomic's flow detail: the flow stored, or the
+    declare form when Atomic has none (docs/atomic.md, "Optional APIs")."""
+    flow_id = await flows.check_add(call.deps, call.actor, " ".join(call.args[1:]))
+    opened = await call.client.views_open(trigger_id=call.command["trigger_id"],
+                                          view=add_flow_loading_modal(flow_id))
+    view = opened["view"]
+    async with call.deps.after_ack.slot():
+        outcome = await flows.add_flow(call.deps, call.actor, flow_id)
+    shown = (declare_flow_modal(flow_id, outcome.known) if outcome.declare
+             else add_flow_result_modal(flow=outcome.flow, problem=outcome.problem))
+    await call.client.views_update(view_id=view["id"], hash=view.get("hash"), view=shown)
+
+
+def add_flow_error_modal(text: str) -> dict[str, Any]:
+    return add_flow_result_modal(problem=text)
+
+
+async def handle_declare_flow(ack: AsyncAck, view: dict[str, Any], context: AsyncBoltContext,
+                              deps: Deps, actor: Actor) -> None:
+    """The declare form: inline errors, a refusal or the stored flow, all in the ack."""
+    on_modal(context, view["id"], app_error_view=add_flow_error_modal,
+             problem="Couldn't add this Action Flow.")
+    declaration = parse_declaration(view)
+    flow = await before_ack(context, deps, flows.declare_flow(deps, actor, declaration))
+    await ack(response_action="update", view=add_flow_result_modal(flow=flow, declared=True))
 
 
 async def handle_flow_toggle(ack: AsyncAck, action: dict[str, Any], respond: AsyncRespond,
@@ -196,12 +235,13 @@ ACTIONS: dict[ActionId, Listener] = {
 VIEWS: dict[CallbackId, Listener] = {
     CallbackId.SEND_FLOW: handle_send_flow_submission,
     CallbackId.CONFIRM_SEND_FLOW: handle_confirm_send,
+    CallbackId.DECLARE_FLOW: handle_declare_flow,
 }
 
 SUBCOMMANDS = (
-    Subcommand("flows", flows_subcommand, role=Role.ADMIN, usage="[refresh]",
+    Subcommand("flows", flows_subcommand, role=Role.ADMIN, usage="[refresh | add <flow id>]",
                help="Action Flows from Atomic: variables, published state, Enable / Disable "
-                    "for sending from Slack."),
+                    "for sending from Slack; `add` registers a flow by id."),
 )
 
 

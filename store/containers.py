@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, delete, select
@@ -54,6 +54,20 @@ async def upsert_containers(session: AsyncSession, containers: Sequence[StreamCo
               "card_limit": ex.card_limit, "light_theme": ex.light_theme,
               "dark_theme": ex.dark_theme}), rows)
     return notes
+
+
+async def ensure_containers(session: AsyncSession, *, container_ids: Iterable[str]) -> None:
+    """Add the containers not stored yet, named by their id (those seen in events when Atomic
+    has no containers API: docs/atomic.md, "Optional APIs"); stored ones are left as they are.
+    An id that does not fit its column is left out."""
+    limit = fitting.CONTAINER["container_id"]
+    ids = sorted({i for i in container_ids if i and fitting.id_problem(i, limit) is None})
+    if not ids:
+        return
+    rows = [{"container_id": i, "name": i, "stream_id": "", "is_default": False} for i in ids]
+    ins = dialect_insert(session, _containers)
+    await session.execute(ins.on_conflict_do_nothing(index_elements=[_containers.c.container_id]),
+                          rows)
 
 
 async def delete_other_containers(session: AsyncSession, *, keep_ids: Sequence[str]) -> None:

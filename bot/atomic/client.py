@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from bot.atomic import paths
+from bot.atomic.paging import DEFAULT_MAX_PAGES, Page, Paged, Pager, read_all
 from bot.atomic.wire import (
     CardsPage,
     FlowDetail,
@@ -60,6 +61,10 @@ BACKOFF_CAP = 8.0
 TOKEN_MARGIN = 60.0  # refresh this long before the token expires
 BODY_LIMIT = 500
 UNREADABLE = "Atomic sent a response the app does not understand."
+# What an AWS API Gateway answers (HTTP 403) for a path it has no route for, even with a valid
+# token: read as a 404, so an API the tenant does not offer is a missing optional API
+# (docs/atomic.md, "Optional APIs").
+NO_ROUTE = "Missing Authentication Token"
 
 
 E = TypeVar("E", bound=AtomicError)
@@ -143,9 +148,15 @@ def _raise_for_status(response: httpx.Response,
     if response.is_success:
         return
     body = _snippet(response)
-    log.warning("Atomic %s %s answered HTTP %s: %s", response.request.method,
-                response.request.url.path, status, body)
-    if status == 404:
+    missing = status == 404 or (status == 403 and _reason(response) == NO_ROUTE)
+    # A read's 404 the caller expects (its own not-found) is the caller's to log: a missing
+    # optional API is logged once per process (docs/atomic.md, "Optional APIs"). A flow start's
+    # 404 stays a warning.
+    expected = missing and not_found is not None and response.request.method == "GET"
+    log.log(logging.INFO if expected else logging.WARNING,
+            "Atomic %s %s answered HTTP %s: %s", response.request.method,
+            response.request.url.path, status, body)
+    if missing:
         if not_found is not None:
             raise not_found()
         raise _logged(AtomicNotFound(
@@ -158,6 +169,11 @@ def _raise_for_status(response: httpx.Response,
                                      status=status, detail=body))
     raise _logged(AtomicError(f"Atomic answered with an unexpected HTTP {status}.",
                               status=status, detail=body))
+
+
+def _missing_api(what: str) -> AtomicNotFound:
+    """An optional API the tenant does not offer (logged by the caller, once)."""
+    return AtomicNotFound(f"Atomic has no {what} API (HTTP 404).", status=404)
 
 
 class AtomicClient:
@@ -195,24 +211,24 @@ class AtomicClient:
         return cards
 
     async def all_cards(self, *, user_id: str | None = None, flow_invocation_id: str | None = None,
-                        page_size: int = 100, max_pages: int = 1000) -> list[Card]:
-        """Every matching card, paging until a short or empty page (duplicates dropped)."""
-        found: dict[str, Card] = {}
-        for page in range(max_pages):
-            count, cards = await self._cards_page(user_id=user_id, status=None,
-                                                  flow_invocation_id=flow_invocation_id,
-                                                  limit=page_size, offset=page * page_size)
-            for card in cards:
-                found.setdefault(card.card_instance_id, card)
-            if count < page_size:
-                break
-        else:
-            log.warning("stopped listing cards after %d pages (user %s)", max_pages, user_id)
-        return list(found.values())
+                        page_size: int = 100, max_pages: int = DEFAULT_MAX_PAGES) -> Paged[Card]:
+        """Every matching card (duplicates dropped); `end` says why the paging stopped
+        (bot/atomic/paging.py: a short page, a repeated page or the page cap)."""
+        async def fetch(offset: int, limit: int) -> Page[Card]:
+            sent, cards = await self._cards_page(user_id=user_id, status=None,
+                                                 flow_invocation_id=flow_invocation_id,
+                                                 limit=limit, offset=offset)
+            return Page(cards, sent)
+
+        what = f"cards of {user_id}" if user_id else f"cards of invocation {flow_invocation_id}"
+        return await read_all(Pager(fetch, key=lambda c: c.card_instance_id,
+                                    page_size=page_size, max_pages=max_pages, what=what))
 
     async def list_flows(self, *, limit: int = 100, offset: int = 0) -> list[ActionFlow]:
+        """A page of Action Flows; AtomicNotFound when the tenant has no flow list."""
         response = await self._get(paths.action_flows(self._env), {"limit": limit,
-                                                                    "offset": offset})
+                                                                    "offset": offset},
+                                   not_found=partial(_missing_api, "Action Flow list"))
         return [flow_from_wire(flow) for flow in _parse(FlowsPage, response).data]
 
     async def get_flow(self, flow_id: str) -> ActionFlow:
@@ -221,7 +237,9 @@ class AtomicClient:
         return flow_from_wire(_parse(FlowDetail, response).data)
 
     async def list_stream_containers(self) -> list[StreamContainer]:
-        response = await self._get(paths.stream_containers(self._env))
+        """Every stream container; AtomicNotFound when the tenant has no containers API."""
+        response = await self._get(paths.stream_containers(self._env),
+                                   not_found=partial(_missing_api, "stream containers"))
         page = _parse(StreamContainersPage, response)
         return [stream_container_from_wire(container) for container in page.data]
 

@@ -387,3 +387,6 @@ class JobStatus(Model):
     lag_seconds: float | None = None
     overdue: bool = False
     skipped: int = 0  # records its last run could not store (docs/operations.md, "Bad records")
+    # What its last run said that is not about one record: an optional API Atomic does not offer,
+    # paging stopped early (docs/atomic.md, "Optional APIs"; docs/operations.md, "Paging").
+    warnings: list[str] = Field(default_factory=list)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -46,6 +47,20 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_ENV = r"/v1/[^/]+"
+# The paths of each optional API (docs/atomic.md, "Optional APIs"): `EMULATOR_DISABLED_APIS`
+# turns them off. The export's files are served under the export path or /emulator/export/.
+OPTIONAL_API_PATHS: dict[str, tuple[re.Pattern[str], ...]] = {
+    "containers": (re.compile(rf"^{_ENV}/stream-containers(/.*)?$"),),
+    "flows": (re.compile(rf"^{_ENV}/action-flows/?$"),),
+    "flow_detail": (re.compile(rf"^{_ENV}/action-flows/[^/]+/?$"),),
+    "export": (re.compile(rf"^{_ENV}/analytics/batched(/.*)?$"),
+               re.compile(r"^/emulator/export(/.*)?$")),
+    "spec": (re.compile(r"^(/v1(/[^/]+)?)?/spec\.yaml$"),),
+    "webhooks": (re.compile(rf"^{_ENV}/webhooks?(/.*)?$"),),
+}
+
+
 @dataclass
 class _Fault:
     method: str
@@ -60,10 +75,16 @@ class Emulator:
 
     def __init__(self, dataset: DemoDataset, *, environment_id: str = DEMO_ENVIRONMENT_ID,
                  clock: Callable[[], datetime] = _utcnow, webhook: WebhookSender | None = None,
-                 retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS) -> None:
+                 retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+                 disabled_apis: frozenset[str] = frozenset(), ignore_offset: bool = False) -> None:
+        unknown = set(disabled_apis) - set(OPTIONAL_API_PATHS)
+        if unknown:
+            raise ValueError(f"unknown optional APIs: {', '.join(sorted(unknown))}")
         self.dataset = dataset
         self.environment_id = environment_id
         self.state = EmulatorState(dataset, environment_id=environment_id, clock=clock)
+        self.state.ignore_offset = ignore_offset
+        self.disabled_apis = frozenset(disabled_apis)
         self.calls: list[tuple[str, str]] = []
         self.events: list[dict[str, Any]] = []  # every live event emitted (delivered or not)
         self.undelivered: list[dict[str, Any]] = []  # given up after the retries
@@ -166,8 +187,17 @@ class Emulator:
         return None
 
 
+def disabled_api(path: str, disabled: frozenset[str]) -> str | None:
+    """The name of the turned-off optional API that `path` belongs to, else None."""
+    for name in disabled:
+        if any(pattern.match(path) for pattern in OPTIONAL_API_PATHS[name]):
+            return name
+    return None
+
+
 class _FaultsAndCalls:
-    """ASGI middleware: records API calls and applies injected faults."""
+    """ASGI middleware: records API calls, answers 404 for the optional APIs turned off (by path,
+    so it covers every module's routes), and applies injected faults."""
 
     def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
         self.app = app
@@ -180,6 +210,11 @@ class _FaultsAndCalls:
         method, path = str(scope["method"]), str(scope["path"])
         if path.startswith("/v1/") or path == TOKEN_ROUTE:
             self.emulator.calls.append((method, path))
+        if disabled_api(path, self.emulator.disabled_apis) is not None:
+            # What a tenant without this API answers (docs/atomic.md, "Optional APIs").
+            response = JSONResponse({"message": "Not Found"}, status_code=404)
+            await response(scope, receive, send)
+            return
         fault = self.emulator._take_fault(method, path)
         if fault is not None:
             if fault.delay > 0:
@@ -206,14 +241,17 @@ def http_webhook_sender(client: httpx.AsyncClient, url: str, token: str) -> Webh
 
 def build_standalone_app(*, customers: int, seed: int, webhook_url: str | None,
                          webhook_token: str, replay: bool = False,
-                         environment_id: str = DEMO_ENVIRONMENT_ID) -> Starlette:
+                         environment_id: str = DEMO_ENVIRONMENT_ID,
+                         disabled_apis: frozenset[str] = frozenset(),
+                         ignore_offset: bool = False) -> Starlette:
     """The emulator as its own server (`customer-center emulator --port N`).
 
     With `webhook_url`, events are POSTed there; `replay` also sends the demo history once,
     in the background after startup.
     """
     dataset = build_demo_dataset(customers=customers, seed=seed, now=_utcnow())
-    emulator = Emulator(dataset, environment_id=environment_id)
+    emulator = Emulator(dataset, environment_id=environment_id, disabled_apis=disabled_apis,
+                        ignore_offset=ignore_offset)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

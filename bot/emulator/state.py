@@ -83,6 +83,7 @@ class EmulatorState:
         self.invocations: set[str] = set(self.by_invocation)
         self.tokens: dict[str, datetime] = {}
         self._serial = 0
+        self.ignore_offset = False
 
     def _index(self, card: dict[str, Any]) -> None:
         self.by_user.setdefault(card["userId"], []).append(card["cardInstanceId"])
@@ -105,7 +106,10 @@ class EmulatorState:
     # --- reads -------------------------------------------------------------------------------
 
     def list_users(self, *, limit: int, offset: int) -> list[dict[str, Any]]:
-        return self.users[offset:offset + limit]
+        """A page of users; with `ignore_offset` the first page, whatever the offset (a server
+        that does not page by offset: docs/operations.md, "Paging")."""
+        start = 0 if self.ignore_offset else offset
+        return self.users[start:start + limit]
 
     def list_cards(self, *, user_id: str | None, statuses: set[str] | None,
                    invocation: str | None, limit: int, offset: int) -> list[dict[str, Any]]:

@@ -35,6 +35,14 @@ class RunNotes:
     fitted: int = 0
     skipped_notes: list[Note] = field(default_factory=list)
     fitted_notes: list[Note] = field(default_factory=list)
+    # Warnings not about one record (a missing optional API, paging that stopped early:
+    # bot/services/optional_apis.py), kept first.
+    run_warnings: list[dict[str, str]] = field(default_factory=list)
+
+    def warn(self, warning: dict[str, str] | None) -> None:
+        """Keep a run warning (None: nothing to say); the caller logged it."""
+        if warning is not None and len(self.run_warnings) < sync_state.WARNINGS_MAX:
+            self.run_warnings.append(warning)
 
     def add(self, notes: Sequence[Note]) -> int:
         """Count, log and keep these notes; how many of them are skipped records."""
@@ -56,9 +64,11 @@ class RunNotes:
         return skipped
 
     def warnings(self) -> list[dict[str, str]]:
-        """Skipped records first, then fitted ones, at most WARNINGS_MAX in all."""
-        notes = [*self.skipped_notes, *self.fitted_notes][:sync_state.WARNINGS_MAX]
-        return [note.as_dict() for note in notes]
+        """Run warnings first, then skipped records, then fitted ones, at most WARNINGS_MAX in
+        all."""
+        notes = [*self.skipped_notes, *self.fitted_notes]
+        listed = [*self.run_warnings, *(note.as_dict() for note in notes)]
+        return listed[:sync_state.WARNINGS_MAX]
 
     async def save(self, session: AsyncSession) -> None:
         if self.skipped or self.fitted:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import TypeVar
 
+from blocks.flow_declare import FlowDeclaration, flow_id_problem
 from blocks.flow_form import (
     ConfirmMeta,
     SendFlowMeta,
@@ -29,6 +31,7 @@ from bot.deps import Deps
 from bot.domain import ActionFlow, Actor, Customer, Role, VariableType
 from bot.errors import (
     AtomicError,
+    AtomicNotFound,
     CustomerNotFound,
     FlowDisabled,
     FlowNotFound,
@@ -36,8 +39,11 @@ from bot.errors import (
     TamperedForm,
 )
 from bot.services import access, audit, sync
+from bot.services.optional_apis import OptionalApi
 from store import customers
 from store import flows as flow_store
+
+log = logging.getLogger(__name__)
 
 M = TypeVar("M", SendFlowMeta, ConfirmMeta)
 
@@ -245,4 +251,74 @@ async def refresh_page(deps: Deps, actor: Actor) -> tuple[list[RegistryEntry], s
     except AtomicError as exc:
         # an admin surface: Atomic's own text and the incident id (bot/errors.py, AtomicError)
         return await registry(deps, actor), f"Atomic could not be read: {exc}"
+    said = [w["reason"] for s in await sync.last_runs(deps, [sync.FLOWS])
+            for w in s.warning_list() if w.get("record") == OptionalApi.FLOW_LIST]
+    if said:  # docs/atomic.md, "Optional APIs"
+        return entries, (f"Atomic has no Action Flow list ({len(entries)} flows registered): "
+                         "add a flow with `/customer-center flows add <flow id>`.")
     return entries, f"Read {len(entries)} Action Flows from Atomic."
+
+
+# --- adding a flow by id (docs/atomic.md, "Optional APIs") ------------------------------------
+
+
+@dataclass(frozen=True)
+class AddOutcome:
+    """What `flows add <flow id>` found: the flow read from Atomic and stored, or (`declare`)
+    that Atomic has no detail for it, so the admin declares it, or `problem` (Atomic failed)."""
+
+    flow_id: str
+    flow: ActionFlow | None = None
+    declare: bool = False
+    known: ActionFlow | None = None  # the registry's row, to pre-fill the declare form
+    problem: str = ""
+
+
+async def check_add(deps: Deps, actor: Actor, flow_id: str) -> str:
+    """The flow id to add, stripped. Raises PermissionDenied (audited) for non-admins and
+    InvalidInput for an id that cannot be one."""
+    await access.ensure(deps, actor, Role.ADMIN, action=ADMIN_ACTION, target="flows.add")
+    flow_id = flow_id.strip()
+    problem_text = flow_id_problem(flow_id)
+    if problem_text:
+        raise InvalidInput(problem_text)
+    return flow_id
+
+
+async def add_flow(deps: Deps, actor: Actor, flow_id: str) -> AddOutcome:
+    """Read the flow's detail from Atomic and store it (audited; its allow-list state kept);
+    when Atomic has no detail for it (HTTP 404), ask the admin to declare it. Admins only."""
+    flow_id = await check_add(deps, actor, flow_id)
+    try:
+        found = await deps.atomic.get_flow(flow_id)
+    except (FlowNotFound, AtomicNotFound):
+        log.info("flows add %s: Atomic has no detail for it; the admin declares it", flow_id)
+        async with deps.sessions.begin() as session:
+            known = await flow_store.get_flow(session, flow_id=flow_id)
+        return AddOutcome(flow_id=flow_id, declare=True, known=known)
+    except AtomicError as exc:
+        # an admin surface: Atomic's own text and the incident id (bot/errors.py, AtomicError)
+        return AddOutcome(flow_id=flow_id, problem=f"Atomic could not be read: {exc}")
+    stored = await _store(deps, actor, found.model_copy(update={"id": flow_id}), "flow.add")
+    return AddOutcome(flow_id=flow_id, flow=stored)
+
+
+async def declare_flow(deps: Deps, actor: Actor, declaration: FlowDeclaration) -> ActionFlow:
+    """Store a flow an admin declared (name and variables), published and not yet enabled (a
+    stored flow keeps its allow-list state); audited. Admins only."""
+    flow_id = await check_add(deps, actor, declaration.flow_id)
+    flow = ActionFlow(id=flow_id, name=declaration.name, status=PUBLISHED,
+                      variables=declaration.variables)
+    return await _store(deps, actor, flow, "flow.declare")
+
+
+async def _store(deps: Deps, actor: Actor, flow: ActionFlow, action: str) -> ActionFlow:
+    async with deps.sessions.begin() as session:
+        notes = await flow_store.upsert_flows(session, [flow], synced_at=deps.clock())
+        stored = await flow_store.get_flow(session, flow_id=flow.id)
+        if stored is None:  # refused by the fitting (store.fitting): say why
+            reason = "; ".join(n.reason for n in notes) or "it cannot be stored"
+            raise InvalidInput(f"This flow cannot be stored: {reason}.")
+        await audit.record(session, deps, actor, action, flow.id, {
+            "name": stored.name, "variables": [v.name for v in stored.variables]})
+    return stored

@@ -35,7 +35,7 @@ from bot.services.ingest_body import (
     validate_events,
 )
 from bot.services.ingest_errors import describe, is_transient
-from store import cards, customers, dead_letters, events
+from store import cards, containers, customers, dead_letters, events
 
 __all__ = ["Entry", "Outcome", "Summary", "TooManyEvents", "Unreadable", "Validated",
            "apply_events", "ingest_events", "summarise", "validate_body", "validate_events"]
@@ -258,6 +258,7 @@ async def _apply(session: AsyncSession, batch: list[WebhookEvent], received_at: 
             before = effects.get(effect.card_instance_id)
             effects[effect.card_instance_id] = effect if before is None else before.then(effect)
     await customers.mark_seen_many(session, seen=seen)
+    await containers.ensure_containers(session, container_ids={e.sdk_container_id for e in new})
     await events.apply_card_effects(session, list(effects.values()))
 
     completed = [e for e in new if e.event_name == "card-completed" and e.values]

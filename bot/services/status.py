@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from bot.deps import Deps, Job
 from bot.domain import JobStatus
+from bot.services.optional_apis import WARNING
 from store import sync_state
 
 OVERDUE_INTERVALS = 2.0
@@ -32,5 +33,8 @@ async def job_statuses(deps: Deps, jobs: Sequence[Job] | None = None) -> list[Jo
             name=job.name, interval_seconds=interval,
             last_run_at=state.last_run_at if state else None, last_ok_at=last_ok,
             last_error=state.last_error if state else "", lag_seconds=lag, overdue=overdue,
-            skipped=state.skipped if state else 0))
+            skipped=state.skipped if state else 0,
+            warnings=[f"{w.get('record', '')}: {w.get('reason', '')}"
+                      for w in (state.warning_list() if state else [])
+                      if w.get("action") == WARNING]))
     return statuses

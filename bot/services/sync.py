@@ -16,12 +16,15 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.atomic.paging import Page, Paged, PageEnd, Pager, read_all
 from bot.deps import Deps
-from bot.domain import ActionFlow, SyncReport
+from bot.domain import ActionFlow, Customer, SyncReport
 from bot.errors import AtomicNotFound, NotFound, admin_text
+from bot.services import optional_apis
 from bot.services.bad_records import RunNotes, store_page
+from bot.services.optional_apis import OptionalApi
 from store import cards, containers, customers, events, flows, sync_state
-from store.fitting import Note
+from store.fitting import Note, record_label
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +62,10 @@ async def _recorded(deps: Deps, name: str, job: Callable[[RunNotes], Awaitable[R
 
 
 async def sync_users(deps: Deps, progress: Progress | None = None) -> int:
-    """Page through Atomic's users into the customer index; resumes where a failed run stopped.
+    """Page through Atomic's users into the customer index; resumes where a failed run (or one
+    stopped by the page cap) stopped. Paging ends on an empty page (a short one is confirmed by
+    the next, in case Atomic caps `limit` below USERS_PAGE), a repeated page or the page cap
+    (docs/operations.md, "Paging").
 
     Returns the number of customers written by this run (skipped ones not counted).
     """
@@ -67,19 +73,27 @@ async def sync_users(deps: Deps, progress: Progress | None = None) -> int:
         async with deps.sessions.begin() as session:
             state = await sync_state.get_state(session, name=USERS)
         offset = int(state.cursor) if state and state.cursor.isdigit() else 0
+
+        async def fetch(at: int, limit: int) -> Page[Customer]:
+            page = await deps.atomic.list_users(limit=limit, offset=at)
+            return Page(page, len(page))
+
+        pager = Pager(fetch, key=lambda c: c.id, page_size=USERS_PAGE,
+                      max_pages=deps.settings.atomic_max_pages, offset=offset, what="users",
+                      confirm_short=True)
         written = 0
-        while True:
-            page = await deps.atomic.list_users(limit=USERS_PAGE, offset=offset)
+        async for page in pager:
             async with deps.sessions.begin() as session:
-                if not page:
-                    await sync_state.set_cursor(session, name=USERS, cursor="")
-                    break
                 said = await store_page(session, page, customers.upsert_customers,
                                         lambda c: c.id)
-                offset += len(page)
-                await sync_state.set_cursor(session, name=USERS, cursor=str(offset))
+                await sync_state.set_cursor(session, name=USERS, cursor=str(pager.offset))
             written += len(page) - notes.add(said)
             _report(progress, USERS, written, None)
+        # At the page cap the next run goes on from here; otherwise it starts again.
+        async with deps.sessions.begin() as session:
+            await sync_state.set_cursor(session, name=USERS, cursor=str(pager.offset)
+                                        if pager.end is PageEnd.CAP else "")
+        notes.warn(optional_apis.paging_warning(pager))
         return written
 
     return await _recorded(deps, USERS, job)
@@ -98,16 +112,20 @@ async def _all_customer_ids(deps: Deps) -> list[str]:
 async def sync_cards(deps: Deps, *, customer_ids: Sequence[str] | None = None,
                      progress: Progress | None = None) -> int:
     """Read each customer's cards from Atomic and reconcile them; the number of cards written
-    (skipped ones not counted)."""
+    (skipped ones not counted). A customer whose cards stopped on a repeated page or the page
+    cap is recorded as a warning."""
     async def job(notes: RunNotes) -> int:
         ids = list(customer_ids) if customer_ids is not None else await _all_customer_ids(deps)
         written = 0
         for done, customer_id in enumerate(ids, start=1):
             try:
-                found = await deps.atomic.all_cards(user_id=customer_id)
+                found = await deps.atomic.all_cards(user_id=customer_id,
+                                                    max_pages=deps.settings.atomic_max_pages)
             except (AtomicNotFound, NotFound):
                 log.info("customer %s unknown to Atomic; cards not synced", customer_id)
-                found = []
+                found = Paged()
+            notes.warn(optional_apis.end_warning(f"cards of {record_label(customer_id)}",
+                                                 found.end, pages=found.pages))
             async with deps.sessions.begin() as session:
                 await customers.ensure_customer(session, customer_id=customer_id)
                 said = await store_page(session, found, cards.upsert_cards,
@@ -123,42 +141,92 @@ async def sync_cards(deps: Deps, *, customer_ids: Sequence[str] | None = None,
 
 async def sync_flows(deps: Deps) -> int:
     """Refresh the flow registry (enabled_for_cc kept); flows gone from Atomic are flagged.
-    The number of flows written (skipped ones not counted)."""
+    Without a flow list (HTTP 404) the registered flows are refreshed by id; without a detail
+    API the listed summaries are kept (docs/atomic.md, "Optional APIs"). The number of flows
+    written (skipped ones not counted)."""
     async def job(notes: RunNotes) -> int:
-        listed: list[ActionFlow] = []
-        offset = 0
-        while True:
-            page = await deps.atomic.list_flows(limit=FLOWS_PAGE, offset=offset)
-            listed.extend(page)
-            offset += len(page)
-            if len(page) < FLOWS_PAGE:
-                break
+        listed = await _listed_flows(deps, notes)
         detailed: list[ActionFlow] = []
-        for flow in {f.id: f for f in listed}.values():
+        missing: list[ActionFlow] = []
+        ids = listed if listed is not None else await _registered_flows(deps)
+        for flow in {f.id: f for f in ids}.values():
             try:
                 detailed.append(await deps.atomic.get_flow(flow.id))
             except (AtomicNotFound, NotFound):
-                log.info("flow %s vanished while syncing", flow.id)
+                log.info("no detail for flow %s", flow.id)
+                missing.append(flow)
+        no_detail_api = bool(missing) and not detailed  # every one 404: no detail API
+        if no_detail_api:
+            notes.warn(optional_apis.missing_warning(OptionalApi.FLOW_DETAIL))
+            if listed:
+                detailed = await _new_only(deps, missing)
 
         async def write(session: AsyncSession, page: Sequence[ActionFlow]) -> list[Note]:
             return await flows.upsert_flows(session, page, synced_at=deps.clock())
 
         async with deps.sessions.begin() as session:
             said = await store_page(session, detailed, write, lambda f: f.id)
-            # A flow skipped now is not "gone from Atomic": its stored row (if any) stays as is.
-            await flows.mark_missing(session, present_ids=[f.id for f in detailed])
+            if listed is not None:
+                # A flow skipped now is not "gone from Atomic": its stored row stays as is. One
+                # listed but without detail (404) vanished meanwhile, unless no detail answers.
+                present = listed if no_detail_api else detailed
+                await flows.mark_missing(session, present_ids=[f.id for f in present])
         return len(detailed) - notes.add(said)
 
     return await _recorded(deps, FLOWS, job)
 
 
+async def _listed_flows(deps: Deps, notes: RunNotes) -> list[ActionFlow] | None:
+    """Atomic's flow list; None when it has none (HTTP 404, recorded as a warning)."""
+    async def fetch(at: int, limit: int) -> Page[ActionFlow]:
+        page = await deps.atomic.list_flows(limit=limit, offset=at)
+        return Page(page, len(page))
+
+    pager = Pager(fetch, key=lambda f: f.id, page_size=FLOWS_PAGE,
+                  max_pages=deps.settings.atomic_max_pages, what="Action Flows")
+    try:
+        listed = await read_all(pager)
+    except (AtomicNotFound, NotFound):
+        notes.warn(optional_apis.missing_warning(OptionalApi.FLOW_LIST))
+        return None
+    notes.warn(optional_apis.paging_warning(pager))
+    return list(listed)
+
+
+async def _registered_flows(deps: Deps) -> list[ActionFlow]:
+    async with deps.sessions.begin() as session:
+        return await flows.list_flows(session)
+
+
+async def _new_only(deps: Deps, listed: Sequence[ActionFlow]) -> list[ActionFlow]:
+    """The listed flows not stored yet (stored ones keep their declared variables)."""
+    async with deps.sessions.begin() as session:
+        known = {f.id for f in await flows.list_flows(session)}
+    return [f for f in listed if f.id not in known]
+
+
 async def sync_containers(deps: Deps) -> int:
     """Replace the stream containers with Atomic's list; how many were written (skipped ones
-    not counted; a container skipped now keeps its stored row)."""
+    not counted; a container skipped now keeps its stored row). Without the containers API
+    (HTTP 404) the configured ones (ATOMIC_STREAM_CONTAINERS) are stored and none deleted: the
+    others came from events (docs/atomic.md, "Optional APIs")."""
     async def job(notes: RunNotes) -> int:
-        found = await deps.atomic.list_stream_containers()
+        try:
+            found = await deps.atomic.list_stream_containers()
+            replace = True
+        except (AtomicNotFound, NotFound):
+            notes.warn(optional_apis.missing_warning(OptionalApi.CONTAINERS))
+            found, problem = optional_apis.configured_containers(
+                deps.settings.atomic_stream_containers)
+            if problem:
+                log.warning("%s", problem)
+                notes.warn({"record": "ATOMIC_STREAM_CONTAINERS", "reason": problem,
+                            "action": optional_apis.WARNING})
+            replace = False
         async with deps.sessions.begin() as session:
-            await containers.delete_other_containers(session, keep_ids=[c.id for c in found])
+            if replace:
+                await containers.delete_other_containers(session,
+                                                         keep_ids=[c.id for c in found])
             said = await store_page(session, found, containers.upsert_containers, lambda c: c.id)
         return len(found) - notes.add(said)
 

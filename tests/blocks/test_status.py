@@ -83,3 +83,29 @@ def test_skipped_records_are_shown_with_how_to_see_them(request: pytest.FixtureR
             "which") in text
     assert "1 record skipped in the last cards sync" in text
     assert message["text"] == "Scheduled jobs: 2 need attention (users, cards)"
+
+
+WARNED = [
+    JobStatus(name="containers", interval_seconds=3600, last_run_at=ago(minutes=5),
+              last_ok_at=ago(minutes=5), lag_seconds=300,
+              warnings=["stream containers API: Atomic answered HTTP 404 (not offered by this "
+                        "tenant): containers come from ATOMIC_STREAM_CONTAINERS and from the "
+                        "containerId of events"]),
+    JobStatus(name="users", interval_seconds=21_600, last_run_at=ago(hours=1),
+              last_ok_at=ago(hours=1), lag_seconds=3600,
+              warnings=[f"users: <!here> warning {i} " + "x" * 400 for i in range(5)]),
+]
+
+
+def test_job_warnings_are_shown_but_are_not_failures(request: pytest.FixtureRequest) -> None:
+    message = job_status_message(WARNED, NOW)
+    validate_message(message)
+    validate_home({"type": "home", "blocks": job_status_blocks(WARNED, NOW)})
+    assert_golden("job_status_message__warnings", message, request)
+    assert message["text"] == "Scheduled jobs: all 2 healthy; warnings in containers, users"
+    text = str(message["blocks"])
+    assert ":large_yellow_circle: *containers*" in text and ":warning:" not in text
+    assert "Warning: stream containers API: Atomic answered HTTP 404" in text
+    assert "<!here>" not in text and "warning 2" in text and "warning 3" not in text
+    assert "… and 2 more: run `customer-center sync users` to see them" in text
+    assert "2 with warnings" in text

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from bot.atomic.client import AtomicClient
+from bot.atomic.paging import Paged, PageEnd
 from bot.config import Settings
 from bot.deps import Deps
 from bot.domain import ActionFlow, Actor, Card, Customer, Role, SlackIdentity, StreamContainer
@@ -51,9 +52,9 @@ class FakeAtomic:
             raise AtomicUnavailable(status=503)
         return self.users[offset:offset + limit]
 
-    async def all_cards(self, *, user_id: str | None = None, **_: Any) -> list[Card]:
+    async def all_cards(self, *, user_id: str | None = None, **_: Any) -> Paged[Card]:
         self.calls.append(("all_cards", user_id))
-        return list(self.cards.get(user_id or "", []))
+        return Paged(list(self.cards.get(user_id or "", [])), PageEnd.SHORT, pages=1)
 
     async def list_flows(self, *, limit: int = 100, offset: int = 0) -> list[ActionFlow]:
         self.calls.append(("list_flows", offset))
