@@ -41,6 +41,8 @@ class ActionId(StrEnum):
     FLOW_DISABLE = "flow.disable"  # /customer-center flows: Disable; value: flow id
     FLOWS_REFRESH = "flow.refresh"  # /customer-center flows: re-read the catalogue from Atomic
     SHOW_RESPONSES = "flow.responses"  # thread reply: show what the customer typed; value: send id
+    SEND_AGAIN = "send.again"  # outcome unknown (DM, thread): start it again; value: send id
+    LEAVE_SEND = "send.leave"  # outcome unknown (DM, thread): leave it as it is; value: send id
     PREVIEW_CARD = "card.preview"  # Preview button of a card; value: card instance id
     PREVIEW_THEME = "card.preview.theme"  # preview modal: Light / Dark
     PREVIEW_SDK = "card.preview.sdk"  # preview modal: SDK version select
@@ -87,6 +89,7 @@ class BlockId(StrEnum):
     FLOW_NOTICE = "flow.notice"
     SEND_STATUS = "send.status"
     SEND_ACTIONS = "send.actions"
+    SEND_OUTCOME = "send.outcome"  # Send again / Leave it
     PREVIEW_IMAGE = "preview.image"
     PREVIEW_CONTROLS = "preview.controls"
     PREVIEW_NOTES = "preview.notes"
