@@ -247,3 +247,33 @@ async def test_with_idempotent_starts_an_unknown_outcome_is_retried(ready: Deps)
     assert await sends.reconcile_sends(later(flaky, 1)) == 1
     assert transport.start_calls == 2  # the same flowInvocationId, started again
     assert len({r.content for r in transport.held}) == 1  # one body: one flowInvocationId
+
+
+async def test_a_forged_or_settled_send_id_changes_nothing(ready: Deps) -> None:
+    from bot.errors import NotFound
+
+    with pytest.raises(NotFound):
+        await send_outcome.send_again(ready, actor(), "s_forged")
+    with pytest.raises(NotFound):
+        await send_outcome.leave(ready, actor(), "s_forged")
+    sent = await sends.send(ready, actor(), confirm(ready, {"code": 51}))
+    assert sent.send.status == SendStatus.SENT
+    for choose in (send_outcome.send_again, send_outcome.leave):  # a button on a sent send
+        choice = await choose(ready, actor(), sent.send.send_id)
+        assert choice.already and choice.again is None
+    assert (await row_of(ready, sent.send.send_id)).status == SendStatus.SENT
+    assert len(starts(ready)) == 1
+
+
+async def test_send_again_of_a_flow_disabled_since_is_refused(ready: Deps) -> None:
+    from bot.errors import FlowDisabled
+    from bot.services import flows
+
+    _, _, row = await unknown_send(ready)
+    await flows.set_enabled(ready, actor(), row.flow_id, False)
+    with pytest.raises(FlowDisabled):
+        await send_outcome.send_again(ready, actor(), row.send_id)
+    assert (await row_of(ready, row.send_id)).status == SendStatus.OUTCOME_UNKNOWN
+    assert starts(ready) == []
+    refused = await audited(ready, f"{send_outcome.SEND_AGAIN_ACTION}.refused")
+    assert [d["send_id"] for d in refused] == [row.send_id]
