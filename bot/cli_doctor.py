@@ -13,6 +13,7 @@ from typing import Any, TextIO
 import httpx
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bot.config import Settings
 from bot.doctor import Check, Session, Target, as_json, exit_code, run_checks
@@ -105,8 +106,9 @@ def show(checks: list[Check], *, as_json_output: bool, out: TextIO) -> None:
     table.add_column("Check")
     table.add_column("Status")
     table.add_column("Detail", overflow="fold")
-    for check in checks:
-        table.add_row(check.name, f"[{STYLE[check.status]}]{check.status}[/]", check.detail)
+    for check in checks:  # Text, not markup: details quote what the tenant answered
+        table.add_row(Text(check.name), Text(check.status, style=STYLE[check.status]),
+                      Text(check.detail))
     console = Console(file=out, width=140)
     console.print(table)
     verdict = "the app can work with this tenant" if exit_code(checks) == 0 else \

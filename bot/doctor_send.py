@@ -49,8 +49,10 @@ async def _cards(s: Session, invocation: str) -> set[str]:
     if not response.is_success:
         return set()
     try:
+        # Only cards that carry this flowInvocationId: a tenant that ignores the filter must not
+        # make other cards count.
         return {c.card_instance_id for c in CardsPage.model_validate_json(response.content).data
-                if c.flow_invocation_id in ("", invocation)}
+                if c.flow_invocation_id == invocation}
     except ValidationError:
         return set()
 

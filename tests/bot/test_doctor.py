@@ -164,8 +164,10 @@ class FakeTenant:
 
     def __init__(self, *, ignore_offset: bool = False, card_nodes: list[dict[str, Any]] | None
                  = None, webhook_headers: dict[str, str] | None = None,
-                 dedupe: bool = True, refuse_users: bool = False) -> None:
+                 dedupe: bool = True, refuse_users: bool = False, ignore_filter: bool = False,
+                 webhook_url: str = "https://cc.example/atomic/webhooks") -> None:
         self.ignore_offset, self.dedupe, self.refuse_users = ignore_offset, dedupe, refuse_users
+        self.ignore_filter, self.webhook_url = ignore_filter, webhook_url
         self.card_nodes = card_nodes or [{"type": "headline", "text": "Hi"}]
         self.webhook_headers = webhook_headers or {}
         self.cards: list[dict[str, Any]] = []
@@ -187,6 +189,11 @@ class FakeTenant:
             return httpx.Response(200, json={"data": {"users": users}})
         if path.endswith("/cards"):
             wanted = query.get("flowInvocationId")
+            if wanted and self.ignore_filter:  # every card of the customer, other sends too
+                return httpx.Response(200, json={"data": [*self.cards, {
+                    "cardInstanceId": "old", "userId": "u0", "status": "active",
+                    "flowInvocationId": "another-send"}, {
+                    "cardInstanceId": "older", "userId": "u0", "status": "active"}]})
             found = [c for c in self.cards if c["flowInvocationId"] == wanted] if wanted else [
                 {"cardInstanceId": "c1", "userId": "u0", "status": "active",
                  "definition": {"defaultView": {"nodes": self.card_nodes}}}]
@@ -199,7 +206,7 @@ class FakeTenant:
                                    "status": "active", "flowInvocationId": invocation})
             return httpx.Response(200, json={"data": {"flowInvocationId": invocation}})
         if path.endswith("/webhook"):
-            return httpx.Response(200, json={"data": [{"url": "https://cc.example/atomic/webhooks",
+            return httpx.Response(200, json={"data": [{"url": self.webhook_url,
                                                        "types": ["card-published"],
                                                        "headers": self.webhook_headers}]})
         return httpx.Response(404, json={"message": "no"})
@@ -259,3 +266,21 @@ async def test_send_test_reports_a_tenant_that_does_not_de_duplicate() -> None:
     assert twice["send test"].status == "warn" and "NOT de-duplicated: 2 cards" in \
         twice["send test"].detail and "IDEMPOTENT=false" in twice["send test"].detail
     assert once["send test"].status == "ok"
+
+
+async def test_a_tenant_ignoring_the_invocation_filter_is_not_miscounted() -> None:
+    test = SendTest(flow_id="f", customer_id="u0", variables={}, wait_seconds=2,
+                    settle_seconds=0.1, poll_seconds=0.01)
+    checks = await run_against(FakeTenant(dedupe=True, ignore_filter=True), send=test)
+    assert checks["send test"].status == "ok", checks["send test"]
+
+
+def test_the_table_prints_what_the_tenant_says_literally() -> None:
+    import io
+
+    from bot.cli_doctor import show
+
+    out = io.StringIO()
+    hostile = "https://x.example/[/][bold red]boom[/bold red]"
+    show([Check("webhooks", "warn", hostile)], as_json_output=False, out=out)
+    assert "[/][bold red]boom" in out.getvalue().replace("\n", "")
