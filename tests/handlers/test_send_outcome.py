@@ -35,8 +35,10 @@ async def test_send_again_and_leave_it_from_slack(app: AsyncApp, deps: Deps,
     await admin.grant(deps, admin_actor(), SubjectKind.USER, EDITOR, Role.VIEW)
     await app.async_dispatch(slack.action(ActionId.SEND_AGAIN, first.send_id,
                                           user_id=EDITOR).bolt())
-    refused = json.dumps(fake_slack.responses[-1])
-    assert "Edit" in refused and "Sent again" not in refused
+    answer = fake_slack.responses[-1]
+    refused = json.dumps(answer)
+    assert "This needs Edit access; you have View" in refused and "sent again" not in refused
+    assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
     assert (await row_of(deps, first.send_id)).status == SendStatus.OUTCOME_UNKNOWN
     assert starts(deps) == []
 
