@@ -192,9 +192,13 @@ RESULT_TEXT: dict[SendStatus, str] = {
     SendStatus.PENDING: ":hourglass: Not sent yet: Atomic is busy. The app retries "
                         "automatically and tells you by DM",
     SendStatus.SENDING: ":hourglass: Still sending. The app tells you by DM when it is done",
-    SendStatus.UNKNOWN: ":grey_question: Atomic did not answer in time. The app checks whether "
-                        "the card was created before trying again, and tells you by DM",
+    SendStatus.UNKNOWN: ":grey_question: Not confirmed: Atomic did not answer in time. The app "
+                        "looks for the card and tells you by DM (it never sends twice on its own)",
     SendStatus.FAILED: ":x: Not sent",
+    SendStatus.OUTCOME_UNKNOWN: ":warning: Outcome unknown: no card appeared. Choose Send again "
+                                "or Leave it in the app's DM",
+    SendStatus.LEFT: ":heavy_minus_sign: Outcome unknown, left as it is",
+    SendStatus.RESENT: ":repeat: Outcome unknown, sent again as a new send",
 }
 
 

@@ -42,6 +42,8 @@ class ActionId(StrEnum):
     FLOWS_REFRESH = "flow.refresh"  # /customer-center flows: re-read the catalogue from Atomic
     DECLARE_FIELD = "flow.declare.field"  # every element of the declare-flow modal (block id says)
     SHOW_RESPONSES = "flow.responses"  # thread reply: show what the customer typed; value: send id
+    SEND_AGAIN = "send.again"  # outcome unknown (DM, thread): start it again; value: send id
+    LEAVE_SEND = "send.leave"  # outcome unknown (DM, thread): leave it as it is; value: send id
     PREVIEW_CARD = "card.preview"  # Preview button of a card; value: card instance id
     PREVIEW_THEME = "card.preview.theme"  # preview modal: Light / Dark
     PREVIEW_SDK = "card.preview.sdk"  # preview modal: SDK version select
@@ -91,6 +93,7 @@ class BlockId(StrEnum):
     DECLARE_VARIABLE = "flow.declare.var."  # + name|type|required + "." + row
     SEND_STATUS = "send.status"
     SEND_ACTIONS = "send.actions"
+    SEND_OUTCOME = "send.outcome"  # Send again / Leave it
     PREVIEW_IMAGE = "preview.image"
     PREVIEW_CONTROLS = "preview.controls"
     PREVIEW_NOTES = "preview.notes"

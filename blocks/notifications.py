@@ -12,6 +12,7 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     MarkdownTextObject,
     SectionBlock,
@@ -48,6 +49,7 @@ class SendNotice:
     status: SendStatus
     card_state: str = ""  # published, seen, completed, dismissed, expired, cancelled, snoozed
     error: str = ""
+    resent_as: str = ""  # RESENT: the new send's id
 
 
 STATUS_LINE: dict[SendStatus, str] = {
@@ -56,6 +58,9 @@ STATUS_LINE: dict[SendStatus, str] = {
     SendStatus.SENT: ":white_check_mark: Sent",
     SendStatus.UNKNOWN: ":grey_question: Checking with Atomic (no answer in time)",
     SendStatus.FAILED: ":x: Not sent",
+    SendStatus.OUTCOME_UNKNOWN: ":warning: Outcome unknown (no card appeared; the sender decides)",
+    SendStatus.LEFT: ":heavy_minus_sign: Outcome unknown, left as it is",
+    SendStatus.RESENT: ":repeat: Outcome unknown, sent again",
 }
 CARD_LINE: dict[str, str] = {
     "published": ":inbox_tray: Card published",
@@ -79,6 +84,8 @@ def send_notification_message(notice: SendNotice) -> dict[str, Any]:
              f"Sent by <@{notice.sender_id}> · {_when(notice.sent_at)}", f"Status: {status}"]
     if notice.status == SendStatus.FAILED and notice.error:
         lines.append(f"Reason: {safe_mrkdwn(notice.error, 500)}")
+    if notice.status == SendStatus.RESENT and notice.resent_as:
+        lines.append(f"Sent again as `{safe_mrkdwn(notice.resent_as, 64)}`")
     text = (f"{notice.flow_name} sent to {notice.customer_name or notice.customer_id}: "
             f"{notice.status.value}")
     # Not verbatim: the sender mention and the date token must render; customer text is escaped.
@@ -137,4 +144,60 @@ def sender_dm_message(notice: SendNotice, inputs: Sequence[CardInput] | None) ->
     blocks = [SectionBlock(text=_md(f"{line}: *{flow}* sent to *{customer}*.")),
               SectionBlock(text=_md(_inputs_lines(inputs)[:3000]))]
     return {"text": f"{flow}: {safe_mrkdwn(notice.card_state, 30)}",
+            "blocks": [b.to_dict() for b in blocks]}
+
+
+def outcome_unknown_message(notice: SendNotice, *, window_minutes: float) -> dict[str, Any]:
+    """The sender's DM and the support thread's reply when a send's outcome stays unknown
+    (docs/flows.md, "When the outcome is unknown"): Send again / Leave it."""
+    flow = safe_mrkdwn(notice.flow_name, 200)
+    customer = safe_mrkdwn(notice.customer_name or notice.customer_id, 200)
+    text = (f":warning: *Outcome unknown*: *{flow}* to *{customer}*.\n"
+            f"Atomic did not confirm the send and no card appeared within "
+            f"{window_minutes:g} minutes. The card may still arrive late, or the send was lost.\n"
+            "*Send again* starts the flow once more (if the first one went through, the customer "
+            "gets it twice). *Leave it* keeps things as they are.")
+    again = ButtonElement(
+        text="Send again", action_id=ActionId.SEND_AGAIN.value, value=notice.send_id,
+        style="primary", confirm=ConfirmObject(
+            title="Send again?", confirm="Send again", deny="Cancel",
+            text=f"{flow} goes to {customer} once more. If the first send went through, the "
+                 "customer gets it twice."))
+    leave = ButtonElement(text="Leave it", action_id=ActionId.LEAVE_SEND.value,
+                          value=notice.send_id)
+    blocks: list[Block] = [
+        SectionBlock(block_id=BlockId.SEND_STATUS, text=_md(text)),
+        ActionsBlock(block_id=BlockId.SEND_OUTCOME, elements=[again, leave]),
+        ContextBlock(elements=[_md(f"Send `{notice.send_id}` · Needs Edit access")]),
+    ]
+    return {"text": safe_mrkdwn(f"Outcome unknown: {notice.flow_name} to "
+                                f"{notice.customer_name or notice.customer_id}", 300),
+            "blocks": [b.to_dict() for b in blocks]}
+
+
+def outcome_settled_message(notice: SendNotice, *, by: str, new_status: SendStatus | None = None,
+                            already: bool = False) -> dict[str, Any]:
+    """What replaces the outcome-unknown message once someone chose (or had chosen)."""
+    flow = safe_mrkdwn(notice.flow_name, 200)
+    customer = safe_mrkdwn(notice.customer_name or notice.customer_id, 200)
+    who = f" by <@{by}>" if by else ""
+    if notice.status == SendStatus.RESENT:
+        line = f":repeat: *{flow}* to *{customer}* was sent again{who}"
+        if notice.resent_as:
+            line += f" as `{safe_mrkdwn(notice.resent_as, 64)}`"
+        if new_status is not None:
+            line += f": {STATUS_LINE[new_status]}"
+    elif notice.status == SendStatus.LEFT:
+        line = f":heavy_minus_sign: *{flow}* to *{customer}* was left as it is{who}"
+    else:
+        line = f"{STATUS_LINE[notice.status]}: *{flow}* to *{customer}*"
+    if already:
+        line += "\nNothing was changed now: this was settled before."
+    # Not verbatim: the mention must render; customer text is escaped.
+    blocks: list[Block] = [SectionBlock(block_id=BlockId.SEND_STATUS,
+                                        text=_md(line, verbatim=False)),
+                           ContextBlock(elements=[_md(f"Send `{notice.send_id}`")])]
+    return {"text": safe_mrkdwn(f"{notice.flow_name} to "
+                                f"{notice.customer_name or notice.customer_id}: "
+                                f"{notice.status.value}", 300),
             "blocks": [b.to_dict() for b in blocks]}

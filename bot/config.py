@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     event_retention_days: float = Field(default=90, gt=0)
     event_retention_interval_seconds: float = 24 * 3600
     send_reconcile_interval_seconds: float = 15.0  # reconcile_sends (the send outbox)
+    # A send whose outcome is unknown (timeout, 5xx) is settled only by evidence: a card with its
+    # flowInvocationId, looked for this long; then the sender decides (docs/flows.md).
+    send_evidence_window_minutes: float = Field(default=15, gt=0)
+    # Only when Atomic de-duplicates starts by flowInvocationId (`customer-center doctor
+    # --send-test` tells): an unknown outcome is then started again automatically.
+    atomic_start_is_idempotent: bool = False
 
     # Card preview images (docs/usage.md#card-previews): a bounded on-disk cache of rendered PNGs
     # and their Slack file ids (survives restarts); card images fetched with a short timeout and

@@ -18,13 +18,15 @@ from handlers import (
     flows,
     home,
     previews,
+    send_outcome,
     shortcuts,
     status,
     views,
 )
 from handlers.common import Subcommand
 
-MODULES = (commands, actions, events, admin, home, views, shortcuts, previews, flows, status)
+MODULES = (commands, actions, events, admin, home, views, shortcuts, previews, flows, status,
+           send_outcome)
 SUBCOMMAND_MODULES = (admin, flows, status)  # in the order `help` lists them
 
 

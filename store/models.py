@@ -202,7 +202,7 @@ class FlowSend(Base):
     requested_by: Mapped[str] = mapped_column(String(32))
     team_id: Mapped[str] = mapped_column(String(32), default="")
     enterprise_id: Mapped[str] = mapped_column(String(32), default="")
-    status: Mapped[str] = mapped_column(String(20))  # pending|sending|sent|unknown|failed
+    status: Mapped[str] = mapped_column(String(20))  # bot.domain.SendStatus values
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]

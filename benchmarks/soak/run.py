@@ -107,7 +107,10 @@ async def run_soak(cfg: SoakConfig) -> Outcome:
         cluster.env = app_env(database_url, fake.url, {
             "ATOMIC_API_BASE_URL": proxy.url, "ATOMIC_TOKEN_URL": f"{proxy.url}{TOKEN_ROUTE}",
             "ATOMIC_ENVIRONMENT_ID": DEMO_ENVIRONMENT_ID, "ATOMIC_CLIENT_ID": EMULATOR_CLIENT_ID,
-            "ATOMIC_CLIENT_SECRET": EMULATOR_CLIENT_SECRET, "ATOMIC_WEBHOOK_TOKEN": WEBHOOK_TOKEN})
+            "ATOMIC_CLIENT_SECRET": EMULATOR_CLIENT_SECRET, "ATOMIC_WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+            # The emulator runs a flowInvocationId once (what `doctor --send-test` checks), so
+            # unknown outcomes may be started again, as before the evidence rule (docs/flows.md).
+            "ATOMIC_START_IS_IDEMPOTENT": "true"})
         stack.push_async_callback(cluster.stop)
         await cluster.start()
         log(f"both instances up (logs in {workdir})")

@@ -45,3 +45,23 @@ ACTION_FLOW_ROUTE = "/v1/{env}/action-flows/{flow_id}"
 START_FLOW_ROUTE = "/v1/{env}/action-flow/{flow_id}/start"
 STREAM_CONTAINERS_ROUTE = "/v1/{env}/stream-containers"
 TOKEN_ROUTE = "/oauth2/token"
+
+
+# Read by `customer-center doctor` (docs/atomic.md, "What doctor checks"). Sources:
+# documentation.atomic.io/api/auth (GET /v1/environments), /api/using-insomnia (the API spec at
+# <base>/spec.yaml), /api/webhooks (POST /v1/{env}/webhook; listing with GET is assumed).
+def environments() -> str:
+    return "/v1/environments"
+
+
+def api_spec() -> str:
+    return "/spec.yaml"
+
+
+def webhooks(env: str) -> str:
+    return f"/v1/{_seg(env)}/webhook"
+
+
+ENVIRONMENTS_ROUTE = "/v1/environments"
+API_SPEC_ROUTE = "/spec.yaml"
+WEBHOOKS_ROUTE = "/v1/{env}/webhook"

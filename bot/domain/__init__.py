@@ -347,8 +347,13 @@ class SendStatus(StrEnum):
     PENDING = "pending"  # waiting for a retry by the send job (Atomic was busy)
     SENDING = "sending"  # the start call is in flight (or its process died: reconciled later)
     SENT = "sent"
-    UNKNOWN = "unknown"  # the call timed out: reconciliation asks Atomic before any retry
+    UNKNOWN = "unknown"  # no proof either way (timeout, 5xx): the card is looked for a while
     FAILED = "failed"
+    # The evidence window ended without a card: the sender chooses Send again or Leave it
+    # (docs/flows.md, "When the outcome is unknown").
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    LEFT = "left"  # outcome unknown, and the sender chose Leave it
+    RESENT = "resent"  # outcome unknown, and the sender chose Send again (a new send)
 
 
 class FlowSend(Model):

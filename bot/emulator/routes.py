@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.atomic import paths
+from bot.emulator.admin_api import admin_routes
 from bot.emulator.demo_data import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
 from bot.emulator.state import EmulatorError
 
@@ -165,4 +166,5 @@ def api_routes(emulator: Emulator) -> list[Route]:
         Route("/emulator/cards/{card_id}/actions", card_action, methods=["POST"]),
         Route("/emulator/customers/{customer_id}/cards", customer_cards, methods=["GET"]),
         Route("/emulator/replay", replay, methods=["POST"]),
+        *admin_routes(emulator),
     ]

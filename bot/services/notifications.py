@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from blocks.notifications import (
     SendNotice,
     customer_acted_reply,
+    outcome_unknown_message,
     responses_message,
     send_notification_message,
     sender_dm_message,
@@ -77,6 +78,11 @@ def _card_state(found: Sequence[Card]) -> str:
     return best
 
 
+def again_key(send_id: str) -> str:
+    """The idempotency key of the one send a Send again of `send_id` may create."""
+    return f"again:{send_id}"
+
+
 async def _notice(session: AsyncSession, send: FlowSend, *, flow_name: str = "",
                   card_state: str | None = None) -> tuple[SendNotice, list[Card]]:
     if not flow_name:
@@ -85,7 +91,11 @@ async def _notice(session: AsyncSession, send: FlowSend, *, flow_name: str = "",
     customer = await customers.get_customer(session, customer_id=send.customer_id)
     found = await cards.cards_by_flow_invocation(session,
                                                  flow_invocation_id=send.flow_invocation_id)
-    notice = SendNotice(send_id=send.send_id, flow_name=flow_name,
+    resent_as = ""
+    if send.status == SendStatus.RESENT:
+        again = await send_store.get_by_key(session, idempotency_key=again_key(send.send_id))
+        resent_as = again.send_id if again else ""
+    notice = SendNotice(send_id=send.send_id, flow_name=flow_name, resent_as=resent_as,
                         customer_name=customer.display_name if customer else send.customer_id,
                         customer_id=send.customer_id, sender_id=send.requested_by,
                         sent_at=send.sent_at or send.created_at, status=send.status,
@@ -130,6 +140,20 @@ async def send_changed(session: AsyncSession, deps: Deps, send: FlowSend, *, flo
         await outbox.enqueue(session, kind=outbox.DM, channel=send.requested_by,
                              payload=sender_dm_message(notice, None), at=deps.clock(),
                              send_id=send.send_id)
+    if send.status == SendStatus.OUTCOME_UNKNOWN:  # the sender and the thread choose
+        ask = outcome_unknown_message(notice,
+                                      window_minutes=deps.settings.send_evidence_window_minutes)
+        await outbox.enqueue(session, kind=outbox.DM, channel=send.requested_by, payload=ask,
+                             at=deps.clock(), send_id=send.send_id)
+        if await outbox.for_send(session, send_id=send.send_id, kind=outbox.POST):
+            await outbox.enqueue(session, kind=outbox.REPLY, channel="", payload=ask,
+                                 at=deps.clock(), send_id=send.send_id)
+
+
+async def notice_of(session: AsyncSession, send: FlowSend) -> SendNotice:
+    """What the messages say about one send (for the answer to Send again / Leave it)."""
+    notice, _ = await _notice(session, send)
+    return notice
 
 
 async def on_card_events(deps: Deps, events: Sequence[WebhookEvent]) -> int:

@@ -1,10 +1,15 @@
-"""Exactly-once sends of Action Flows (docs/design.md#exactly-once, docs/slack-rules.md).
+"""Exactly-once sends of Action Flows (docs/design.md#exactly-once, docs/slack-rules.md,
+docs/flows.md "When the outcome is unknown").
 
 The flow_sends row (idempotency key = the modal's nonce, a fresh flowInvocationId) is committed
 before the modal acknowledges the send, and so before Atomic is called. A repeat with the same key
-finds the row and never calls again. A timeout leaves the row `unknown`; `reconcile_sends` asks
-Atomic for cards with that flowInvocationId before it retries. 4xx fails at once with Atomic's
-reason; 5xx/429 is retried with backoff, then fails.
+finds the row and never calls again. 4xx fails at once with Atomic's reason. A call proven never to
+have reached Atomic (connection refused, DNS failure) or refused with 429 is retried with backoff.
+Anything else (a timeout, a 5xx, an unreadable answer) leaves the outcome `unknown`: Atomic queues
+flow steps, so a missing card is no proof. Only evidence settles it: a card with the send's
+flowInvocationId within SEND_EVIDENCE_WINDOW_MINUTES. Without one the send becomes
+`outcome_unknown` and the sender decides (bot/services/send_outcome.py); the app starts it again
+on its own only with ATOMIC_START_IS_IDEMPOTENT=true.
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blocks.flow_form import ConfirmMeta
+from bot.atomic.reach import never_reached
 from bot.deps import Deps
 from bot.domain import Actor, Customer, FlowSend, Role, SendStatus
 from bot.errors import (
@@ -40,6 +46,7 @@ MAX_ATTEMPTS = 4  # start calls per send, first one included
 LEASE = timedelta(seconds=120)  # a `sending` row older than this is reconciled (process died)
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
 UNKNOWN_DELAY = timedelta(seconds=20)  # give Atomic time before asking what happened
+POLL = timedelta(seconds=30)  # then look for the card this often, until the evidence window ends
 RETRYABLE = (SendStatus.PENDING, SendStatus.UNKNOWN, SendStatus.SENDING)
 
 
@@ -177,24 +184,31 @@ async def _call_atomic(deps: Deps, row: FlowSend) -> dict[str, Any]:
         changes = {"status": SendStatus.SENT, "sent_at": now(), "error": "",
                    "next_attempt_at": None}
     except AtomicUnavailable as exc:
-        if exc.status is None:  # timeout or connection lost: it may have reached Atomic
-            changes = {"status": SendStatus.UNKNOWN, "error": exc.user_message,
-                       "next_attempt_at": now() + UNKNOWN_DELAY}
-        elif row.attempts >= MAX_ATTEMPTS:
-            changes = {"status": SendStatus.FAILED, "error": _reason(exc), "next_attempt_at": None}
-        else:
-            delay = _backoff(row.attempts)
-            if exc.retry_after is not None:
-                delay = max(delay, timedelta(seconds=exc.retry_after))
-            changes = {"status": SendStatus.PENDING, "error": _reason(exc),
-                       "next_attempt_at": now() + delay}
+        if never_reached(exc) or exc.status == 429:  # proven not received: retried
+            changes = _retry_later(deps, row, exc)
+        else:  # a timeout, a lost connection or a 5xx: it may have reached Atomic
+            changes = _unknown(deps, exc.user_message if exc.status is None else _reason(exc))
     except (AtomicRejected, FlowNotFound, InvalidInput) as exc:
         changes = {"status": SendStatus.FAILED, "error": exc.user_message,
                    "next_attempt_at": None}
-    except AtomicError as exc:  # an answer the app does not understand: ask before retrying
-        changes = {"status": SendStatus.UNKNOWN, "error": exc.user_message,
-                   "next_attempt_at": now() + UNKNOWN_DELAY}
+    except AtomicError as exc:  # an answer the app does not understand: it may have arrived
+        changes = _unknown(deps, exc.user_message)
     return changes
+
+
+def _unknown(deps: Deps, error: str) -> dict[str, Any]:
+    return {"status": SendStatus.UNKNOWN, "error": error,
+            "next_attempt_at": deps.clock() + UNKNOWN_DELAY}
+
+
+def _retry_later(deps: Deps, row: FlowSend, exc: AtomicUnavailable) -> dict[str, Any]:
+    if row.attempts >= MAX_ATTEMPTS:
+        return {"status": SendStatus.FAILED, "error": _reason(exc), "next_attempt_at": None}
+    delay = _backoff(row.attempts)
+    if exc.retry_after is not None:
+        delay = max(delay, timedelta(seconds=exc.retry_after))
+    return {"status": SendStatus.PENDING, "error": _reason(exc),
+            "next_attempt_at": deps.clock() + delay}
 
 
 async def _store_result(session: AsyncSession, row: FlowSend, changes: dict[str, Any]) -> FlowSend:
@@ -206,16 +220,19 @@ async def _store_result(session: AsyncSession, row: FlowSend, changes: dict[str,
 
 
 def _reason(exc: AtomicUnavailable) -> str:
-    status = f" (HTTP {exc.status})" if exc.status else ""
-    return f"Atomic is busy or failing{status}."
+    if exc.status is None:
+        return "Atomic could not be reached (no connection was made)."
+    return f"Atomic is busy or failing (HTTP {exc.status})."
 
 
 async def reconcile_sends(deps: Deps, *, limit: int = 20) -> int:
     """The send job: settle `unknown`, stale `sending` and `pending` rows; how many it handled.
 
-    An `unknown` (or abandoned `sending`) row is looked up by flowInvocationId first: a card
-    means it was sent; none means one more start. Every change is stored with its audit entry
-    and notification in one transaction: nobody sees a settled send that is not audited.
+    Each row is looked up by flowInvocationId first: a card means it was sent. A `pending` row
+    (proven never received) is then started again; an `unknown` one only with
+    ATOMIC_START_IS_IDEMPOTENT, else it is looked for again until the evidence window ends and
+    then becomes `outcome_unknown` (the sender decides). Every change is stored with its audit
+    entry and notification in one transaction: nobody sees a settled send that is not audited.
     """
     now = deps.clock()
     async with deps.sessions.begin() as session:
@@ -231,9 +248,9 @@ async def reconcile_sends(deps: Deps, *, limit: int = 20) -> int:
         handled += 1
         changes = await _settle(deps, row)
         async with deps.sessions.begin() as session:
-            if changes is None:  # Atomic could not be asked: the row as it was, a bit later
+            if isinstance(changes, timedelta):  # nothing settled: the row as it was, later
                 await send_store.update_send(session, send_id=row.send_id, status=row.status,
-                                             next_attempt_at=deps.clock() + _backoff(1))
+                                             next_attempt_at=deps.clock() + changes)
                 continue
             from store import flows as flow_store
 
@@ -251,19 +268,33 @@ async def reconcile_sends(deps: Deps, *, limit: int = 20) -> int:
     return handled
 
 
-async def _settle(deps: Deps, row: FlowSend) -> dict[str, Any] | None:
-    """One claimed row: ask Atomic whether its last call arrived, then maybe retry; the row's
-    changes, or None when Atomic could not be asked."""
-    if row.status in (SendStatus.UNKNOWN, SendStatus.SENDING, SendStatus.PENDING):
-        try:
-            found = await deps.atomic.all_cards(flow_invocation_id=row.flow_invocation_id)
-        except AppError as exc:
-            log.warning("reconciling send %s failed: %s", row.send_id, exc.user_message)
-            return None
-        if found:
-            return {"status": SendStatus.SENT, "sent_at": deps.clock(), "error": "",
-                    "next_attempt_at": None}
+def evidence_deadline(deps: Deps, row: FlowSend) -> datetime:
+    """When an unknown outcome stops being looked for (counted from the send's creation)."""
+    return row.created_at + timedelta(minutes=deps.settings.send_evidence_window_minutes)
+
+
+async def _settle(deps: Deps, row: FlowSend) -> dict[str, Any] | timedelta:
+    """One claimed row: ask Atomic whether a card with its flowInvocationId exists, then maybe
+    start it again; the row's changes, or how long until it is looked at again unchanged."""
+    try:
+        found = await deps.atomic.all_cards(flow_invocation_id=row.flow_invocation_id)
+    except AppError as exc:
+        log.warning("reconciling send %s failed: %s", row.send_id, exc.user_message)
+        return _backoff(1)
+    if found:  # the evidence: it was sent
+        return {"status": SendStatus.SENT, "sent_at": deps.clock(), "error": "",
+                "next_attempt_at": None}
+    # `pending`: the last call was proven never received (refused connection, 429), or none was
+    # made yet. Anything else may have reached Atomic (docs/flows.md, "When the outcome is
+    # unknown").
+    proven_not_received = row.status == SendStatus.PENDING
+    if not proven_not_received and not deps.settings.atomic_start_is_idempotent:
+        if deps.clock() < evidence_deadline(deps, row):
+            return POLL
+        return _outcome_unknown(row)
     if row.attempts >= MAX_ATTEMPTS:
+        if not proven_not_received:
+            return _outcome_unknown(row)
         return {"status": SendStatus.FAILED,
                 "error": row.error or "Atomic did not accept the send after several attempts.",
                 "next_attempt_at": None}
@@ -272,3 +303,10 @@ async def _settle(deps: Deps, row: FlowSend) -> dict[str, Any] | None:
         current = await send_store.get_send(session, send_id=row.send_id)
     assert current is not None
     return await _call_atomic(deps, current)
+
+
+def _outcome_unknown(row: FlowSend) -> dict[str, Any]:
+    log.warning("send %s: no card with flowInvocationId %s appeared; the sender decides",
+                row.send_id, row.flow_invocation_id)
+    return {"status": SendStatus.OUTCOME_UNKNOWN, "next_attempt_at": None,
+            "error": row.error or "Atomic did not confirm the send."}

@@ -4,6 +4,7 @@ the private responses: golden files, Block Kit schema and cross-block rules, and
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -26,6 +27,8 @@ from blocks.notifications import (
     CARD_LINE,
     SendNotice,
     customer_acted_reply,
+    outcome_settled_message,
+    outcome_unknown_message,
     responses_message,
     send_notification_message,
     sender_dm_message,
@@ -279,3 +282,33 @@ def test_thread_reply_dm_and_private_responses(request: pytest.FixtureRequest) -
     validate_message(answer)
     assert "Only you can see this" in json.dumps(answer) and "&lt;@U999&gt;" in json.dumps(answer)
     assert_golden("send_responses__private", answer, request)
+
+
+def test_outcome_unknown_asks_the_sender(request: pytest.FixtureRequest) -> None:
+    ask = outcome_unknown_message(notice(SendStatus.OUTCOME_UNKNOWN), window_minutes=15)
+    validate_message(ask)
+    text = json.dumps(ask)
+    assert "<!here>" not in text and "<@U999>" not in text and "15 minutes" in text
+    buttons = [e for b in ask["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        (ActionId.SEND_AGAIN, "s_0001"), (ActionId.LEAVE_SEND, "s_0001")]
+    assert "confirm" in buttons[0] and "twice" in json.dumps(buttons[0]["confirm"])
+    assert_golden("send_outcome_unknown__ask", ask, request)
+
+
+@pytest.mark.parametrize(("status", "already"), [(SendStatus.RESENT, False),
+                                                 (SendStatus.LEFT, False),
+                                                 (SendStatus.LEFT, True)])
+def test_outcome_settled(status: SendStatus, already: bool,
+                         request: pytest.FixtureRequest) -> None:
+    settled = dataclasses.replace(notice(status), resent_as="s_0002")
+    message = outcome_settled_message(settled, by="" if already else "U0EDIT", already=already,
+                                      new_status=SendStatus.SENT if status == SendStatus.RESENT
+                                      else None)
+    validate_message(message)
+    text = json.dumps(message)
+    assert ActionId.SEND_AGAIN not in text and "<!here>" not in text
+    assert ("<@U0EDIT>" in text) is not already and ("settled before" in text) is already
+    assert ("s_0002" in text) is (status == SendStatus.RESENT)
+    suffix = "__already" if already else ""
+    assert_golden(f"send_outcome_settled__{status.value}{suffix}", message, request)
