@@ -31,8 +31,9 @@ ASKS = "asks for access"
 
 
 def admin_dms(fake: FakeSlack) -> list[str]:
-    """The admins who got a request DM, one entry per DM."""
-    return [c.body["channel"] for c in fake.calls_to("chat.postMessage")
+    """The admins who got a request DM, one entry per DM (posted in the DM conversations.open
+    opened: the fake's D… id of a user U… is D plus the rest of the id)."""
+    return ["U" + c.body["channel"][1:] for c in fake.calls_to("chat.postMessage")
             if ASKS in c.body.get("text", "")]
 
 
