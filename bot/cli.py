@@ -21,6 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from bot import cli_events
 from bot.config import Settings
 from bot.deps import Deps
 from bot.domain import SyncReport
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("action", choices=("export",))
     audit.add_argument("--since", required=True, help="first day to include, YYYY-MM-DD (UTC)")
     audit.add_argument("-o", "--output", default="-", help="CSV file (default: stdout)")
+    cli_events.register(sub)
     return parser
 
 
@@ -341,6 +343,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "serve": cmd_serve, "migrate": cmd_migrate, "sync": cmd_sync, "preview": cmd_preview,
     "emulator": cmd_emulator, "simulate": cmd_simulate, "preview-card": cmd_preview_card,
     "audit": cmd_audit,
+    "events": cli_events.cmd_events,
 }
 
 

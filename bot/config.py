@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     sync_containers_interval_seconds: float = 3600
     event_retention_days: float = Field(default=90, gt=0)
     event_retention_interval_seconds: float = 24 * 3600
+    dead_letter_retention_days: float = Field(default=30, gt=0)  # purged by event_retention
     send_reconcile_interval_seconds: float = 15.0  # reconcile_sends (the send outbox)
 
     # Card preview images (docs/usage.md#card-previews): a bounded on-disk cache of rendered PNGs

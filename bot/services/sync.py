@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.deps import Deps
 from bot.domain import ActionFlow, SyncReport
 from bot.errors import AtomicNotFound, NotFound, admin_text
+from bot.services import dead_letters
 from bot.services.bad_records import RunNotes, store_page
 from store import cards, containers, customers, events, flows, sync_state
 from store.fitting import Note
@@ -228,9 +229,11 @@ async def sync_recent_cards(deps: Deps, progress: Progress | None = None) -> int
 
 
 async def purge_events(deps: Deps) -> int:
-    """Delete card events older than `event_retention_days`; how many were deleted."""
+    """Delete card events older than `event_retention_days` (and dead letters older than
+    `dead_letter_retention_days`); how many events were deleted."""
     before = deps.clock() - timedelta(days=deps.settings.event_retention_days)
     async with deps.sessions.begin() as session:
         deleted = await events.delete_events_before(session, before=before)
     log.info("event retention: %d events older than %s deleted", deleted, before.date())
+    await dead_letters.purge(deps)
     return deleted

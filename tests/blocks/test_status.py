@@ -83,3 +83,20 @@ def test_skipped_records_are_shown_with_how_to_see_them(request: pytest.FixtureR
             "which") in text
     assert "1 record skipped in the last cards sync" in text
     assert message["text"] == "Scheduled jobs: 2 need attention (users, cards)"
+
+
+def test_dead_letters_are_counted_with_the_next_step(request: pytest.FixtureRequest) -> None:
+    message = job_status_message(STATUSES[:1], NOW, dead_letters=1234)
+    validate_message(message)
+    assert_golden("job_status_message__dead_letters", message, request)
+    assert message["text"] == "Scheduled jobs: all 1 healthy; 1,234 dead letters"
+    blocks = job_status_blocks(STATUSES, NOW, dead_letters=1)
+    validate_home({"type": "home", "blocks": blocks})
+    text = str(blocks)
+    assert "1 received event could not be read and is kept" in text
+    assert "customer-center events dead-letters --replay" in text
+
+
+def test_no_dead_letters_no_line() -> None:
+    assert job_status_message(STATUSES, NOW, dead_letters=0) == job_status_message(STATUSES, NOW)
+    assert "dead letter" not in str(job_status_blocks(STATUSES, NOW))
