@@ -44,6 +44,9 @@ class Settings(BaseSettings):
 
     emulator_customers: int = Field(default=200, ge=1)
     emulator_seed: int = 7
+    # How the embedded emulator spells its webhook events: the Web SDK's keys and headers, or
+    # the contract's (docs/atomic.md, "Event spellings").
+    emulator_event_shape: Literal["sdk", "contract"] = "sdk"
 
     support_channel_id: str | None = None
     customer_center_admins: str = ""
