@@ -65,8 +65,12 @@ def _split(path: str) -> tuple[str, ...]:
     return tuple(path.split("."))
 
 
-_PATHS: tuple[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]], ...] = tuple(
-    (_split(canonical), tuple(_split(p) for p in paths[1:]))
+# Fields the model refuses empty: for them "" is no value, and the next spelling is read. For the
+# others "" is a value, as it is for the model's aliases (the first spelling present wins).
+NON_EMPTY = frozenset({"identifier", "eventName", "userId", "cardContext.cardInstanceId"})
+
+_PATHS: tuple[tuple[tuple[str, ...], tuple[tuple[str, ...], ...], bool], ...] = tuple(
+    (_split(canonical), tuple(_split(p) for p in paths[1:]), canonical in NON_EMPTY)
     for canonical, paths in SPELLINGS.items())
 
 
@@ -107,8 +111,9 @@ def _get(raw: Any, path: tuple[str, ...]) -> Any:
     return raw
 
 
-def _absent(value: Any) -> bool:
-    return value is _MISSING or value is None or value == ""
+def _absent(value: Any, *, empty: bool = True) -> bool:
+    """No value: missing or null, and with `empty` also ""."""
+    return value is _MISSING or value is None or (empty and value == "")
 
 
 def _set(raw: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any] | None:
@@ -129,17 +134,18 @@ def _set(raw: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, An
 def normalise(raw: dict[str, Any], *, defaults: Mapping[str, str] | None = None
               ) -> dict[str, Any]:
     """The event with every field at the contract's key path (docs/atomic.md, "Event
-    spellings"): for a field the contract's path lacks (absent, null or ""), the first
-    alternative present, else `defaults` (from `header_defaults`). Flutter event names and file
-    values' `targetBucketId` are read too. The event itself is not changed; with nothing to do
-    it is returned as it is."""
+    spellings"): for a field the contract's path lacks (missing or null; "" too for NON_EMPTY
+    fields), the first alternative that has a value; then, for a field still without one or
+    "", `defaults` (from `header_defaults`). Flutter event names and file values'
+    `targetBucketId` are read too. The event itself is not changed; with nothing to do it is
+    returned as it is."""
     out = raw
-    for canonical, alternatives in _PATHS:
-        if not _absent(_get(out, canonical)):
+    for canonical, alternatives, non_empty in _PATHS:
+        if not _absent(_get(out, canonical), empty=non_empty):
             continue
         for path in alternatives:
             value = _get(out, path)
-            if not _absent(value):
+            if not _absent(value, empty=non_empty):
                 out = _set(out, canonical, value) or out
                 break
     if defaults:

@@ -94,6 +94,7 @@ def validate_events(payload: Any, *, clean: bool | None = None,
     of the whole payload).
     """
     defaults = header_defaults(_lower(headers))
+    fill = _fill(defaults)
     if isinstance(payload, dict):
         items: list[Any] = [payload]
     elif isinstance(payload, list):
@@ -113,7 +114,7 @@ def validate_events(payload: Any, *, clean: bool | None = None,
         reason = unstorable_reference(read) if clean else ""
         if not reason:
             try:
-                valid.append((index, WebhookEvent.from_wire(read, clean=clean)))
+                valid.append((index, _filled(WebhookEvent.from_wire(read, clean=clean), fill)))
                 continue
             except ValidationError as exc:
                 reason = _reason(exc)
@@ -131,16 +132,39 @@ def _lower(headers: Mapping[str, str] | None) -> dict[str, str] | None:
     return {k.lower(): v for k, v in headers.items()} if headers else None
 
 
-def _complete(events: list[WebhookEvent], defaults: Mapping[str, str]) -> bool:
-    """Whether events validated whole from JSON read all `normalise` would have: no values to
-    move (`needs_normalising`), and no field a header default would fill."""
-    for event in events:
-        if needs_normalising(event.properties):
-            return False
-        if defaults and ((not event.sdk_platform and "sdkContext.platform" in defaults)
-                         or (not event.sdk_version and "sdkContext.sdkVersion" in defaults)):
-            return False
-    return True
+# The model field each header default fills, and its column width (prepare clips to it).
+_DEFAULTED = {"sdkContext.platform": ("sdk_platform", 50),
+              "sdkContext.sdkVersion": ("sdk_version", 50)}
+
+
+def _complete(events: list[WebhookEvent], defaults: Mapping[str, str]
+              ) -> list[WebhookEvent] | None:
+    """Events validated whole from JSON as `normalise` would have read them: None when one has
+    values to move (`needs_normalising`: read event by event instead); those with no platform
+    or SDK version given the header defaults (as `normalise` gives them to a field still
+    empty)."""
+    if any(needs_normalising(event.properties) for event in events):
+        return None
+    if not defaults:
+        return events
+    fill = _fill(defaults)
+    return [_filled(event, fill) for event in events]
+
+
+def _fill(defaults: Mapping[str, str]) -> dict[str, str]:
+    """Header defaults by model field, clipped to their columns."""
+    return {field: value[:width] for key, value in defaults.items()
+            for field, width in [_DEFAULTED[key]]}
+
+
+def _filled(event: WebhookEvent, fill: Mapping[str, str]) -> WebhookEvent:
+    """The event with the header defaults in the fields it left empty (on both paths, so they
+    agree even where `normalise` could not place a default: an `sdkContext` that is not an
+    object)."""
+    if all(getattr(event, field) for field in fill):
+        return event
+    return event.model_copy(update={field: value for field, value in fill.items()
+                                    if not getattr(event, field)})
 
 
 def validate_body(body: bytes, *, max_events: int | None = None,
@@ -174,13 +198,14 @@ def _validate_body(body: bytes, max_events: int | None,
             if start == b"[":
                 events = _EVENT_LIST.validate_json(body)
                 _count(len(events), max_events)
-                if _complete(events, defaults):
-                    return Validated(list(enumerate(events)), [])
+                read = _complete(events, defaults)
+                if read is not None:
+                    return Validated(list(enumerate(read)), [])
                 depth_known = True
             elif start == b"{":
-                event = WebhookEvent.model_validate_json(body)
-                if _complete([event], defaults):
-                    return Validated([(0, event)], [])
+                read = _complete([WebhookEvent.model_validate_json(body)], defaults)
+                if read is not None:
+                    return Validated([(0, read[0])], [])
                 depth_known = True
         except ValidationError as exc:  # a bad event or bad JSON: the path below tells which
             first = exc.errors(include_url=False)[0]

@@ -93,9 +93,16 @@ def test_the_contract_spelling_wins_and_empty_values_give_way() -> None:
            "sdkContext": {"containerId": ""}, "containerId": "c_top",
            "metadata": {"sendId": "top"}, "properties": {"metadata": {"sendId": "inner"}}}
     event = WebhookEvent.from_wire(raw)
+    # "" is no identifier, name, customer or card (the model refuses them empty); for the other
+    # fields "" is a value, as the model's aliases read it, so a container "" stays ""
     assert (event.identifier, event.event_name, event.user_id, event.card_ref,
             event.sdk_container_id, event.send_id) == (
-        "web-1", "card-displayed", "u-contract", "c1", "c_top", "top")
+        "web-1", "card-displayed", "u-contract", "c1", "", "top")
+    assert WebhookEvent.from_wire({**raw, "sdkContext": {}}).sdk_container_id == "c_top"
+    body = json.dumps([raw, {**raw, "sdkContext": {"containerId": None}}]).encode()
+    fast, slow = validate_body(body), validate_events(json.loads(body))
+    assert fast.valid == slow[0] and fast.rejected == slow[1] == []
+    assert [e.sdk_container_id for _, e in fast.valid] == ["", "c_top"]
 
 
 def test_normalise_keeps_what_it_moves_and_never_changes_the_event() -> None:
@@ -131,6 +138,19 @@ def test_headers_fill_only_what_the_event_lacks() -> None:
     lacking = {k: v for k, v in given.items() if k != "sdkContext"}
     assert WebhookEvent.from_wire(lacking, defaults=defaults).sdk_platform == "Android"
     assert header_defaults(None) == {} and header_defaults({"other": "x"}) == {}
+
+
+def test_headers_fill_empty_fields_alike_on_both_paths() -> None:
+    given = {"identifier": "i", "eventName": "stream-displayed", "userId": "u",
+             "timestamp": "2025-06-01T10:00:00Z"}
+    items = [given, {**given, "identifier": "j", "sdkContext": {"platform": ""}},
+             {**given, "identifier": "k", "sdkContext": {"platform": "iOS"}}]
+    headers = {"X-Atomic-SDK-Platform": "W" * 70, "X-Atomic-SDK-Version": "25.3.0"}
+    body = json.dumps(items).encode()
+    fast, slow = validate_body(body, headers=headers), validate_events(items, headers=headers)
+    assert fast.valid == slow[0]
+    assert [(e.sdk_platform, e.sdk_version) for _, e in fast.valid] == [
+        ("W" * 50, "25.3.0"), ("W" * 50, "25.3.0"), ("iOS", "25.3.0")]
 
 
 def test_a_long_header_value_is_clipped_to_its_column() -> None:

@@ -137,7 +137,9 @@ CHANGES: dict[str, Any] = {
     "endUserId": st.one_of(text, st.none(), st.just("u" * 201)),
     "containerId": st.one_of(text, st.none(), st.just("c" * 51), st.integers(0, 9)),
     "cardInstanceId": st.one_of(text, st.none()),
-    "platform": st.one_of(text, st.just("p" * 51)),
+    "platform": st.one_of(text, st.just("p" * 51), st.just("")),
+    "sdkContext ": st.fixed_dictionaries({}, optional={
+        "platform": st.sampled_from(["", None]), "containerId": st.sampled_from(["", None])}),
     "sdkVersion": text,
     "properties ": st.fixed_dictionaries({}, optional={
         "submittedValues": st.dictionaries(st.sampled_from(["a", "b"]), json_values,
