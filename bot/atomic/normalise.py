@@ -4,10 +4,11 @@ spellings").
 The contract (docs/atomic-contract.md, Webhooks), the Web SDK and the Flutter/iOS SDKs name the
 same fields differently, and which of them a webhook or an export line carries is not public. One
 table, SPELLINGS, lists for each field of the contract the key paths it may be found at, in
-priority order (the contract's first). `normalise` copies the first one present to the contract's
-place before validation, so the rest of the pipeline reads one shape; the alternative keys stay
-where they were (nothing sent is lost). `WebhookEvent` reads its fields through the same table
-(`choices`), so a body validated whole from JSON reads what `normalise` would have written.
+priority order (the contract's first). `normalise` copies the first one with a value to the
+contract's place before validation, so the rest of the pipeline reads one shape; the alternative
+keys stay where they were (nothing sent is lost). `WebhookEvent` reads its fields through the
+same table (`choices`), so a body validated whole from JSON reads what `normalise` would have
+written.
 
 Beyond key paths: Flutter's event names (enum names such as `Submitted`, `CardDisplayed`) are
 mapped to Atomic's (`card-completed`, `card-displayed`); a file value's `targetBucketId` is
@@ -53,8 +54,7 @@ HEADERS: dict[str, str] = {
 
 # Flutter's AACSDKEventType names whose Atomic name is not their kebab-case spelling.
 _FLUTTER_NAMES = {"Submitted": "card-completed", "Dismissed": "card-dismissed",
-                  "Snoozed": "card-snoozed", "NotificationRecieved": "notification-received",
-                  "UnknownEvent": "unknown-event"}
+                  "Snoozed": "card-snoozed", "NotificationRecieved": "notification-received"}
 _CAMEL = re.compile(r"^[A-Z][A-Za-z]*$")
 _HUMP = re.compile(r"(?<!^)(?=[A-Z])")
 
