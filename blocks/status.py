@@ -1,4 +1,5 @@
-"""Scheduled job status for admins: App Home blocks and the `/customer-center status` message."""
+"""Scheduled job status for admins: App Home blocks and the `/customer-center status` message,
+with the number of dead letters kept (docs/operations.md, "Bad records")."""
 
 from __future__ import annotations
 
@@ -83,9 +84,24 @@ def _line(status: JobStatus, now: datetime) -> str:
     return text
 
 
-def job_status_blocks(statuses: Sequence[JobStatus], now: datetime) -> list[dict[str, Any]]:
-    """A header, one section per job, and a summary line (for App Home and messages)."""
+def dead_letter_line(count: int) -> str:
+    """`:warning: 3 received events could not be read ...` (docs/operations.md, "Bad
+    records"); "" when there are none."""
+    if count <= 0:
+        return ""
+    events = "1 received event" if count == 1 else f"{count:,} received events"
+    return (f":warning: {events} could not be read and {'is' if count == 1 else 'are'} kept as "
+            "dead letters: run `customer-center events dead-letters` to see why, and "
+            "`customer-center events dead-letters --replay` after an upgrade that reads them.")
+
+
+def job_status_blocks(statuses: Sequence[JobStatus], now: datetime, *,
+                      dead_letters: int = 0) -> list[dict[str, Any]]:
+    """A header, one section per job, and a summary line (for App Home and messages); a line on
+    the dead letters kept, when there are any."""
     blocks: list[Block] = [HeaderBlock(text="Scheduled jobs")]
+    if dead_letters > 0:
+        blocks.append(SectionBlock(text=mrkdwn(dead_letter_line(dead_letters))))
     if not statuses:
         blocks.append(SectionBlock(text=mrkdwn("No scheduled jobs are registered.")))
     for status in statuses[:MAX_JOBS]:
@@ -105,7 +121,8 @@ def job_status_blocks(statuses: Sequence[JobStatus], now: datetime) -> list[dict
     return [block.to_dict() for block in blocks]
 
 
-def job_status_message(statuses: Sequence[JobStatus], now: datetime) -> dict[str, Any]:
+def job_status_message(statuses: Sequence[JobStatus], now: datetime, *,
+                       dead_letters: int = 0) -> dict[str, Any]:
     """The private answer to `/customer-center status`."""
     failing = [s.name for s in statuses if _needs_attention(s)]
     warned = [s.name for s in statuses if s.warnings and not _needs_attention(s)]
@@ -113,4 +130,7 @@ def job_status_message(statuses: Sequence[JobStatus], now: datetime) -> dict[str
             else f"Scheduled jobs: all {len(statuses)} healthy")
     if warned:
         text += f"; warnings in {', '.join(warned)}"
-    return {"text": text[:3000], "blocks": job_status_blocks(statuses, now)}
+    if dead_letters > 0:
+        text += f"; {dead_letters:,} dead letters"
+    return {"text": text[:3000],
+            "blocks": job_status_blocks(statuses, now, dead_letters=dead_letters)}

@@ -22,6 +22,7 @@ from rich.progress import (
 )
 
 from bot import cli_doctor
+from bot import cli_events
 from bot.config import Settings
 from bot.deps import Deps
 from bot.domain import SyncReport
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--since", required=True, help="first day to include, YYYY-MM-DD (UTC)")
     audit.add_argument("-o", "--output", default="-", help="CSV file (default: stdout)")
     cli_doctor.register(sub)
+    cli_events.register(sub)
     return parser
 
 
@@ -274,6 +276,7 @@ def cmd_emulator(args: argparse.Namespace, settings: Settings) -> int:
         replay=args.replay_history,
         disabled_apis=settings.disabled_apis,
         ignore_offset=settings.emulator_ignore_offset,
+        event_shape=settings.emulator_event_shape,
     )
     config = uvicorn.Config(app, host=args.host, port=args.port, workers=1, lifespan="on",
                             log_config=None)
@@ -347,6 +350,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "serve": cmd_serve, "migrate": cmd_migrate, "sync": cmd_sync, "preview": cmd_preview,
     "emulator": cmd_emulator, "simulate": cmd_simulate, "preview-card": cmd_preview_card,
     "audit": cmd_audit, "doctor": cli_doctor.cmd_doctor,
+    "events": cli_events.cmd_events,
 }
 
 

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # whether its users list ignores `offset` (docs/operations.md, "Paging").
     emulator_disabled_apis: str = ""
     emulator_ignore_offset: bool = False
+    # How the embedded emulator spells its webhook events: the Web SDK's keys and headers, or
+    # the contract's (docs/atomic.md, "Event spellings").
+    emulator_event_shape: Literal["sdk", "contract"] = "sdk"
 
     support_channel_id: str | None = None
     customer_center_admins: str = ""
@@ -106,6 +109,7 @@ class Settings(BaseSettings):
     sync_containers_interval_seconds: float = 3600
     event_retention_days: float = Field(default=90, gt=0)
     event_retention_interval_seconds: float = 24 * 3600
+    dead_letter_retention_days: float = Field(default=30, gt=0)  # purged by event_retention
     send_reconcile_interval_seconds: float = 15.0  # reconcile_sends (the send outbox)
     # A send whose outcome is unknown (timeout, 5xx) is settled only by evidence: a card with its
     # flowInvocationId, looked for this long; then the sender decides (docs/flows.md).

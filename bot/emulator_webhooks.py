@@ -30,7 +30,8 @@ def wire_emulator_webhooks(deps: Deps, target: Any) -> httpx.AsyncClient:
     assert deps.emulator is not None
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=target), base_url=SELF_BASE_URL)
     deps.emulator.set_webhook(http_webhook_sender(
-        client, f"{SELF_BASE_URL}/atomic/webhooks", deps.settings.webhook_token))
+        client, f"{SELF_BASE_URL}/atomic/webhooks", deps.settings.webhook_token,
+        shape=deps.settings.emulator_event_shape))
     return client
 
 

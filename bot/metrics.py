@@ -82,6 +82,11 @@ OUTBOX_AGE = Gauge("customer_center_outbox_oldest_age_seconds", "Age of the olde
                    registry=REGISTRY)
 
 
+DEAD_LETTERS = Gauge("customer_center_dead_letters", "Dead letters stored: records received but "
+                     "not readable or storable, kept raw (`customer-center events "
+                     "dead-letters`); read at scrape time", registry=REGISTRY)
+
+
 def set_outbox_gauges(outbox: str, counts: Mapping[str, int], oldest: datetime | None,
                       now: datetime) -> None:
     """One outbox's gauges: rows not done by status, and the oldest one's age (0 when empty).

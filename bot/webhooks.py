@@ -46,6 +46,7 @@ from bot.services.ingest import (
 
 TOKEN_HEADER = "X-Customer-Center-Token"
 THREAD_BODY_BYTES = 64 * 1024  # bodies larger than this are parsed on a thread
+SDK_HEADER_PREFIX = "x-atomic-sdk-"
 LISTED_MAX = 100  # dead letters listed in a reply (all are counted)
 
 logger = logging.getLogger(__name__)
@@ -95,10 +96,18 @@ def _result_body(summary: Summary) -> dict[str, Any]:
             **_listed(summary.dead)}
 
 
-async def _validate(body: bytes, max_events: int) -> Validated:
+def sdk_headers(request: Request) -> dict[str, str]:
+    """The request's `x-atomic-sdk-*` headers: platform and SDK version for the events of the
+    body that carry none (docs/atomic.md, "Event spellings")."""
+    return {name: value for name, value in request.headers.items()
+            if name.startswith(SDK_HEADER_PREFIX)}
+
+
+async def _validate(body: bytes, max_events: int, headers: dict[str, str]) -> Validated:
     if len(body) > THREAD_BODY_BYTES:
-        return await asyncio.to_thread(validate_body, body, max_events=max_events)
-    return validate_body(body, max_events=max_events)
+        return await asyncio.to_thread(validate_body, body, max_events=max_events,
+                                       headers=headers)
+    return validate_body(body, max_events=max_events, headers=headers)
 
 
 async def atomic_webhook(request: Request) -> AsciiJSONResponse:
@@ -109,7 +118,8 @@ async def atomic_webhook(request: Request) -> AsciiJSONResponse:
         return _error(401, f"missing or wrong {TOKEN_HEADER} header")
     try:
         body = await read_body(request, settings.webhook_max_body_bytes)
-        valid, rejected, error = await _validate(body, settings.webhook_max_events)
+        valid, rejected, error = await _validate(body, settings.webhook_max_events,
+                                                 sdk_headers(request))
     except BodyTooLarge as exc:
         return _error(413, f"{exc} (WEBHOOK_MAX_BODY_BYTES)")
     except TooManyEvents as exc:

@@ -35,7 +35,8 @@ async def publish_home(client: AsyncWebClient, deps: Deps, actor: Actor) -> None
     if seen.overview is not None:
         panel = AdminPanel(grants=seen.overview.grants, groups=seen.overview.groups,
                            support_channel=seen.overview.support_channel,
-                           extra_blocks=job_status_blocks(seen.jobs, deps.clock()))
+                           extra_blocks=job_status_blocks(seen.jobs, deps.clock(),
+                                                          dead_letters=seen.dead_letters))
     await client.views_publish(user_id=actor.user_id, view=home_view(
         role=seen.role, admin_ids=seen.admin_ids, panel=panel))
 

@@ -8,18 +8,20 @@ from slack_bolt.async_app import AsyncApp
 
 from blocks.status import job_status_message
 from bot.domain import Role
+from bot.services import dead_letters
 from bot.services.status import job_statuses
 from handlers.common import Subcommand, SubcommandCall
 
 
 async def status_subcommand(call: SubcommandCall) -> dict[str, Any]:
-    return job_status_message(await job_statuses(call.deps), call.deps.clock())
+    return job_status_message(await job_statuses(call.deps), call.deps.clock(),
+                              dead_letters=await dead_letters.count(call.deps))
 
 
 SUBCOMMANDS = (
     Subcommand("status", status_subcommand, role=Role.ADMIN,
                help="Scheduled jobs (sync, outboxes, retention): last run, last success, "
-                    "last error."),
+                    "last error; dead letters kept."),
 )
 
 

@@ -1,9 +1,13 @@
 """Dead letters: records received but not readable or storable, kept raw with the reason
-(docs/operations.md, "Webhook endpoint"). Repositories never commit; the caller's transaction
-stores a request's dead letters together with its accepted events."""
+(docs/operations.md, "Webhook endpoint" and "Bad records"). Repositories never commit; the
+caller's transaction stores a request's dead letters together with its accepted events.
+
+Each record is kept once: `raw_hash` (sha256 of the stored raw text) is unique, and a record
+delivered again is not stored a second time (INSERT .. ON CONFLICT DO NOTHING)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
@@ -43,12 +47,18 @@ class StoredDeadLetter(NamedTuple):
 
 _COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
     ("received_at", DateTime(timezone=True)), ("source", String()), ("identifier", String()),
-    ("reason", String()), ("raw", String()))
+    ("reason", String()), ("raw", String()), ("raw_hash", String()))
+
+
+def raw_hash(raw: str) -> str:
+    """The key a dead letter is kept once by: sha256 of its raw text (as stored)."""
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 async def insert_many(session: AsyncSession, letters: Sequence[NewDeadLetter], *,
                       received_at: datetime) -> int:
-    """Store dead letters (one statement, whatever their number); how many were stored.
+    """Store dead letters (one statement, whatever their number); how many were stored new
+    (a record already kept, or twice in `letters`, is stored once).
 
     Text is fitted to its column here too (NUL and lone surrogates replaced, the identifier and
     source clipped), so a dead letter itself is never refused.
@@ -57,16 +67,24 @@ async def insert_many(session: AsyncSession, letters: Sequence[NewDeadLetter], *
         return 0
     postgres = bulk.is_postgres(session)
     stamp = bulk.stamp(received_at, postgres=postgres)
-    rows = [(stamp, fit_text(d.source, SOURCE_MAX)[0], fit_text(d.identifier, IDENTIFIER_MAX)[0],
-             clean_text(d.reason), clean_text(d.raw)) for d in letters]
-    await session.execute(_insert(postgres), bulk.rows_param(rows))
-    return len(rows)
+    rows: dict[str, tuple[Any, ...]] = {}
+    for d in letters:
+        raw = clean_text(d.raw)
+        key = raw_hash(raw)
+        if key not in rows:
+            rows[key] = (stamp, fit_text(d.source, SOURCE_MAX)[0],
+                         fit_text(d.identifier, IDENTIFIER_MAX)[0], clean_text(d.reason), raw,
+                         key)
+    result = await session.execute(_insert(postgres), bulk.rows_param(list(rows.values())))
+    return len(result.all())
 
 
 @cache
 def _insert(postgres: bool) -> Any:
     source = bulk.json_rows(_COLUMNS, postgres=postgres)
-    return bulk.insert(_table, postgres=postgres).from_select([n for n, _ in _COLUMNS], source)
+    return (bulk.insert(_table, postgres=postgres).from_select([n for n, _ in _COLUMNS], source)
+            .on_conflict_do_nothing(index_elements=[_table.c.raw_hash])
+            .returning(_table.c.id))
 
 
 async def count(session: AsyncSession, *, source: str | None = None) -> int:
@@ -85,6 +103,16 @@ async def newest(session: AsyncSession, *, limit: int = 50,
         query = query.where(_table.c.source == source)
     rows = await session.execute(query.order_by(_table.c.received_at.desc(), _table.c.id.desc())
                                  .limit(limit))
+    return [StoredDeadLetter(*row) for row in rows]
+
+
+async def after(session: AsyncSession, *, after_id: int = 0,
+                limit: int = 500) -> list[StoredDeadLetter]:
+    """Dead letters in the order stored, from the one after `after_id` (paging by id)."""
+    rows = await session.execute(
+        select(_table.c.id, _table.c.received_at, _table.c.source, _table.c.identifier,
+               _table.c.reason, _table.c.raw)
+        .where(_table.c.id > after_id).order_by(_table.c.id).limit(limit))
     return [StoredDeadLetter(*row) for row in rows]
 
 

@@ -169,7 +169,9 @@ class DeadLetter(Base):
     identifier: Mapped[str] = mapped_column(String(200), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
     raw: Mapped[str] = mapped_column(Text, default="")
-    __table_args__ = (Index("ix_dead_letters_received", "received_at"),)
+    raw_hash: Mapped[str] = mapped_column(String(64))  # sha256 of raw: each record kept once
+    __table_args__ = (Index("ix_dead_letters_received", "received_at"),
+                      Index("ux_dead_letters_raw_hash", "raw_hash", unique=True))
 
 
 class AuditLog(Base):

@@ -1,14 +1,20 @@
-"""Wire model of one Atomic webhook (analytics) event (docs/operations.md, "Webhook endpoint")."""
+"""Wire model of one Atomic webhook (analytics) event (docs/operations.md, "Webhook endpoint").
+
+Every known spelling of a field is read (docs/atomic.md, "Event spellings"): `prepare` puts it at
+the contract's key path first (bot/atomic/normalise.py), and the model's aliases name the same
+spellings, so a body validated whole from JSON reads the same values."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import AliasPath, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.atomic.normalise import choices, event_name, normalise
 from bot.domain.fit import clean_json, needs_cleaning
 
 ID_MAX = 200  # card_events.event_id, cards.card_instance_id, customers.id are String(200)
@@ -68,17 +74,21 @@ _CLIPPED: dict[str, dict[str, int]] = {
 }
 
 
-def prepare(raw: dict[str, Any], *, clean: bool = False) -> dict[str, Any]:
+def prepare(raw: dict[str, Any], *, clean: bool = False,
+            defaults: Mapping[str, str] | None = None) -> dict[str, Any]:
     """An event as Atomic sent it, made to fit WebhookEvent and its columns (docs/operations.md,
-    "Webhook endpoint"): an identifier derived when it has none (sha256 of the event); an
-    identifier or flowInvocationId too long, or (with `clean`) holding NUL or a lone surrogate,
-    replaced by its sha256; an event name and context strings longer than their columns clipped;
-    with `clean`, NUL and lone surrogates in every other key and string replaced by U+FFFD.
+    "Webhook endpoint"): every field at the contract's key path (`normalise`, with `defaults`
+    from the request's headers for fields no spelling gives); an identifier derived when it has
+    none (sha256 of the event); an identifier or flowInvocationId too long, or (with `clean`)
+    holding NUL or a lone surrogate, replaced by its sha256; an event name and context strings
+    longer than their columns clipped; with `clean`, NUL and lone surrogates in every other key
+    and string replaced by U+FFFD.
 
     `clean` is for bodies that may hold such characters (escaped in the JSON); customer and card
     ids holding them are refused before this (`unstorable_reference`). The event itself is not
     changed; without anything to do it is returned as it is, so an event the model accepts as
     sent is taken unchanged."""
+    raw = normalise(raw, defaults=defaults)
     identifier = raw.get("identifier")
     if identifier is None or identifier == "":
         raw = {**raw, "identifier": event_hash(raw)}
@@ -129,36 +139,47 @@ class WebhookEvent(_Wire):
     `sdk_context` give them back as objects.
     """
 
-    identifier: str = Field(min_length=1, max_length=ID_MAX)
-    event_name: str = Field(alias="eventName", min_length=1, max_length=EVENT_NAME_MAX)
+    identifier: str = Field(min_length=1, max_length=ID_MAX,
+                            validation_alias=choices("identifier"))
+    event_name: str = Field(alias="eventName", min_length=1, max_length=EVENT_NAME_MAX,
+                            validation_alias=choices("eventName"))
     timestamp: datetime
-    user_id: str = Field(alias="userId", min_length=1, max_length=ID_MAX)
+    user_id: str = Field(alias="userId", min_length=1, max_length=ID_MAX,
+                         validation_alias=choices("userId"))
     environment_id: str = Field(default="", alias="environmentId")
     flow_invocation_id: str = Field(default="", alias="flowInvocationId", max_length=ID_MAX)
     flow_instance_id: str = Field(default="", alias="flowInstanceId")
     card_ref: str | None = Field(default=None, min_length=1, max_length=ID_MAX,
-                                 validation_alias=AliasPath("cardContext", "cardInstanceId"))
+                                 validation_alias=choices("cardContext.cardInstanceId"))
     card_template_id: str = Field(default="", max_length=200,
-                                  validation_alias=AliasPath("cardContext", "cardTemplateId"))
+                                  validation_alias=choices("cardContext.cardTemplateId"))
     card_template_name: str = Field(
         default="", max_length=500,
-        validation_alias=AliasPath("cardContext", "cardTemplateName"))
+        validation_alias=choices("cardContext.cardTemplateName"))
     card_instance_status: str = Field(
         default="", max_length=20,
-        validation_alias=AliasPath("cardContext", "cardInstanceStatus"))
+        validation_alias=choices("cardContext.cardInstanceStatus"))
     sdk_platform: str = Field(default="", max_length=50,
-                              validation_alias=AliasPath("sdkContext", "platform"))
+                              validation_alias=choices("sdkContext.platform"))
     sdk_version: str = Field(default="", max_length=50,
-                             validation_alias=AliasPath("sdkContext", "sdkVersion"))
+                             validation_alias=choices("sdkContext.sdkVersion"))
     sdk_container_id: str = Field(default="", max_length=50,
-                                  validation_alias=AliasPath("sdkContext", "containerId"))
+                                  validation_alias=choices("sdkContext.containerId"))
     properties: dict[str, Any] = Field(default_factory=dict)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict, validation_alias=choices("metadata"))
 
     @classmethod
-    def from_wire(cls, raw: Any, *, clean: bool = False) -> WebhookEvent:
-        """Validate one event as Atomic sent it (see `prepare`); raises ValidationError."""
-        return cls.model_validate(prepare(raw, clean=clean) if isinstance(raw, dict) else raw)
+    def from_wire(cls, raw: Any, *, clean: bool = False,
+                  defaults: Mapping[str, str] | None = None) -> WebhookEvent:
+        """Validate one event as Atomic sent it, in any known spelling (see `prepare`); raises
+        ValidationError."""
+        return cls.model_validate(prepare(raw, clean=clean, defaults=defaults)
+                                  if isinstance(raw, dict) else raw)
+
+    @field_validator("event_name", mode="before")
+    @classmethod
+    def _atomic_name(cls, value: Any) -> Any:
+        return event_name(value)
 
     @field_validator("timestamp")
     @classmethod

@@ -23,6 +23,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.atomic.paths import TOKEN_ROUTE
+from bot.emulator.cards import spell_event
 from bot.emulator.demo_data import DEMO_ENVIRONMENT_ID, DemoDataset, build_demo_dataset
 from bot.emulator.routes import api_routes
 from bot.emulator.state import EmulatorState
@@ -228,13 +229,25 @@ class _FaultsAndCalls:
         await self.app(scope, receive, send)
 
 
-def http_webhook_sender(client: httpx.AsyncClient, url: str, token: str) -> WebhookSender:
-    """A sender that POSTs the events as a JSON list with the shared-secret header."""
+def http_webhook_sender(client: httpx.AsyncClient, url: str, token: str, *,
+                        shape: str = "sdk") -> WebhookSender:
+    """A sender that POSTs the events as a JSON list with the shared-secret header, spelt as
+    `shape` says (`spell_event`): in the SDK shape, consecutive events of one platform and SDK
+    version go in one request with those `x-atomic-sdk-*` headers."""
 
     async def send(events: list[dict[str, Any]]) -> None:
-        response = await client.post(url, json=events, headers={WEBHOOK_HEADER: token})
-        if not 200 <= response.status_code < 300:
-            raise WebhookDeliveryError(response.status_code, response.text)
+        runs: list[tuple[dict[str, str], list[dict[str, Any]]]] = []
+        for event in events:
+            wire, headers = spell_event(event, shape)
+            if runs and runs[-1][0] == headers:
+                runs[-1][1].append(wire)
+            else:
+                runs.append((headers, [wire]))
+        for headers, run in runs:
+            response = await client.post(url, json=run,
+                                         headers={**headers, WEBHOOK_HEADER: token})
+            if not 200 <= response.status_code < 300:
+                raise WebhookDeliveryError(response.status_code, response.text)
 
     return send
 
@@ -243,7 +256,7 @@ def build_standalone_app(*, customers: int, seed: int, webhook_url: str | None,
                          webhook_token: str, replay: bool = False,
                          environment_id: str = DEMO_ENVIRONMENT_ID,
                          disabled_apis: frozenset[str] = frozenset(),
-                         ignore_offset: bool = False) -> Starlette:
+                         ignore_offset: bool = False, event_shape: str = "sdk") -> Starlette:
     """The emulator as its own server (`customer-center emulator --port N`).
 
     With `webhook_url`, events are POSTed there; `replay` also sends the demo history once,
@@ -258,7 +271,8 @@ def build_standalone_app(*, customers: int, seed: int, webhook_url: str | None,
         client = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
         replay_task: asyncio.Task[int] | None = None
         if webhook_url:
-            emulator.set_webhook(http_webhook_sender(client, webhook_url, webhook_token))
+            emulator.set_webhook(http_webhook_sender(client, webhook_url, webhook_token,
+                                                     shape=event_shape))
             if replay:
                 replay_task = asyncio.get_running_loop().create_task(emulator.replay_history())
         try:

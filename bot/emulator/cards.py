@@ -63,6 +63,31 @@ def make_event(name: str, card: dict[str, Any], *, identifier: str, timestamp: s
     return event
 
 
+EVENT_SHAPES = ("sdk", "contract")
+SDK_HEADERS = ("x-atomic-sdk-platform", "x-atomic-sdk-version")
+
+
+def spell_event(event: dict[str, Any], shape: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """An event made by `make_event` as the webhook carries it, and the request headers it
+    needs (docs/atomic.md, "Event spellings"). `contract`: as made, no headers. `sdk`: the Web
+    SDK's keys (`id`, `endUserId`, `analyticsEvent`), metadata inside `properties`, `sdkContext`
+    with `containerId` only, platform and SDK version as `x-atomic-sdk-*` headers."""
+    if shape == "contract":
+        return event, {}
+    renamed = {"identifier": "id", "userId": "endUserId", "eventName": "analyticsEvent"}
+    wire: dict[str, Any] = {renamed.get(k, k): v for k, v in event.items()
+                            if k not in ("metadata", "sdkContext", "properties")}
+    wire["properties"] = {**event.get("properties", {}), "metadata": event.get("metadata", {})}
+    headers: dict[str, str] = {}
+    sdk = event.get("sdkContext")
+    if isinstance(sdk, dict):
+        wire["sdkContext"] = {"containerId": sdk.get("containerId", "")}
+        for header, key in zip(SDK_HEADERS, ("platform", "sdkVersion"), strict=True):
+            if sdk.get(key):
+                headers[header] = str(sdk[key])
+    return wire, headers
+
+
 def submit_button(definition: dict[str, Any]) -> str:
     """Name of the card's first submit button (any view, any nesting), or "" when it has none."""
     for node in display_nodes(definition, subviews=True):

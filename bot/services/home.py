@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.deps import Deps
 from bot.domain import Actor, JobStatus, Role
-from bot.services import access, admin, status
+from bot.services import access, admin, dead_letters, status
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +16,7 @@ class Home:
     admin_ids: list[str]
     overview: admin.AccessOverview | None = None  # admins only
     jobs: list[JobStatus] = field(default_factory=list)  # admins only
+    dead_letters: int = 0  # admins only
 
 
 async def home(deps: Deps, actor: Actor) -> Home:
@@ -24,4 +25,5 @@ async def home(deps: Deps, actor: Actor) -> Home:
     if not actor.has(Role.ADMIN):
         return Home(role=actor.role, admin_ids=admins)
     return Home(role=actor.role, admin_ids=admins, overview=await admin.overview(deps, actor),
-                jobs=await status.job_statuses(deps))
+                jobs=await status.job_statuses(deps),
+                dead_letters=await dead_letters.count(deps))

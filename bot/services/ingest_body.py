@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, NamedTuple
 
 from pydantic import Field, TypeAdapter, ValidationError
 
 from bot.atomic.events import WebhookEvent, unstorable_reference
+from bot.atomic.normalise import header_defaults, needs_normalising, normalise
 from bot.domain.fit import clean_text, fit_text, needs_cleaning
 
 REASON_MAX = 500
@@ -81,13 +83,18 @@ def _identifier(raw: dict[str, Any]) -> str:
     return fit_text(value, IDENTIFIER_MAX)[0] if isinstance(value, str) else ""
 
 
-def validate_events(payload: Any, *, clean: bool | None = None
+def validate_events(payload: Any, *, clean: bool | None = None,
+                    headers: Mapping[str, str] | None = None
                     ) -> tuple[list[tuple[int, WebhookEvent]], list[Unreadable]]:
     """Split a parsed webhook body (one event or a list) into valid events and unreadable items.
 
-    `clean`: whether strings may hold NUL or lone surrogates (fitted, see `prepare`); None
-    looks (a walk of the whole payload).
+    Each event is read in any known spelling (bot/atomic/normalise.py); `headers` (the
+    request's, any case) give platform and SDK version to events that carry none. `clean`:
+    whether strings may hold NUL or lone surrogates (fitted, see `prepare`); None looks (a walk
+    of the whole payload).
     """
+    defaults = header_defaults(_lower(headers))
+    fill = _fill(defaults)
     if isinstance(payload, dict):
         items: list[Any] = [payload]
     elif isinstance(payload, list):
@@ -103,14 +110,15 @@ def validate_events(payload: Any, *, clean: bool | None = None
         if not isinstance(raw, dict):
             rejected.append(Unreadable(index, "", "not a JSON object", raw_text(raw)))
             continue
-        reason = unstorable_reference(raw) if clean else ""
+        read = normalise(raw, defaults=defaults)
+        reason = unstorable_reference(read) if clean else ""
         if not reason:
             try:
-                valid.append((index, WebhookEvent.from_wire(raw, clean=clean)))
+                valid.append((index, _filled(WebhookEvent.from_wire(read, clean=clean), fill)))
                 continue
             except ValidationError as exc:
                 reason = _reason(exc)
-        rejected.append(Unreadable(index, _identifier(raw), reason, raw_text(raw)))
+        rejected.append(Unreadable(index, _identifier(read), reason, raw_text(raw)))
     return valid, rejected
 
 
@@ -120,8 +128,49 @@ _EVENT_LIST: TypeAdapter[list[WebhookEvent]] = TypeAdapter(
 _ODD_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
-def validate_body(body: bytes, *, max_events: int | None = None) -> Validated:
-    """Parse and validate a webhook request body (one event object or an array of them).
+def _lower(headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    return {k.lower(): v for k, v in headers.items()} if headers else None
+
+
+# The model field each header default fills, and its column width (prepare clips to it).
+_DEFAULTED = {"sdkContext.platform": ("sdk_platform", 50),
+              "sdkContext.sdkVersion": ("sdk_version", 50)}
+
+
+def _complete(events: list[WebhookEvent], defaults: Mapping[str, str]
+              ) -> list[WebhookEvent] | None:
+    """Events validated whole from JSON as `normalise` would have read them: None when one has
+    values to move (`needs_normalising`: read event by event instead); those with no platform
+    or SDK version given the header defaults (as `normalise` gives them to a field still
+    empty)."""
+    if any(needs_normalising(event.properties) for event in events):
+        return None
+    if not defaults:
+        return events
+    fill = _fill(defaults)
+    return [_filled(event, fill) for event in events]
+
+
+def _fill(defaults: Mapping[str, str]) -> dict[str, str]:
+    """Header defaults by model field, clipped to their columns."""
+    return {field: value[:width] for key, value in defaults.items()
+            for field, width in [_DEFAULTED[key]]}
+
+
+def _filled(event: WebhookEvent, fill: Mapping[str, str]) -> WebhookEvent:
+    """The event with the header defaults in the fields it left empty (on both paths, so they
+    agree even where `normalise` could not place a default: an `sdkContext` that is not an
+    object)."""
+    if all(getattr(event, field) for field in fill):
+        return event
+    return event.model_copy(update={field: value for field, value in fill.items()
+                                    if not getattr(event, field)})
+
+
+def validate_body(body: bytes, *, max_events: int | None = None,
+                  headers: Mapping[str, str] | None = None) -> Validated:
+    """Parse and validate a webhook request body (one event object or an array of them), each
+    event in any known spelling; `headers` as for `validate_events`.
 
     Fast path: the whole body validated from JSON at once (pydantic's parser, one call, no
     per-event `prepare`). When that fails anywhere (a bad event, or one that needs `prepare`:
@@ -133,12 +182,14 @@ def validate_body(body: bytes, *, max_events: int | None = None) -> Validated:
     Raises TooManyEvents when the body holds more than `max_events` items.
     """
     try:
-        return _validate_body(body, max_events)
+        return _validate_body(body, max_events, _lower(headers))
     except RecursionError:  # deeper than the Python parser goes: refused whole
         return Validated([], [], NESTED_ERROR)
 
 
-def _validate_body(body: bytes, max_events: int | None) -> Validated:
+def _validate_body(body: bytes, max_events: int | None,
+                   headers: Mapping[str, str] | None) -> Validated:
+    defaults = header_defaults(headers)
     depth_known = False  # whether the fast path's parser vouched for the nesting depth
     if (b"\\u0000" not in body and b"\x00" not in body and b"NaN" not in body
             and b"Infinity" not in body):
@@ -147,9 +198,15 @@ def _validate_body(body: bytes, max_events: int | None) -> Validated:
             if start == b"[":
                 events = _EVENT_LIST.validate_json(body)
                 _count(len(events), max_events)
-                return Validated(list(enumerate(events)), [])
-            if start == b"{":
-                return Validated([(0, WebhookEvent.model_validate_json(body))], [])
+                read = _complete(events, defaults)
+                if read is not None:
+                    return Validated(list(enumerate(read)), [])
+                depth_known = True
+            elif start == b"{":
+                read = _complete([WebhookEvent.model_validate_json(body)], defaults)
+                if read is not None:
+                    return Validated([(0, read[0])], [])
+                depth_known = True
         except ValidationError as exc:  # a bad event or bad JSON: the path below tells which
             first = exc.errors(include_url=False)[0]
             if first["type"] == "json_invalid" and "recursion limit" in first["msg"]:
@@ -167,7 +224,8 @@ def _validate_body(body: bytes, max_events: int | None) -> Validated:
         _count(len(payload), max_events)
     if not depth_known and _deeper_than(payload, MAX_DEPTH):
         return Validated([], [], NESTED_ERROR)
-    return Validated(*validate_events(payload, clean=_ODD_ESCAPE.search(body) is not None))
+    return Validated(*validate_events(payload, clean=_ODD_ESCAPE.search(body) is not None,
+                                      headers=headers))
 
 
 def _not_json(constant: str) -> Any:

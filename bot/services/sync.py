@@ -21,6 +21,7 @@ from bot.deps import Deps
 from bot.domain import ActionFlow, Customer, SyncReport
 from bot.errors import AtomicNotFound, NotFound, admin_text
 from bot.services import optional_apis
+from bot.services import dead_letters
 from bot.services.bad_records import RunNotes, store_page
 from bot.services.optional_apis import OptionalApi
 from store import cards, containers, customers, events, flows, sync_state
@@ -296,9 +297,11 @@ async def sync_recent_cards(deps: Deps, progress: Progress | None = None) -> int
 
 
 async def purge_events(deps: Deps) -> int:
-    """Delete card events older than `event_retention_days`; how many were deleted."""
+    """Delete card events older than `event_retention_days` (and dead letters older than
+    `dead_letter_retention_days`); how many events were deleted."""
     before = deps.clock() - timedelta(days=deps.settings.event_retention_days)
     async with deps.sessions.begin() as session:
         deleted = await events.delete_events_before(session, before=before)
     log.info("event retention: %d events older than %s deleted", deleted, before.date())
+    await dead_letters.purge(deps)
     return deleted

@@ -109,3 +109,20 @@ def test_job_warnings_are_shown_but_are_not_failures(request: pytest.FixtureRequ
     assert "<!here>" not in text and "warning 2" in text and "warning 3" not in text
     assert "… and 2 more: run `customer-center sync users` to see them" in text
     assert "2 with warnings" in text
+
+
+def test_dead_letters_are_counted_with_the_next_step(request: pytest.FixtureRequest) -> None:
+    message = job_status_message(STATUSES[:1], NOW, dead_letters=1234)
+    validate_message(message)
+    assert_golden("job_status_message__dead_letters", message, request)
+    assert message["text"] == "Scheduled jobs: all 1 healthy; 1,234 dead letters"
+    blocks = job_status_blocks(STATUSES, NOW, dead_letters=1)
+    validate_home({"type": "home", "blocks": blocks})
+    text = str(blocks)
+    assert "1 received event could not be read and is kept" in text
+    assert "customer-center events dead-letters --replay" in text
+
+
+def test_no_dead_letters_no_line() -> None:
+    assert job_status_message(STATUSES, NOW, dead_letters=0) == job_status_message(STATUSES, NOW)
+    assert "dead letter" not in str(job_status_blocks(STATUSES, NOW))

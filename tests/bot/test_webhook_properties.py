@@ -104,10 +104,19 @@ async def test_every_event_is_stored_duplicate_or_dead_lettered(
     dead = reply.get("dead_lettered", 0)
     assert reply["accepted"] + reply["duplicates"] + dead == len(items)
     assert dead == kinds.count(False)
-    rows = await dead_letters(served.deps, after_id=marker)
-    assert [row.raw for row in rows] == [json.dumps(item, ensure_ascii=True)
-                                         for item, ok in zip(items, kinds, strict=True) if not ok]
+    await each_kept_once(served.deps, marker, [
+        json.dumps(item, ensure_ascii=True) for item, ok in zip(items, kinds, strict=True)
+        if not ok])
     assert [r["index"] for r in reply["rejected"]] == [i for i, ok in enumerate(kinds) if not ok]
+
+
+async def each_kept_once(deps: Deps, marker: int, unreadable: list[str]) -> None:
+    """Every unreadable item is a dead letter, each record once: the new rows are those not
+    kept before, in order (an item sent again, in this body or an earlier one, is not)."""
+    kept_before = {row.raw for row in await dead_letters(deps) if row.id <= marker}
+    rows = await dead_letters(deps, after_id=marker)
+    assert [row.raw for row in rows] == [raw for raw in dict.fromkeys(unreadable)
+                                         if raw not in kept_before]
 
 
 async def counts(deps: Deps) -> tuple[int, int]:
@@ -162,3 +171,83 @@ async def test_no_body_or_header_gets_a_500_and_nothing_is_stored_without_the_to
     if token != "right":
         assert response.status_code == 401
         assert await counts(deps) == before
+
+
+# --- every spelling (docs/atomic.md, "Event spellings") ---------------------------------------
+
+FLUTTER_NAMES = {"card-completed": "Submitted", "card-dismissed": "Dismissed",
+                 "card-displayed": "CardDisplayed", "user-redirected": "UserRedirected"}
+
+
+def spelled(raw: dict[str, Any], spelling: str) -> dict[str, Any]:
+    """A contract-shaped event as the Web SDK or Flutter spells it."""
+    if spelling == "contract":
+        return raw
+    out = {k: v for k, v in raw.items() if k not in ("identifier", "eventName", "userId",
+                                                      "metadata", "sdkContext")}
+    properties = dict(raw.get("properties", {}))
+    properties["metadata"] = raw.get("metadata", {})
+    if spelling == "web":
+        keys = {"identifier": "id", "userId": "endUserId", "eventName": "analyticsEvent"}
+        out["sdkContext"] = {"containerId": "c_home"}
+    else:
+        keys = {"identifier": "identifier", "userId": "userId", "eventName": "eventName"}
+        properties["submittedValues"] = properties.pop("values", {})
+        out["containerId"] = "c_home"
+    for key, spelt in keys.items():
+        if key in raw:
+            out[spelt] = raw[key] if spelling == "web" or key != "eventName" else FLUTTER_NAMES[
+                raw[key]]
+    out["properties"] = properties
+    return out
+
+
+@st.composite
+def spelled_bodies(draw: st.DrawFn) -> tuple[list[Any], list[bool]]:
+    request = next(_REQUEST)
+    items: list[Any] = []
+    kinds: list[bool] = []
+    for n in range(draw(st.integers(1, 8))):
+        spelling = draw(st.sampled_from(["contract", "web", "flutter"]))
+        name = draw(st.sampled_from(sorted(FLUTTER_NAMES)))
+        raw = event(name, draw(st.integers(0, 600)),
+                    card=f"s{request}-c{draw(st.integers(0, 2))}", user=f"s{request}-u",
+                    identifier=f"s{request}-{n}", metadata={"sendId": f"s{request}"},
+                    properties={"values": {"f": {"filename": "a.png",
+                                                 "targetBucketId": "bkt"}}})
+        broken = draw(st.sampled_from([None, "userId", "cardContext", "timestamp"]))
+        if broken is not None:
+            raw = {k: v for k, v in raw.items() if k != broken}
+        items.append(spelled(raw, spelling))
+        # only card events need a card
+        kinds.append(broken is None or (broken == "cardContext" and name == "user-redirected"))
+    return items, kinds
+
+
+@EXAMPLES
+@given(body=spelled_bodies(), sdk=st.booleans())
+async def test_every_spelling_is_accepted_or_dead_lettered(
+        served: Served, body: tuple[list[Any], list[bool]], sdk: bool) -> None:
+    """Contract, Web SDK and Flutter spellings mixed in one body, with or without the SDK
+    headers: accepted + dead-lettered == sent, and what is read is stored as the contract's."""
+    items, kinds = body
+    marker = await last_dead_letter_id(served.deps)
+    headers = {"x-atomic-sdk-platform": "Web", "x-atomic-sdk-version": "25.3.0"} if sdk else {}
+    response = await served.post(json.dumps(items).encode(), **headers)
+    assert response.status_code == 200, response.text
+    reply = response.json()
+    assert reply["accepted"] + reply["duplicates"] + reply.get("dead_lettered", 0) == len(items)
+    assert reply["accepted"] == kinds.count(True)
+    assert reply.get("dead_lettered", 0) == kinds.count(False)
+    await each_kept_once(served.deps, marker, [
+        json.dumps(item, ensure_ascii=True) for item, ok in zip(items, kinds, strict=True)
+        if not ok])
+    read = [item.get("identifier", item.get("id")) for item, ok in zip(items, kinds, strict=True)
+            if ok]
+    async with served.deps.sessions() as session:
+        rows = (await session.execute(select(
+            CardEvent.event_id, CardEvent.name, CardEvent.platform)
+            .where(CardEvent.event_id.in_(read)))).all()
+    assert {row.event_id for row in rows} == set(read)
+    assert {row.name for row in rows} <= set(FLUTTER_NAMES)
+    assert {row.platform for row in rows} <= ({"Web"} if sdk else {""})

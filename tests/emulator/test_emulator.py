@@ -525,7 +525,8 @@ async def test_http_webhook_sender_posts_with_the_token() -> None:
     app = Starlette(routes=[Route("/atomic/webhooks", hook, methods=["POST"])])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://app.test") as client:
-        send = http_webhook_sender(client, "http://app.test/atomic/webhooks", "s3cret")
+        send = http_webhook_sender(client, "http://app.test/atomic/webhooks", "s3cret",
+                                   shape="contract")
         await send([{"identifier": "e1"}])
         assert received == [("s3cret", [{"identifier": "e1"}])]
         wrong = http_webhook_sender(client, "http://app.test/atomic/webhooks", "nope")
@@ -583,9 +584,10 @@ async def test_standalone_server_replays_history_and_delivers_simulations() -> N
             await emu.drain()
         assert tokens == {"tok"}
         assert len(received) == expected
-        assert {e["identifier"] for e in emu.dataset.history} <= {e["identifier"] for e in received}
-        dismissed = [e for e in received if e["identifier"] == acted.json()["identifier"]]
-        assert [e["eventName"] for e in dismissed] == ["card-dismissed"]
+        # EMULATOR_EVENT_SHAPE's default: the Web SDK's spelling (`id`, `analyticsEvent`)
+        assert {e["identifier"] for e in emu.dataset.history} <= {e["id"] for e in received}
+        dismissed = [e for e in received if e["id"] == acted.json()["identifier"]]
+        assert [e["analyticsEvent"] for e in dismissed] == ["card-dismissed"]
     finally:
         server.should_exit = True
         await serving

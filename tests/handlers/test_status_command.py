@@ -45,3 +45,17 @@ async def test_status_is_for_admins_only(
     assert response.status == 200
     answer = fake_slack.last("response")
     assert "Scheduled jobs" not in json.dumps(answer)
+
+
+async def test_admin_sees_the_dead_letters_kept(
+        app: AsyncApp, slack: SlackRequests, fake_slack: FakeSlack, deps: Deps) -> None:
+    from bot.services.ingest import ingest_events
+
+    await ingest_events(deps, [{"eventName": "card-displayed", "note": n} for n in range(3)])
+    response = await app.async_dispatch(slack.command(Command.CUSTOMER_CENTER, "status",
+                                                      user_id=ADMIN).bolt())
+    assert response.status == 200
+    answer = fake_slack.last("response")
+    validate_message(answer)
+    assert answer["text"].endswith("; 3 dead letters")
+    assert "3 received events could not be read" in json.dumps(answer["blocks"])

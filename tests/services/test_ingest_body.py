@@ -115,7 +115,8 @@ json_values = st.recursive(scalars, lambda inner: st.one_of(
 # accept exactly as the event-by-event path does or hand over to it.
 CHANGES: dict[str, Any] = {
     "identifier": st.one_of(st.just(""), st.none(), st.just("i" * 201), st.integers(0, 9), text),
-    "eventName": st.sampled_from(["card-displayed", "user-redirected", "", "x" * 51]),
+    "eventName": st.sampled_from(["card-displayed", "user-redirected", "", "x" * 51,
+                                  "Submitted", "CardVotedUp", "X" * 60]),
     "timestamp": st.sampled_from(["2025-06-01T10:00:00", "2025-06-01T12:00:00+02:00",
                                   "yesterday", 1748772000, None]),
     "userId": st.one_of(st.just(""), st.just("u" * 201), st.integers(0, 9), st.none()),
@@ -130,7 +131,27 @@ CHANGES: dict[str, Any] = {
         {"values": st.one_of(json_values, st.dictionaries(text, json_values, max_size=2))})),
     "metadata": st.dictionaries(st.just("sendId"), json_values, max_size=1),
     "somethingNew": json_values,
+    # Other spellings (docs/atomic.md, "Event spellings")
+    "id": st.one_of(text, st.none(), st.integers(0, 9), st.just("i" * 201)),
+    "analyticsEvent": st.sampled_from(["card-displayed", "Dismissed", "", "y" * 51]),
+    "endUserId": st.one_of(text, st.none(), st.just("u" * 201)),
+    "containerId": st.one_of(text, st.none(), st.just("c" * 51), st.integers(0, 9)),
+    "cardInstanceId": st.one_of(text, st.none()),
+    "platform": st.one_of(text, st.just("p" * 51), st.just("")),
+    "sdkContext ": st.fixed_dictionaries({}, optional={
+        "platform": st.sampled_from(["", None]), "containerId": st.sampled_from(["", None])}),
+    "sdkVersion": text,
+    "properties ": st.fixed_dictionaries({}, optional={
+        "submittedValues": st.dictionaries(st.sampled_from(["a", "b"]), json_values,
+                                           max_size=2),
+        "metadata": st.one_of(json_values, st.dictionaries(st.just("sendId"), text)),
+        "values": st.dictionaries(st.sampled_from(["f"]), st.fixed_dictionaries(
+            {"filename": text}, optional={"targetBucketId": st.one_of(text, st.none()),
+                                          "bucketId": st.one_of(text, st.none())}))}),
 }
+SDK_HEADERS = st.fixed_dictionaries({}, optional={
+    "X-Atomic-SDK-Platform": st.sampled_from(["Web", " iOS ", "", "p" * 60]),
+    "x-atomic-sdk-version": st.sampled_from(["25.3.0", ""])})
 
 
 @st.composite
@@ -142,19 +163,21 @@ def raw_events(draw: st.DrawFn) -> Any:
                 properties={"values": draw(st.dictionaries(st.sampled_from(["a", "b"]),
                                                            json_values, max_size=2))},
                 sdkContext={"platform": "iOS", "sdkVersion": "1.0"})
-    for key in draw(st.lists(st.sampled_from(sorted(CHANGES)), max_size=2, unique=True)):
+    for change in draw(st.lists(st.sampled_from(sorted(CHANGES)), max_size=3, unique=True)):
+        key = change.strip()  # "properties ": another kind of properties
         if draw(st.booleans()):
             raw.pop(key, None)
         else:
-            raw[key] = draw(CHANGES[key])
+            raw[key] = draw(CHANGES[change])
     return raw
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(raw_events(), max_size=4))
-def test_the_one_call_path_and_the_event_by_event_path_agree(items: list[Any]) -> None:
+@given(st.lists(raw_events(), max_size=4), SDK_HEADERS)
+def test_the_one_call_path_and_the_event_by_event_path_agree(
+        items: list[Any], headers: dict[str, str]) -> None:
     body = json.dumps(items).encode()
-    result = validate_body(body)
-    valid, rejected = slow_path(body)
+    result = validate_body(body, headers=headers)
+    valid, rejected = validate_events(json.loads(body), headers=headers)
     assert result.error == ""
     assert result.valid == valid and result.rejected == rejected

@@ -1,5 +1,6 @@
 """store/dead_letters.py on SQLite and PostgreSQL: many stored in one statement, whatever text
-they hold; counted, listed newest first, deleted by id, purged by age."""
+they hold; each record kept once; counted, listed newest first or by id, deleted by id, purged
+by age."""
 
 from __future__ import annotations
 
@@ -44,8 +45,9 @@ async def test_insert_many_count_and_newest_first(
 async def test_delete_ids_and_purge_before(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions.begin() as session:
         for minutes in range(4):
-            await dead_letters.insert_many(session, [NewDeadLetter(f"d{minutes}", "r", "{}")],
-                                           received_at=T0 + timedelta(minutes=minutes))
+            await dead_letters.insert_many(
+                session, [NewDeadLetter(f"d{minutes}", "r", f'{{"n": {minutes}}}')],
+                received_at=T0 + timedelta(minutes=minutes))
     async with sessions.begin() as session:
         rows = await dead_letters.newest(session)
         assert await dead_letters.delete_ids(session, [rows[0].id]) == 1
@@ -53,3 +55,35 @@ async def test_delete_ids_and_purge_before(sessions: async_sessionmaker[AsyncSes
         assert await dead_letters.purge_before(session, before=T0 + timedelta(minutes=2)) == 2
     async with sessions() as session:
         assert [r.identifier for r in await dead_letters.newest(session)] == ["d2"]
+
+
+async def test_a_record_delivered_again_is_kept_once(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    odd = json.dumps({"userId": "u\ud800"}, ensure_ascii=True)
+    async with sessions.begin() as session:
+        assert await dead_letters.insert_many(session, [
+            NewDeadLetter("a", "first reason", "[1]"), NewDeadLetter("a", "same body", "[1]"),
+            NewDeadLetter("", "odd", odd)], received_at=T0) == 2
+    async with sessions.begin() as session:  # redelivered, and from the backfill too
+        assert await dead_letters.insert_many(session, [
+            NewDeadLetter("a", "again", "[1]"), NewDeadLetter("b", "new", "[2]"),
+            NewDeadLetter("", "odd", odd, source="backfill")],
+            received_at=T0 + timedelta(hours=1)) == 1
+    async with sessions() as session:
+        rows = await dead_letters.after(session)
+        assert [(r.raw, r.reason, r.received_at) for r in rows] == [
+            ("[1]", "first reason", T0), (odd, "odd", T0),
+            ("[2]", "new", T0 + timedelta(hours=1))]
+        assert [r.raw for r in await dead_letters.after(session, after_id=rows[0].id,
+                                                        limit=1)] == [odd]
+        assert await dead_letters.count(session) == 3
+
+
+async def test_after_a_purge_the_same_record_is_kept_again(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as session:
+        await dead_letters.insert_many(session, [NewDeadLetter("a", "r", "[3]")],
+                                       received_at=T0)
+        assert await dead_letters.purge_before(session, before=T0 + timedelta(days=1)) == 1
+        assert await dead_letters.insert_many(session, [NewDeadLetter("a", "r", "[3]")],
+                                              received_at=T0 + timedelta(days=2)) == 1

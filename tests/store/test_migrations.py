@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from store.db import make_engine
 from store.migrate import (
@@ -114,3 +115,49 @@ async def test_postgres_instances_starting_together_migrate_once():
                   if m.returncode != 0]
         assert failed == []
         await _assert_matches_models(url)
+
+
+def _run(connection, config, action, revision):
+    config.attributes["connection"] = connection
+    action(config, revision)
+
+
+async def _dead_letters_kept_once_by_0005(url: str) -> None:
+    """0005 on a database holding the same record twice: one row kept (the first), every row
+    hashed, the key unique; and back down to 0004."""
+    engine = make_engine(url)
+    config = alembic_config(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, config, command.upgrade, "0004")
+            for raw in ('{"a":1}', '{"b":2}', '{"a":1}'):
+                await conn.execute(text(
+                    "INSERT INTO dead_letters (received_at, source, identifier, reason, raw) "
+                    "VALUES (CURRENT_TIMESTAMP, 'webhook', '', 'r', :raw)"), {"raw": raw})
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, config, command.upgrade, "head")
+            rows = (await conn.execute(text(
+                "SELECT id, raw, raw_hash FROM dead_letters ORDER BY id"))).all()
+        assert [(r.id, r.raw) for r in rows] == [(1, '{"a":1}'), (2, '{"b":2}')]
+        assert [r.raw_hash for r in rows] == [hashlib.sha256(r.raw.encode()).hexdigest()
+                                              for r in rows]
+        await _assert_matches_models(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, config, command.downgrade, "0004")
+            columns = await conn.run_sync(
+                lambda c: {col["name"] for col in inspect(c).get_columns("dead_letters")})
+        assert "raw_hash" not in columns
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_0005_keeps_each_dead_letter_once(tmp_path):
+    await _dead_letters_kept_once_by_0005(f"sqlite+aiosqlite:///{tmp_path / 'dl.db'}")
+
+
+@pytest.mark.postgres
+async def test_postgres_0005_keeps_each_dead_letter_once():
+    if not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    async with fresh_postgres_database(TEST_DATABASE_URL, prefix="cc_migrate") as url:
+        await _dead_letters_kept_once_by_0005(url)
