@@ -21,8 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from bot import cli_doctor
-from bot import cli_events
+from bot import cli_doctor, cli_events
 from bot.config import Settings
 from bot.deps import Deps
 from bot.domain import SyncReport

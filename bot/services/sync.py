@@ -20,8 +20,7 @@ from bot.atomic.paging import Page, Paged, PageEnd, Pager, read_all
 from bot.deps import Deps
 from bot.domain import ActionFlow, Customer, SyncReport
 from bot.errors import AtomicNotFound, NotFound, admin_text
-from bot.services import optional_apis
-from bot.services import dead_letters
+from bot.services import dead_letters, optional_apis
 from bot.services.bad_records import RunNotes, store_page
 from bot.services.optional_apis import OptionalApi
 from store import cards, containers, customers, events, flows, sync_state
