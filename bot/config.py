@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     event_retention_days: float = Field(default=90, gt=0)
     event_retention_interval_seconds: float = 24 * 3600
     send_reconcile_interval_seconds: float = 15.0  # reconcile_sends (the send outbox)
+    # Backfill from Atomic's batched analytics export (docs/operations.md, "Backfill"): every
+    # backfill_interval_minutes (0: off) from the cursor; the first run reads this many hours.
+    backfill_interval_minutes: float = Field(default=60, ge=0)
+    backfill_lookback_hours: float = Field(default=24, gt=0, le=24 * 365)
 
     # Card preview images (docs/usage.md#card-previews): a bounded on-disk cache of rendered PNGs
     # and their Slack file ids (survives restarts); card images fetched with a short timeout and
