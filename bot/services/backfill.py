@@ -90,7 +90,7 @@ async def run_job(deps: Deps) -> BackfillReport:
 
 async def backfill(deps: Deps, *, start: datetime, end: datetime,
                    progress: Progress | None = None) -> BackfillReport:
-    """Read the export's hours in [start, end) (widened to whole hours; never past now).
+    """Read the export's hours in [start, end) (widened to whole hours; only hours that ended).
 
     The cursor moves (forward only) when the run starts at or before it, or there is none yet:
     a range after a gap never hides the gap. Raises AppError subclasses when Atomic fails; the
@@ -100,7 +100,8 @@ async def backfill(deps: Deps, *, start: datetime, end: datetime,
     export = AnalyticsExport(deps.atomic, deps.http,
                              environment_id=deps.settings.environment_id)
     now = deps.clock()
-    start, end = floor_hour(start), min(ceil_hour(end), ceil_hour(now))
+    start, end = floor_hour(start), min(ceil_hour(end), floor_hour(now))  # whole, ended hours
+    end = max(start, end)
     report = BackfillReport(start=start, end=end)
     before = await cursor(deps)
     moves = before is None or start <= before
