@@ -254,7 +254,7 @@ def parse_line(raw: bytes) -> tuple[Any, str]:
     except ValueError as exc:
         return None, f"not valid JSON: {exc}"[:300]
     if (text.count("{") + text.count("[") > MAX_DEPTH and isinstance(value, dict | list)
-            and _deeper_than(value, MAX_DEPTH + 1)):
+            and _deeper_than(value, MAX_DEPTH)):
         return None, f"nested deeper than {MAX_DEPTH} levels"
     return value, ""
 

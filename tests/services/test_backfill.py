@@ -110,28 +110,6 @@ async def test_resume_after_a_failure_mid_way(rig) -> None:
     assert await backfill.cursor(rig.deps) == NOW
 
 
-async def test_a_file_cut_mid_way_is_resumed_after_its_last_line(rig) -> None:
-    rig.record(hourly_events(1, 30))
-    batches = 0
-    real_store = backfill._store
-
-    async def store_then_cut(deps, batch, where, report):
-        nonlocal batches
-        batches += 1
-        await real_store(deps, batch, where, report)
-        if batches == 1:  # the next read of the file fails: the emulator answers 503
-            rig.emulator.fail_next("GET", FILES, status=503)
-
-    rig.deps.settings.ingest_batch_events = 10
-    backfill._store = store_then_cut  # type: ignore[assignment]
-    try:
-        report = await backfill.backfill(rig.deps, start=T0, end=hour(0))
-    finally:
-        backfill._store = real_store  # type: ignore[assignment]
-    # Counted once each: the file was fetched again but its first batch was not re-read.
-    assert (report.read, report.new, report.duplicates) == (30, 30, 0)
-
-
 async def test_first_run_reads_the_lookback_then_each_run_goes_on_from_the_cursor(
         engine, sessions) -> None:
     rig = Rig(engine, sessions, now=hour(9), BACKFILL_LOOKBACK_HOURS="4")
