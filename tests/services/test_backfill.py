@@ -163,3 +163,32 @@ async def test_sdk_shaped_fixture_lines_are_all_accounted_for(rig) -> None:
     assert report.read == len([line for line in lines if line.strip()])
     assert report.new + report.duplicates + report.dead_letters == report.read
     assert await rig.count(CardEvent) == report.new
+
+
+def test_the_job_is_scheduled_from_its_setting() -> None:
+    from bot.config import Settings
+    from bot.jobs import build_jobs
+
+    def interval(**env: str) -> float:
+        jobs = {job.name: job for job in build_jobs(Settings.from_env(env))}
+        assert jobs[backfill.JOB].run is backfill.run_job
+        return jobs[backfill.JOB].interval
+
+    assert interval() == 3600
+    assert interval(BACKFILL_INTERVAL_MINUTES="15") == 900
+    assert interval(BACKFILL_INTERVAL_MINUTES="0") == 0  # disabled
+
+
+async def test_the_scheduler_records_a_failed_run_and_the_cursor_stays(rig) -> None:
+    from bot.deps import Job
+    from bot.scheduler import run_job
+    from store import sync_state
+
+    rig.record(hourly_events(2, 1))
+    rig.emulator.fail_next("GET", "/v1/env1/analytics/batched", status=500, count=4)  # 3 retries
+    assert await run_job(rig.deps, Job(backfill.JOB, backfill.run_job, 3600)) is False
+    async with rig.deps.sessions() as session:
+        state = await sync_state.get_state(session, name=backfill.JOB)
+    assert state is not None and "not reachable" in state.last_error and state.cursor == ""
+    assert await run_job(rig.deps, Job(backfill.JOB, backfill.run_job, 3600)) is True
+    assert await backfill.cursor(rig.deps) == NOW
