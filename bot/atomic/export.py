@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ URL_KEYS = ("url", "signedUrl", "presignedUrl", "href", "link")
 HOUR_KEYS = ("hour", "batch", "period", "key", "time", "to", "end")
 
 Sleep = Callable[[float], Awaitable[None]]
+# Escapes of NUL or of a surrogate: the only way a strictly decoded UTF-8 JSON line can hold a
+# string a column cannot store (unescaped control characters are not JSON).
+_ODD_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def floor_hour(when: datetime) -> datetime:
@@ -103,6 +107,7 @@ class LineBatch:
 
     events: list[tuple[int, Any]] = field(default_factory=list)
     bad: list[BadLine] = field(default_factory=list)
+    odd: bool = False  # a line escapes NUL or a surrogate: strings may need fitting (`clean`)
 
     def __len__(self) -> int:
         return len(self.events) + len(self.bad)
@@ -371,6 +376,8 @@ class AnalyticsExport:
                     batch.bad.append(BadLine(number, reason, _clip(raw)))
                 else:
                     batch.events.append((number, value))
+                    if not batch.odd and b"\\u" in raw and _ODD_ESCAPE.search(raw):
+                        batch.odd = True
             if len(batch) >= size:
                 yield batch, covered
                 batch, covered = LineBatch(), 0

@@ -34,6 +34,7 @@ FILE_ROUTE = "/emulator/analytics-files/{env}/{hour}/{part}"
 HOUR = timedelta(hours=1)
 MAX_RANGE = timedelta(days=30)
 URL_TTL = timedelta(minutes=15)
+CHUNK = 64 * 1024
 
 
 @dataclass
@@ -175,7 +176,21 @@ def export_routes(emulator: Emulator, api: Callable[[Handler], Handler]) -> list
 
 def _file_lines(files: ExportFiles, key: str, part: int) -> Iterator[bytes]:
     """Part `part` of the hour's file: every files_per_hour-th event, then (last part) the
-    added lines and the generated ones."""
+    added lines and the generated ones; sent in pieces of about CHUNK bytes, as a file store
+    would, never built whole."""
+    pending: list[bytes] = []
+    size = 0
+    for line in _lines_of(files, key, part):
+        pending.append(line)
+        size += len(line)
+        if size >= CHUNK:
+            yield b"".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
+def _lines_of(files: ExportFiles, key: str, part: int) -> Iterator[bytes]:
     events = files.events_by_hour().get(key, [])
     for event in events[part::files.files_per_hour]:
         yield json.dumps(event).encode() + b"\n"

@@ -150,7 +150,7 @@ async def _store(deps: Deps, batch: LineBatch, where: str, report: BackfillRepor
     """One batch: its unreadable lines and events kept as dead letters, then its events
     applied as a webhook body's are (one transaction)."""
     numbers = [number for number, _ in batch.events]
-    valid, rejected = validate_events([value for _, value in batch.events])
+    valid, rejected = validate_events([value for _, value in batch.events], clean=batch.odd)
     letters = [dead_letters.NewDeadLetter("", f"export {where} line {bad.line}: {bad.reason}",
                                           raw_text(bad.raw), SOURCE) for bad in batch.bad]
     letters += [dead_letters.NewDeadLetter(
