@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,23 +23,26 @@ import httpx
 
 from bot.atomic import paths
 from bot.atomic.client import UNREADABLE, AtomicClient, _backoff
-from bot.errors import AtomicError, AtomicUnavailable
+from bot.atomic.ndjson import (
+    MAX_LINE_BYTES,
+    ODD_ESCAPE,
+    TooLong,
+    clip,
+    gunzipped,
+    lines,
+    parse_line,
+)
+from bot.errors import AtomicError, AtomicNotFound, AtomicRejected, AtomicUnavailable
 
 log = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
 MAX_RANGE = timedelta(days=30)  # the most one listing request may cover (docs/atomic.md)
-MAX_LINE_BYTES = 1_000_000  # a longer line is a dead letter; its start is kept
-RAW_KEEP = 10_000  # characters of a bad line kept in its dead letter
-MAX_DEPTH = 200  # nesting a webhook body may have (bot/services/ingest_body.py): the same here
 FILE_ATTEMPTS = 4
 URL_KEYS = ("url", "signedUrl", "presignedUrl", "href", "link")
 HOUR_KEYS = ("hour", "batch", "period", "key", "time", "to", "end")
 
 Sleep = Callable[[float], Awaitable[None]]
-# Escapes of NUL or of a surrogate: the only way a strictly decoded UTF-8 JSON line can hold a
-# string a column cannot store (unescaped control characters are not JSON).
-_ODD_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def floor_hour(when: datetime) -> datetime:
@@ -165,109 +167,6 @@ def hours_from_wire(body: Any, *, window_end: datetime) -> list[ExportHour]:
     return sorted(hours, key=lambda h: (h.end or far, h.label))
 
 
-class _TooLong:
-    __slots__ = ("head", "size")
-
-    def __init__(self, head: bytes, size: int) -> None:
-        self.head = head
-        self.size = size
-
-
-async def _gunzipped(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The bytes of a file, gunzipped when they start with the gzip magic (a `.ndjson.gz`
-    served without Content-Encoding); each piece at most 64 KiB, whatever the ratio."""
-    inflate: Any = None
-    async for chunk in chunks:
-        if inflate is None:
-            if not chunk:
-                continue
-            inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if chunk[:2] == b"\x1f\x8b" \
-                else False
-        if inflate is False:
-            yield chunk
-            continue
-        data = chunk
-        while data:
-            piece = inflate.decompress(data, 65536)
-            data = inflate.unconsumed_tail
-            if piece:
-                yield piece
-    if inflate:
-        tail = inflate.flush()
-        if tail:
-            yield tail
-
-
-async def _lines(chunks: AsyncIterator[bytes],
-                 max_bytes: int) -> AsyncIterator[bytes | _TooLong]:
-    """Split a byte stream on newlines holding at most `max_bytes` of one line."""
-    buffer = bytearray()
-    head: bytes | None = None  # set while skipping the rest of a too-long line
-    size = 0
-    async for chunk in chunks:
-        start = 0
-        while start <= len(chunk):
-            newline = chunk.find(b"\n", start)
-            piece = chunk[start:] if newline < 0 else chunk[start:newline]
-            if head is not None:
-                size += len(piece)
-            else:
-                buffer += piece
-                if len(buffer) > max_bytes:
-                    head, size = bytes(buffer[:RAW_KEEP]), len(buffer)
-                    buffer.clear()
-            if newline < 0:
-                break
-            if head is not None:
-                yield _TooLong(head, size)
-                head = None
-            else:
-                yield bytes(buffer)
-                buffer.clear()
-            start = newline + 1
-    if head is not None:
-        yield _TooLong(head, size)
-    elif buffer:
-        yield bytes(buffer)
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
-    return False
-
-
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"{constant} is not a JSON value")
-
-
-def parse_line(raw: bytes) -> tuple[Any, str]:
-    """(value, "") for a JSON line, (None, reason) for a bad one."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return None, f"not UTF-8: {exc.reason} at byte {exc.start}"
-    try:
-        value = json.loads(text, parse_constant=_not_json)
-    except RecursionError:
-        return None, f"nested deeper than {MAX_DEPTH} levels"
-    except ValueError as exc:
-        return None, f"not valid JSON: {exc}"[:300]
-    if (text.count("{") + text.count("[") > MAX_DEPTH and isinstance(value, dict | list)
-            and _deeper_than(value, MAX_DEPTH)):
-        return None, f"nested deeper than {MAX_DEPTH} levels"
-    return value, ""
-
-
-def _clip(raw: bytes) -> str:
-    return raw[:RAW_KEEP].decode("utf-8", "replace")
-
-
 class AnalyticsExport:
     """The batched export of one environment: list the hours of a range, read their files."""
 
@@ -285,7 +184,14 @@ class AnalyticsExport:
             raise ValueError("the export lists at most 30 days per request")
         params = {"from": _iso(start), "to": _iso(end), "format": "ndjson"}
         # The client's authorised GET with its token refresh and retries (bot/atomic/client.py).
-        response = await self._atomic._get(paths.analytics_batched(self._env), params)
+        try:
+            response = await self._atomic._get(paths.analytics_batched(self._env), params)
+        except (AtomicNotFound, AtomicRejected) as exc:
+            raise AtomicRejected(
+                f"Atomic's analytics export refused the listing (HTTP {exc.status}): the API "
+                "key needs access to analytics/batched in this environment. "
+                "BACKFILL_INTERVAL_MINUTES=0 turns the backfill off.", status=exc.status,
+                detail=exc.detail) from None
         try:
             body = json.loads(response.content)
         except (ValueError, RecursionError):
@@ -362,21 +268,21 @@ class AnalyticsExport:
         """(batch, lines it covers) from a streamed file, after the first `skip` lines."""
         batch = LineBatch()
         number = covered = 0
-        async for raw in _lines(_gunzipped(response.aiter_bytes()), self._max_line_bytes):
+        async for raw in lines(gunzipped(response.aiter_bytes()), self._max_line_bytes):
             number += 1
             if number <= skip:
                 continue
             covered += 1
-            if isinstance(raw, _TooLong):
+            if isinstance(raw, TooLong):
                 batch.bad.append(BadLine(number, f"line of {raw.size} bytes is longer than "
-                                         f"{self._max_line_bytes}", _clip(raw.head)))
+                                         f"{self._max_line_bytes}", clip(raw.head)))
             elif raw.strip():
                 value, reason = parse_line(raw.strip())
                 if reason:
-                    batch.bad.append(BadLine(number, reason, _clip(raw)))
+                    batch.bad.append(BadLine(number, reason, clip(raw)))
                 else:
                     batch.events.append((number, value))
-                    if not batch.odd and b"\\u" in raw and _ODD_ESCAPE.search(raw):
+                    if not batch.odd and b"\\u" in raw and ODD_ESCAPE.search(raw):
                         batch.odd = True
             if len(batch) >= size:
                 yield batch, covered

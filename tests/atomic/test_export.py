@@ -20,10 +20,10 @@ from bot.atomic.export import (
     LineBatch,
     hours_from_wire,
     parse_hour,
-    parse_line,
     split_range,
 )
-from bot.errors import AtomicError, AtomicUnavailable
+from bot.atomic.ndjson import parse_line
+from bot.errors import AtomicError, AtomicRejected, AtomicUnavailable
 from tests.fakes.atomic import ENV, ScriptedAtomic, json_reply
 
 LISTING = f"/v1/{ENV}/analytics/batched"
@@ -265,3 +265,11 @@ def test_bad_lines_say_why() -> None:
     assert parse_line(b"[" * 200 + b"]" * 200)[1] == ""
     assert "nested deeper" in parse_line(b"[" * 100_000)[1] or \
         "not valid JSON" in parse_line(b"[" * 100_000)[1]
+
+
+@pytest.mark.parametrize("status", [403, 404])
+async def test_a_refused_listing_says_what_to_do(atomic, status: int) -> None:
+    atomic.on("GET", LISTING, json_reply({"message": "nope"}, status))
+    with pytest.raises(AtomicRejected, match="BACKFILL_INTERVAL_MINUTES=0") as raised:
+        await export_of(atomic).list_hours(T0, T0 + timedelta(hours=1))
+    assert raised.value.status == status
