@@ -49,6 +49,8 @@ async def test_backfill_stores_every_exported_event_once_and_moves_the_cursor(ri
     assert report.hours == 3 and report.files == 6
     assert await stored_ids(rig) == sorted(e["identifier"] for e in events)
     assert report.cursor == hour(2) == await backfill.cursor(rig.deps)
+    seen = rig.export.file_requests  # pre-signed: the bearer token never goes with them
+    assert len(seen) == 6 and not any("authorization" in headers for headers in seen)
 
 
 async def test_backfill_is_idempotent_with_webhooks_both_ways(rig) -> None:
