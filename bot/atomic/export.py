@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -207,7 +207,7 @@ class AnalyticsExport:
         return hours
 
     async def read(self, hour: ExportHour, index: int, *,
-                   batch_size: int = 1000) -> AsyncIterator[LineBatch]:
+                   batch_size: int = 1000) -> AsyncGenerator[LineBatch, None]:
         """The lines of file `index` of `hour` in batches of at most `batch_size` (blank lines
         skipped). Transport errors, 429 and 5xx are retried, resuming after the last line
         handed out; a 401/403 (an expired URL) asks Atomic for the hour's URLs again, once."""

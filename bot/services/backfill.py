@@ -11,10 +11,13 @@ an hour late); one still missing UNLISTED_GRACE after it ended is taken as empty
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from bot.atomic.export import (
     HOUR,
@@ -38,6 +41,9 @@ JOB = "backfill"  # the scheduled job, and its sync_state row (the cursor)
 SOURCE = "export"  # dead_letters.source of what the export sent and the app could not read
 LIST_WINDOW = timedelta(hours=24)  # hours listed per request: URLs expire after 15 minutes
 UNLISTED_GRACE = timedelta(hours=3)  # documented delay: at most one hour
+AHEAD = 1  # batches read ahead while one is stored (memory: a few batches at most)
+
+T = TypeVar("T")
 
 Progress = Callable[[str, int, int | None], None]  # stage, done, total (None: unknown)
 
@@ -139,11 +145,43 @@ async def backfill(deps: Deps, *, start: datetime, end: datetime,
 async def _read_hour(deps: Deps, export: AnalyticsExport, hour: ExportHour,
                      report: BackfillReport, progress: Progress | None) -> None:
     for index in range(len(hour.urls)):
-        async for batch in export.read(hour, index,
-                                       batch_size=deps.settings.ingest_batch_events):
-            await _store(deps, batch, f"{hour.label} file {index + 1}", report)
-            _report(progress, "events", report.read, None)
+        batches = export.read(hour, index, batch_size=deps.settings.ingest_batch_events)
+        async with aclosing(read_ahead(batches)) as ahead:  # a failed store stops the reader
+            async for batch in ahead:
+                await _store(deps, batch, f"{hour.label} file {index + 1}", report)
+                _report(progress, "events", report.read, None)
         report.files += 1
+
+
+async def read_ahead(batches: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
+    """The items of `batches`, the next one read (download, parse) while the caller stores the
+    last: at most AHEAD items wait. Items come in order, then the reader's error, if any; when
+    the caller stops early or fails, the reader is cancelled."""
+    queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue(maxsize=AHEAD)
+
+    async def reader() -> None:
+        try:
+            async for item in batches:
+                await queue.put((True, item))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, after the items before it
+            await queue.put((False, exc))
+            return
+        finally:
+            await batches.aclose()  # its HTTP response too, when the caller stopped early
+        await queue.put((False, None))
+
+    task = asyncio.get_running_loop().create_task(reader())
+    try:
+        while True:
+            ok, item = await queue.get()
+            if not ok:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def _store(deps: Deps, batch: LineBatch, where: str, report: BackfillReport) -> None:

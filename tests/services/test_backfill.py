@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import aclosing
 from datetime import timedelta
 from pathlib import Path
 
@@ -199,3 +200,40 @@ async def test_the_scheduler_records_a_failed_run_and_the_cursor_stays(rig) -> N
     assert state is not None and "not reachable" in state.last_error and state.cursor == ""
     assert await run_job(rig.deps, Job(backfill.JOB, backfill.run_job, 3600)) is True
     assert await backfill.cursor(rig.deps) == NOW
+
+
+async def test_read_ahead_overlaps_keeps_order_and_hands_over_the_error() -> None:
+    import asyncio
+
+    timeline: list[str] = []
+    closed: list[bool] = []
+
+    async def batches(fail: bool):
+        try:
+            for n in range(4):
+                timeline.append(f"read {n}")
+                yield n
+            if fail:
+                raise AtomicUnavailable("file cut")
+        finally:
+            closed.append(True)
+
+    got = []
+    async for n in backfill.read_ahead(batches(fail=False)):
+        await asyncio.sleep(0.01)  # storing: the next batch is read meanwhile
+        timeline.append(f"stored {n}")
+        got.append(n)
+    assert got == [0, 1, 2, 3]
+    assert timeline.index("read 1") < timeline.index("stored 0")
+
+    got = []
+    with pytest.raises(AtomicUnavailable, match="file cut"):
+        async for n in backfill.read_ahead(batches(fail=True)):
+            got.append(n)
+    assert got == [0, 1, 2, 3]  # every batch read before the error is stored first
+
+    closed.clear()
+    async with aclosing(backfill.read_ahead(batches(fail=False))) as ahead:
+        async for _n in ahead:
+            break  # the caller fails or stops: the reader is cancelled, the file closed
+    assert closed == [True]
