@@ -43,6 +43,10 @@ def test_sync_events_reads_the_export_then_finds_only_duplicates(tmp_path: Path)
     second = SUMMARY.search(again.stdout)
     assert second is not None, again.stdout
     assert [int(g) for g in second.groups()][3:] == [0, read, 0]
+    from_cursor = run_cli(["sync", "events"], tmp_path, **env)  # as the job: from its cursor
+    assert from_cursor.returncode == 0, from_cursor.stderr
+    third = SUMMARY.search(from_cursor.stdout)
+    assert third is not None and int(third.group(3)) <= 1, from_cursor.stdout
 
 
 @pytest.mark.parametrize(("argv", "message"), [
