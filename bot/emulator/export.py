@@ -35,6 +35,7 @@ HOUR = timedelta(hours=1)
 MAX_RANGE = timedelta(days=30)
 URL_TTL = timedelta(minutes=15)
 CHUNK = 64 * 1024
+KEEP_REQUESTS = 1000
 
 
 @dataclass
@@ -151,6 +152,7 @@ def export_routes(emulator: Emulator, api: Callable[[Handler], Handler]) -> list
     async def file(request: Request) -> Response:
         files = export_files(emulator)
         files.file_requests.append(dict(request.headers))
+        del files.file_requests[:-KEEP_REQUESTS]  # a long-running emulator keeps the last ones
         path = request.url.path
         signature = request.query_params.get("signature", "")
         try:
