@@ -21,7 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from bot import cli_doctor, cli_events
+from bot import cli_backfill, cli_doctor, cli_events
 from bot.config import Settings
 from bot.deps import Deps
 from bot.domain import SyncReport
@@ -29,7 +29,7 @@ from bot.domain import SyncReport
 if TYPE_CHECKING:
     from store.sync_state import SyncStatus
 
-SYNC_TARGETS = ("users", "cards", "flows", "containers", "all")
+SYNC_TARGETS = ("users", "cards", "flows", "containers", "all", "events")
 SIMULATE_ACTIONS = ("complete", "dismiss", "snooze", "display")
 DEFAULT_SIMULATE_URL = "http://127.0.0.1:3000/emulator"
 
@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply database migrations to DATABASE_URL")
     sync = sub.add_parser("sync", help="import from Atomic (or the emulator), with progress bars")
     sync.add_argument("what", nargs="?", choices=SYNC_TARGETS, default="all")
+    cli_backfill.add_arguments(sync)  # `sync events --since 6h`: the batched analytics export
     preview = sub.add_parser("preview", help="print the Block Kit answer of /customer <query>")
     preview.add_argument("query")
     emulator = sub.add_parser("emulator", help="run the Atomic emulator standalone")
@@ -168,6 +169,16 @@ async def _with_deps(settings: Settings, work: Callable[[Deps], Awaitable[int]])
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services import sync
+
+    if error := cli_backfill.check_options(args):
+        sys.stderr.write(f"customer-center sync: {error}\n")
+        return 2
+    if args.what == "events":
+        async def events(deps: Deps) -> int:
+            with RichProgress(Console(stderr=True)) as progress:
+                return await cli_backfill.sync_events(deps, args, progress)
+
+        return asyncio.run(_with_deps(settings, events))
 
     async def run(deps: Deps, progress: RichProgress) -> object:
         if args.what == "users":

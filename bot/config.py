@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     # Only when Atomic de-duplicates starts by flowInvocationId (`customer-center doctor
     # --send-test` tells): an unknown outcome is then started again automatically.
     atomic_start_is_idempotent: bool = False
+    # Backfill from Atomic's batched analytics export (docs/operations.md, "Backfill"): every
+    # backfill_interval_minutes (0: off) from the cursor; the first run reads this many hours.
+    backfill_interval_minutes: float = Field(default=60, ge=0)
+    backfill_lookback_hours: float = Field(default=24, gt=0, le=24 * 365)
 
     # Card preview images (docs/usage.md#card-previews): a bounded on-disk cache of rendered PNGs
     # and their Slack file ids (survives restarts); card images fetched with a short timeout and

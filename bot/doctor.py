@@ -20,9 +20,10 @@ from typing import Any, Literal
 import httpx
 from pydantic import ValidationError
 
-from bot.atomic import paths
+from bot.atomic import export, paths
 from bot.atomic.wire import CardsPage, UsersPage, card_from_wire
 from bot.doctor_parse import PARAM, items, listed, spec_paths, walk_report
+from bot.errors import AtomicError
 
 Status = Literal["ok", "warn", "fail", "skip"]
 WEBHOOK_HEADER = "X-Customer-Center-Token"
@@ -305,24 +306,21 @@ async def check_webhooks(s: Session) -> Check:
                                      f"{WEBHOOK_HEADER}")
 
 
-def export_path(env: str) -> str:
-    """Atomic's batched analytics export (docs/atomic.md, "Extracting analytics")."""
-    return f"/v1/{env}/analytics/batched"
-
-
 async def check_export(s: Session) -> Check:
     end = s.now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     params = {"from": (end - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
               "to": end.strftime("%Y-%m-%dT%H:%M:%SZ"), "format": "ndjson"}
-    response = await s.get(export_path(s.target.environment_id), params)
+    response = await s.get(paths.analytics_batched(s.target.environment_id), params)
     if not response.is_success:
         return Check("analytics export", "warn", f"{http_problem(response)}: missed events "
                                                  "cannot be backfilled")
-    found = items(_json(response), "urls", "files", "batches")
-    if found is None:
+    try:  # the backfill's own reading of the listing (docs/atomic.md, "Batched analytics export")
+        hours = export.hours_from_wire(_json(response), window_end=end)
+    except AtomicError:
         return Check("analytics export", "warn", "answered, but no list of files could be read")
-    return Check("analytics export", "ok", f"answers: {len(found)} file(s) for the hour before "
-                                           f"{params['to']}")
+    files = sum(len(hour.urls) for hour in hours)
+    return Check("analytics export", "ok", f"answers: {len(hours)} hour(s), {files} file(s) "
+                                           f"for the hour before {params['to']}")
 
 
 READ_CHECKS: tuple[Callable[[Session], Awaitable[Check]], ...] = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.config import Settings
 from bot.deps import Deps, Job
-from bot.services import audit, notifications, sends, sync, usergroups
+from bot.services import audit, backfill, notifications, sends, sync, usergroups
 
 __all__ = ["Job", "build_jobs"]
 
@@ -24,6 +24,8 @@ def build_jobs(settings: Settings) -> list[Job]:
         Job("flows", sync.sync_flows, settings.sync_flows_interval_seconds),
         Job("containers", sync.sync_containers, settings.sync_containers_interval_seconds),
         Job("event_retention", sync.purge_events, settings.event_retention_interval_seconds),
+        # Missed events from the batched analytics export (docs/operations.md, "Backfill")
+        Job(backfill.JOB, backfill.run_job, settings.backfill_interval_minutes * 60),
         # The send outbox and the notifications outbox (docs/design.md#exactly-once)
         Job("reconcile_sends", sends.reconcile_sends, settings.send_reconcile_interval_seconds),
         Job("notification_outbox", _drain_notifications, NOTIFICATION_OUTBOX_SECONDS),

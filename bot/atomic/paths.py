@@ -37,6 +37,10 @@ def stream_containers(env: str) -> str:  # assumed
     return f"/v1/{_seg(env)}/stream-containers"
 
 
+def analytics_batched(env: str) -> str:  # docs/atomic.md, "Batched analytics export"
+    return f"/v1/{_seg(env)}/analytics/batched"
+
+
 # Route templates for the emulator (Starlette path syntax).
 USERS_ROUTE = "/v1/{env}/users"
 CARDS_ROUTE = "/v1/{env}/cards"
@@ -44,6 +48,7 @@ ACTION_FLOWS_ROUTE = "/v1/{env}/action-flows"
 ACTION_FLOW_ROUTE = "/v1/{env}/action-flows/{flow_id}"
 START_FLOW_ROUTE = "/v1/{env}/action-flow/{flow_id}/start"
 STREAM_CONTAINERS_ROUTE = "/v1/{env}/stream-containers"
+ANALYTICS_BATCHED_ROUTE = "/v1/{env}/analytics/batched"
 TOKEN_ROUTE = "/oauth2/token"
 
 

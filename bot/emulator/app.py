@@ -56,7 +56,7 @@ OPTIONAL_API_PATHS: dict[str, tuple[re.Pattern[str], ...]] = {
     "flows": (re.compile(rf"^{_ENV}/action-flows/?$"),),
     "flow_detail": (re.compile(rf"^{_ENV}/action-flows/[^/]+/?$"),),
     "export": (re.compile(rf"^{_ENV}/analytics/batched(/.*)?$"),
-               re.compile(r"^/emulator/export(/.*)?$")),
+               re.compile(r"^/emulator/analytics-files(/.*)?$")),
     "spec": (re.compile(r"^(/v1(/[^/]+)?)?/spec\.yaml$"),),
     "webhooks": (re.compile(rf"^{_ENV}/webhooks?(/.*)?$"),),
 }

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from bot.atomic import paths
 from bot.emulator.admin_api import admin_routes
 from bot.emulator.demo_data import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
+from bot.emulator.export import export_routes
 from bot.emulator.state import EmulatorError
 
 if TYPE_CHECKING:
@@ -167,4 +168,5 @@ def api_routes(emulator: Emulator) -> list[Route]:
         Route("/emulator/customers/{customer_id}/cards", customer_cards, methods=["GET"]),
         Route("/emulator/replay", replay, methods=["POST"]),
         *admin_routes(emulator),
+        *export_routes(emulator, api),  # the batched analytics export (bot/emulator/export.py)
     ]

@@ -70,6 +70,7 @@ def app_env(database_url: str, slack_url: str, atomic: SharedAtomic) -> dict[str
     return {**{f"{name}_INTERVAL_SECONDS": "2" for name in every_2s},
             **atomic.env(),
             "SEND_RECONCILE_INTERVAL_SECONDS": "1", "LEADER_CHECK_SECONDS": "0.5",
+            "BACKFILL_INTERVAL_MINUTES": "0.03",
             "USERGROUP_SYNC_PAUSE_SECONDS": "0", "SCHEDULER_ENABLED": "true",
             "SLACK_BOT_TOKEN": "xoxb-two-process", "SLACK_SIGNING_SECRET": SECRET,
             "SLACK_API_URL": slack_url, "DATABASE_URL": database_url,
