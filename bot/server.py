@@ -248,7 +248,7 @@ def build_server(settings: Settings, *, deps: Deps | None = None,
 
     routes = [
         Route("/slack/events", slack_events, methods=["POST"]),
-        Route("/atomic/webhooks", atomic_webhook, methods=["POST"]),
+        Route("/atomic/webhooks", atomic_webhook, methods=["POST", "PUT"]),  # docs/atomic.md
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),

@@ -1,4 +1,4 @@
-"""POST /atomic/webhooks: Atomic analytics events → ingestion (docs/operations.md, "Webhook
+"""POST or PUT /atomic/webhooks: Atomic analytics events → ingestion (docs/operations.md, "Webhook
 endpoint").
 
 A 2xx means durably stored: every event of the body accepted, a duplicate, or kept as a dead

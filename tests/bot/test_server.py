@@ -127,6 +127,23 @@ async def test_webhook_with_a_bad_or_missing_token_is_401_and_stores_nothing(
     assert await event_count(deps) == before
 
 
+async def test_webhook_delivered_with_put_is_stored_and_still_needs_the_token(
+        http: httpx.AsyncClient, deps: Deps) -> None:
+    """Atomic calls subscribed URLs with PUT or POST (docs/atomic.md, "Pointing Atomic's webhook
+    at the app")."""
+    await deps.emulator.drain() if deps.emulator else None
+    before = await event_count(deps)
+    event = demo_event(deps, "evt-put-1")
+
+    refused = await http.put("/atomic/webhooks", json=[event])
+    stored = await http.put("/atomic/webhooks", json=[event],
+                            headers={TOKEN_HEADER: deps.settings.webhook_token})
+
+    assert refused.status_code == 401
+    assert stored.status_code == 200, stored.text
+    assert await event_count(deps) == before + 1
+
+
 async def test_webhook_batch_counts_accepted_duplicates_and_rejected(
         http: httpx.AsyncClient, deps: Deps) -> None:
     token = deps.settings.webhook_token
