@@ -69,7 +69,9 @@ def _target(settings: Settings) -> Target:
 
         dataset = build_demo_dataset(customers=settings.emulator_customers,
                                      seed=settings.emulator_seed, now=utcnow())
-        emulator = Emulator(dataset, environment_id=settings.environment_id)
+        emulator = Emulator(dataset, environment_id=settings.environment_id,
+                            disabled_apis=settings.disabled_apis,
+                            ignore_offset=settings.emulator_ignore_offset)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator.asgi),
                                  base_url=EMULATOR_BASE_URL, timeout=timeout)
         return Target(http=http, environment_id=settings.environment_id,

@@ -84,6 +84,29 @@ def test_the_table_says_whether_the_app_can_work(capsys: pytest.CaptureFixture[s
     assert "stream containers" in out and "the app can work with this tenant" in out
 
 
+@pytest.mark.parametrize("disabled", ["containers", "flows,flow_detail,spec,webhooks,export"])
+def test_the_command_names_each_optional_api_the_emulator_lacks(
+        disabled: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The embedded emulator with EMULATOR_DISABLED_APIS: doctor warns, and the app can work."""
+    code = cli.main(["doctor", "--json"], environ={"EMULATOR_DISABLED_APIS": disabled})
+    statuses = {c["name"]: c["status"] for c in json.loads(capsys.readouterr().out)["checks"]}
+    names = {"containers": ["stream containers"], "flows": ["flow list"], "spec": ["api spec"],
+             "webhooks": ["webhooks"], "export": ["analytics export"], "flow_detail": []}
+    warned = [name for api in disabled.split(",") for name in names[api]]
+    assert code == 0
+    assert {name for name, status in statuses.items() if status == "warn"} == set(warned)
+    assert "fail" not in statuses.values()
+
+
+def test_a_users_api_that_ignores_offset_is_a_warning(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A users list that ignores offset is a warning (paging stops on the repeated page)."""
+    code = cli.main(["doctor", "--json"], environ={"EMULATOR_IGNORE_OFFSET": "true"})
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert code == 0
+    assert checks["users"]["status"] == "warn" and "offset" in checks["users"]["detail"]
+
+
 async def test_containers_missing_is_a_warning_and_the_app_can_work() -> None:
     emu = emulator()
     checks = by_name(await diagnose(target(httpx.ASGITransport(
