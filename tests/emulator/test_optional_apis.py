@@ -39,7 +39,7 @@ async def client_for(emulator: Emulator) -> httpx.AsyncClient:
     # Routes another module adds (export, spec, webhooks): the switch does not depend on them.
     emulator.asgi.router.routes.extend(
         Route(path, ok) for path in ("/v1/{env}/analytics/batched", "/spec.yaml",
-                                     "/v1/{env}/webhook", "/emulator/export/{name}"))
+                                     "/v1/{env}/webhook"))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator.asgi), base_url=BASE)
 
 
