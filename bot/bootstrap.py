@@ -3,6 +3,8 @@ scheduled jobs, and the pooled clients of background work (Slack Web API, card i
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import httpx
 
 from bot.after_ack import AfterAck
@@ -86,3 +88,13 @@ async def migrate_database(url: str) -> None:
     from store.migrate import upgrade_to_head
 
     await upgrade_to_head(url)
+
+
+async def with_deps(settings: Settings, work: Callable[[Deps], Awaitable[int]]) -> int:
+    """For a command: migrate, build deps, run `work`, always close."""
+    await migrate_database(settings.database_url)
+    deps = build_deps(settings)
+    try:
+        return await work(deps)
+    finally:
+        await close_deps(deps)

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
@@ -22,6 +22,7 @@ from rich.progress import (
 )
 
 from bot import cli_backfill, cli_doctor, cli_events
+from bot.bootstrap import with_deps
 from bot.config import Settings
 from bot.deps import Deps
 from bot.domain import SyncReport
@@ -155,18 +156,6 @@ def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _with_deps(settings: Settings, work: Callable[[Deps], Awaitable[int]]) -> int:
-    """Build deps, migrate, run `work`, always close."""
-    from bot.bootstrap import build_deps, close_deps, migrate_database
-
-    await migrate_database(settings.database_url)
-    deps = build_deps(settings)
-    try:
-        return await work(deps)
-    finally:
-        await close_deps(deps)
-
-
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services import sync
 
@@ -178,7 +167,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
             with RichProgress(Console(stderr=True)) as progress:
                 return await cli_backfill.sync_events(deps, args, progress)
 
-        return asyncio.run(_with_deps(settings, events))
+        return asyncio.run(with_deps(settings, events))
 
     async def run(deps: Deps, progress: RichProgress) -> object:
         if args.what == "users":
@@ -202,7 +191,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
                 print(line)
         return 0
 
-    return asyncio.run(_with_deps(settings, work))
+    return asyncio.run(with_deps(settings, work))
 
 
 def _report_text(report: object, what: str) -> str:
@@ -264,7 +253,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Open it in Block Kit Builder: {builder_url(payload)}")
         return 0
 
-    return asyncio.run(_with_deps(settings, work))
+    return asyncio.run(with_deps(settings, work))
 
 
 def cmd_emulator(args: argparse.Namespace, settings: Settings) -> int:
@@ -346,13 +335,13 @@ def cmd_preview_card(args: argparse.Namespace, settings: Settings) -> int:
             deps, args.card_id, output=args.output, mode=Mode(args.theme), sdk=args.sdk,
             container_id=args.container, with_values=not args.no_values)
 
-    return asyncio.run(_with_deps(settings, work))
+    return asyncio.run(with_deps(settings, work))
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services.audit import export_command
 
-    return asyncio.run(_with_deps(settings, lambda deps: export_command(
+    return asyncio.run(with_deps(settings, lambda deps: export_command(
         deps, since=args.since, output=args.output)))
 
 

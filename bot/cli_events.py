@@ -8,9 +8,9 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
+from bot.bootstrap import with_deps
 from bot.config import Settings
 from bot.deps import Deps
 
@@ -32,20 +32,8 @@ def register(subparsers: Any) -> None:
                         help="list at most this many (oldest first; default: all)")
 
 
-async def _with_deps(settings: Settings, work: Callable[[Deps], Awaitable[int]]) -> int:
-    """Build deps, migrate, run `work`, always close."""
-    from bot.bootstrap import build_deps, close_deps, migrate_database
-
-    await migrate_database(settings.database_url)
-    deps = build_deps(settings)
-    try:
-        return await work(deps)
-    finally:
-        await close_deps(deps)
-
-
 def cmd_events(args: argparse.Namespace, settings: Settings) -> int:
-    return asyncio.run(_with_deps(settings, lambda deps: dead_letters_command(
+    return asyncio.run(with_deps(settings, lambda deps: dead_letters_command(
         deps, as_json=args.json, replay=args.replay, limit=args.limit)))
 
 

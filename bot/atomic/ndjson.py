@@ -86,7 +86,8 @@ async def lines(chunks: AsyncIterator[bytes],
         yield bytes(buffer)
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether a parsed JSON value nests more than `limit` arrays/objects (no recursion)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -114,7 +115,7 @@ def parse_line(raw: bytes) -> tuple[Any, str]:
     except ValueError as exc:
         return None, f"not valid JSON: {exc}"[:300]
     if (text.count("{") + text.count("[") > MAX_DEPTH and isinstance(value, dict | list)
-            and _deeper_than(value, MAX_DEPTH)):
+            and deeper_than(value, MAX_DEPTH)):
         return None, f"nested deeper than {MAX_DEPTH} levels"
     return value, ""
 

@@ -20,6 +20,7 @@ from typing import Annotated, Any, NamedTuple
 from pydantic import Field, TypeAdapter, ValidationError
 
 from bot.atomic.events import WebhookEvent, unstorable_reference
+from bot.atomic.ndjson import deeper_than
 from bot.atomic.normalise import header_defaults, needs_normalising, normalise
 from bot.domain.fit import clean_text, fit_text, needs_cleaning
 
@@ -222,7 +223,7 @@ def _validate_body(body: bytes, max_events: int | None,
         return Validated([], [], "body must be a JSON object (one event) or an array of events")
     if isinstance(payload, list):
         _count(len(payload), max_events)
-    if not depth_known and _deeper_than(payload, MAX_DEPTH):
+    if not depth_known and deeper_than(payload, MAX_DEPTH):
         return Validated([], [], NESTED_ERROR)
     return Validated(*validate_events(payload, clean=_ODD_ESCAPE.search(body) is not None,
                                       headers=headers))
@@ -235,16 +236,3 @@ def _not_json(constant: str) -> Any:
 def _count(count: int, limit: int | None) -> None:
     if limit is not None and count > limit:
         raise TooManyEvents(count, limit)
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether a parsed JSON value nests more than `limit` arrays/objects (no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children
-                     if isinstance(child, dict | list))
-    return False

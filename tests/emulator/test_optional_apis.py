@@ -61,7 +61,8 @@ def test_every_optional_api_has_paths_and_names_are_checked() -> None:
     assert disabled_api("/oauth2/token", frozenset(PATHS)) is None
     assert disabled_api("/v1/demo/action-flows/f1", frozenset({"flows"})) is None
     assert disabled_api("/v1/demo/action-flows", frozenset({"flow_detail"})) is None
-    assert disabled_api("/emulator/analytics-files/demo/2026-12-02T03/0", frozenset({"export"})) == "export"
+    export_file = "/emulator/analytics-files/demo/2026-12-02T03/0"
+    assert disabled_api(export_file, frozenset({"export"})) == "export"
     with pytest.raises(ValueError, match="unknown optional APIs: stream"):
         Emulator(build_demo_dataset(customers=1, seed=1, now=DEMO_ANCHOR),
                  disabled_apis=frozenset({"stream"}))
