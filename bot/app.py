@@ -9,6 +9,7 @@ import handlers
 from bot.deps import Deps
 from bot.error_handler import on_error
 from bot.errors import ConfigError
+from bot.logging_setup import drop_refused_bodies
 from bot.middleware import identify_actor, inject_deps
 
 
@@ -24,6 +25,7 @@ def interactive_client(deps: Deps) -> AsyncWebClient:
 def build_app(deps: Deps, *, client: AsyncWebClient | None = None) -> AsyncApp:
     settings = deps.settings
     signing_secret = settings.slack_signing_secret
+    drop_refused_bodies()  # whoever configured logging (docs/operations.md, "Hostile traffic")
     app = AsyncApp(
         # Socket Mode payloads are not signed; Bolt still wants a value in HTTP mode.
         signing_secret=signing_secret.get_secret_value() if signing_secret is not None else "",

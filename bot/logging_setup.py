@@ -168,8 +168,18 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 HANDLER_NAME = "customer-center"
 
 
+def drop_refused_bodies() -> None:
+    """Filter Bolt's refused-request dumps on their own loggers, so no handler (ours, a test's, a
+    host's) ever gets them: docs/operations.md, "Hostile traffic". Idempotent."""
+    for name in _BODY_DUMPS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RefusedBodyFilter) for f in logger.filters):
+            logger.addFilter(RefusedBodyFilter())
+
+
 def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> logging.Handler:
     """Install the app's root handler (replacing one installed before); returns it."""
+    drop_refused_bodies()
     secrets = secret_values(settings)
     handler: logging.Handler = StderrHandler() if stream is None else logging.StreamHandler(stream)
     handler.set_name(HANDLER_NAME)
