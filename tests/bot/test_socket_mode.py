@@ -34,7 +34,7 @@ from tests.fakes.socket_mode import FakeSocketMode
 
 APP_TOKEN = "xapp-1-A0TEST-1-socket-mode-test"  # noqa: S105 - test value
 T = TypeVar("T")
-DEADLINE = 15.0  # seconds for anything to arrive (each test takes about 1.5 s in all)
+DEADLINE = 60.0  # a hang detector: each test takes about 1.5 s alone, far more beside the soak
 
 
 @pytest.fixture
