@@ -75,8 +75,10 @@ class Records:
             "webhook_given_up": self.webhook_given_up}))
 
     def delivered(self, events: Sequence[Any]) -> None:
-        """Events of a batch some instance answered 2xx (the proxy relays Atomic's too)."""
-        self.acked_events.update(str(e.get("identifier")) for e in events if isinstance(e, dict))
+        """Events of a batch some instance answered 2xx (the proxy relays Atomic's too, in the
+        Web SDK's spelling by default: `id`; docs/atomic.md, "Event spellings")."""
+        self.acked_events.update(str(e.get("identifier") or e.get("id")) for e in events
+                                 if isinstance(e, dict))
 
 
 async def paced(items: Sequence[T], spread: float, work: Callable[[int, T], Awaitable[None]],
