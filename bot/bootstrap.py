@@ -4,6 +4,7 @@ scheduled jobs, and the pooled clients of background work (Slack Web API, card i
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -16,8 +17,23 @@ from bot.metrics import atomic_event_hooks
 from bot.render.images import image_client
 from store.db import make_engine, make_sessions
 
+if TYPE_CHECKING:
+    from bot.emulator.app import Emulator
+
 EMULATOR_BASE_URL = "http://atomic-emulator"
 EMULATOR_TOKEN_URL = f"{EMULATOR_BASE_URL}/oauth2/token"
+
+
+def embedded_emulator(settings: Settings, clock: Clock = utcnow) -> Emulator:
+    """The built-in Atomic emulator as the settings describe it (demo data, switches)."""
+    from bot.emulator.app import Emulator
+    from bot.emulator.demo_data import build_demo_dataset
+
+    dataset = build_demo_dataset(customers=settings.emulator_customers,
+                                 seed=settings.emulator_seed, now=clock())
+    return Emulator(dataset, environment_id=settings.environment_id, clock=clock,
+                    disabled_apis=settings.disabled_apis,
+                    ignore_offset=settings.emulator_ignore_offset)
 
 
 def build_deps(settings: Settings, *, clock: Clock = utcnow) -> Deps:
@@ -25,18 +41,9 @@ def build_deps(settings: Settings, *, clock: Clock = utcnow) -> Deps:
     engine = make_engine(settings.database_url)
     sessions = make_sessions(engine)
     if settings.uses_emulator:
-        from bot.emulator.app import Emulator
-        from bot.emulator.demo_data import (
-            EMULATOR_CLIENT_ID,
-            EMULATOR_CLIENT_SECRET,
-            build_demo_dataset,
-        )
+        from bot.emulator.demo_data import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
 
-        dataset = build_demo_dataset(customers=settings.emulator_customers,
-                                     seed=settings.emulator_seed, now=clock())
-        emulator = Emulator(dataset, environment_id=settings.environment_id, clock=clock,
-                            disabled_apis=settings.disabled_apis,
-                            ignore_offset=settings.emulator_ignore_offset)
+        emulator = embedded_emulator(settings, clock)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator.asgi),
                                  base_url=EMULATOR_BASE_URL,
                                  timeout=httpx.Timeout(settings.atomic_timeout_seconds),

@@ -58,20 +58,10 @@ def _target(settings: Settings) -> Target:
     """The configured tenant, or a fresh embedded emulator (its own demo data)."""
     timeout = httpx.Timeout(settings.atomic_timeout_seconds)
     if settings.uses_emulator:
-        from bot.bootstrap import EMULATOR_BASE_URL, EMULATOR_TOKEN_URL
-        from bot.deps import utcnow
-        from bot.emulator.app import Emulator
-        from bot.emulator.demo_data import (
-            EMULATOR_CLIENT_ID,
-            EMULATOR_CLIENT_SECRET,
-            build_demo_dataset,
-        )
+        from bot.bootstrap import EMULATOR_BASE_URL, EMULATOR_TOKEN_URL, embedded_emulator
+        from bot.emulator.demo_data import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
 
-        dataset = build_demo_dataset(customers=settings.emulator_customers,
-                                     seed=settings.emulator_seed, now=utcnow())
-        emulator = Emulator(dataset, environment_id=settings.environment_id,
-                            disabled_apis=settings.disabled_apis,
-                            ignore_offset=settings.emulator_ignore_offset)
+        emulator = embedded_emulator(settings)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator.asgi),
                                  base_url=EMULATOR_BASE_URL, timeout=timeout)
         return Target(http=http, environment_id=settings.environment_id,
