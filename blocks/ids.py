@@ -105,3 +105,14 @@ class Event(StrEnum):
     APP_HOME_OPENED = "app_home_opened"
     SUBTEAM_MEMBERS_CHANGED = "subteam_members_changed"
     SUBTEAM_UPDATED = "subteam_updated"
+
+
+class StepFunction(StrEnum):
+    """Workflow Builder custom steps (manifest.yml `functions`, callback ids; Slack delivers them
+    as the `function_executed` event): docs/workflow-steps.md."""
+
+    FIND_CUSTOMER = "find_customer"
+    SEND_ACTION_FLOW = "send_action_flow"
+
+
+FUNCTION_EXECUTED = "function_executed"  # the bot event that carries a StepFunction run

@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     # Only when Atomic de-duplicates starts by flowInvocationId (`customer-center doctor
     # --send-test` tells): an unknown outcome is then started again automatically.
     atomic_start_is_idempotent: bool = False
+    # Workflow Builder steps (docs/workflow-steps.md): a step still running this long after Slack
+    # asked for it is failed; the sweep that ends steps left running (a restart, a send still in
+    # doubt) runs this often on the leader (<= 0: never).
+    workflow_step_deadline_seconds: float = Field(default=600, gt=0)
+    workflow_step_sweep_interval_seconds: float = 15.0
     # Backfill from Atomic's batched analytics export (docs/operations.md, "Backfill"): every
     # backfill_interval_minutes (0: off) from the cursor; the first run reads this many hours.
     backfill_interval_minutes: float = Field(default=60, ge=0)

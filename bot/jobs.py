@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from bot.config import Settings
 from bot.deps import Deps, Job
-from bot.services import audit, backfill, notifications, sends, sync, usergroups
+from bot.services import (
+    audit,
+    backfill,
+    notifications,
+    sends,
+    sync,
+    usergroups,
+    workflow_steps,
+)
 
 __all__ = ["Job", "build_jobs"]
 
@@ -29,6 +37,8 @@ def build_jobs(settings: Settings) -> list[Job]:
         # The send outbox and the notifications outbox (docs/design.md#exactly-once)
         Job("reconcile_sends", sends.reconcile_sends, settings.send_reconcile_interval_seconds),
         Job("notification_outbox", _drain_notifications, NOTIFICATION_OUTBOX_SECONDS),
+        # Workflow Builder steps left running or not yet told to Slack (docs/workflow-steps.md)
+        Job("workflow_steps", _sweep_steps, settings.workflow_step_sweep_interval_seconds),
         # User-group membership and audit-log retention (docs/access.md)
         Job("usergroups", usergroups.run_sync_job, settings.usergroup_sync_interval_seconds),
         Job("audit_purge", audit.purge, settings.audit_purge_interval_seconds),
@@ -37,3 +47,7 @@ def build_jobs(settings: Settings) -> list[Job]:
 
 async def _drain_notifications(deps: Deps) -> int:
     return await notifications.drain(deps)
+
+
+async def _sweep_steps(deps: Deps) -> int:
+    return await workflow_steps.sweep(deps)

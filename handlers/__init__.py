@@ -22,11 +22,12 @@ from handlers import (
     shortcuts,
     status,
     views,
+    workflow_steps,
 )
 from handlers.common import Subcommand
 
 MODULES = (commands, actions, events, admin, home, views, shortcuts, previews, flows, status,
-           send_outcome)
+           send_outcome, workflow_steps)
 SUBCOMMAND_MODULES = (admin, flows, status)  # in the order `help` lists them
 
 

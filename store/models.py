@@ -301,3 +301,25 @@ __all__ = ["AccessGrant", "ActionFlow", "AuditLog", "Base", "Card", "CardEvent",
            "Customer", "CustomerSearch", "SlackAdminCache", "TeamSetting", "Usergroup",
            "UsergroupMember", "FlowSend", "Notification", "StreamContainer", "SyncState",
            "UniqueConstraint"]
+
+
+class FunctionExecution(Base):
+    """One run of a Workflow Builder step (docs/workflow-steps.md): kept by Slack's
+    function_execution_id, so a retried event runs it once, and ended exactly once."""
+
+    __tablename__ = "function_executions"
+    execution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    callback_id: Mapped[str] = mapped_column(String(64))  # find_customer | send_action_flow
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    enterprise_id: Mapped[str] = mapped_column(String(32), default="")
+    inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16))  # running | ending | ended
+    outcome: Mapped[str] = mapped_column(String(16), default="")  # success | error, once decided
+    outputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    send_id: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime]
+    deadline_at: Mapped[datetime]  # still running then: failed (no step is left hanging)
+    next_check_at: Mapped[datetime]  # the sweep looks at it again from then (a lease)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    __table_args__ = (Index("ix_function_executions_state_next", "state", "next_check_at"),)

@@ -12,7 +12,7 @@ import yaml
 from jsonschema import Draft7Validator
 
 import handlers
-from blocks.ids import ActionId, CallbackId, Command, Event
+from blocks.ids import FUNCTION_EXECUTED, ActionId, CallbackId, Command, Event, StepFunction
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "tests/schemas/slack-app-manifest/manifest.schema.1.0.0.json"
@@ -117,7 +117,10 @@ def test_every_declared_command_and_event_has_a_listener_and_vice_versa(
         return [m for k, m in registered if k == kind]
 
     assert declared_commands == {c.value for c in Command} == set(of("command"))
-    assert declared_events == {e.value for e in Event} == set(of("event"))
+    # function_executed reaches the app.function listeners (Workflow Builder steps), not app.event
+    assert declared_events == {e.value for e in Event} | {FUNCTION_EXECUTED}
+    assert {e.value for e in Event} == set(of("event"))
+    assert set(manifest["functions"]) == {s.value for s in StepFunction} == set(of("function"))
     assert declared_shortcuts == set(of("shortcut"))
     for action_id in (a for a in ActionId if a.value not in INPUT_ONLY_ACTIONS):
         # every action id has a listener ...
@@ -146,3 +149,17 @@ def test_the_built_app_has_exactly_these_listeners() -> None:
                 atomic=None)  # type: ignore[arg-type]  # never called: nothing is dispatched
     app = build_app(deps)
     assert len(app._async_listeners) == len(registered_listeners())
+
+
+def test_steps_run_in_this_app_with_typed_parameters(manifest: dict[str, Any]) -> None:
+    """Custom steps run remotely (Bolt's app.function), each parameter typed and named as its key;
+    both steps check the access of a `user_id` the workflow gives (docs/workflow-steps.md)."""
+    assert manifest["settings"]["function_runtime"] == "remote"
+    for callback_id, function in manifest["functions"].items():
+        params = {**function["input_parameters"], **function["output_parameters"]}
+        assert all(p["name"] == key and p["type"] for key, p in params.items()), callback_id
+        runner = function["input_parameters"]["user_id"]
+        assert runner["type"] == "slack#/types/user_id" and runner["is_required"] is True
+    find = manifest["functions"][StepFunction.FIND_CUSTOMER.value]["output_parameters"]
+    assert (find["found"]["type"], find["active_cards"]["type"], find["last_seen"]["type"]) == (
+        "boolean", "integer", "slack#/types/timestamp")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -76,6 +76,7 @@ class Recorded:
     send: FlowSend
     flow_name: str
     repeated: bool = False
+    origin: dict[str, str] = field(default_factory=dict)  # audited with it: a workflow step
 
 
 async def send(deps: Deps, actor: Actor, meta: ConfirmMeta) -> SendOutcome:
@@ -84,15 +85,18 @@ async def send(deps: Deps, actor: Actor, meta: ConfirmMeta) -> SendOutcome:
     return await deliver(deps, actor, await record(deps, actor, meta))
 
 
-async def record(deps: Deps, actor: Actor, meta: ConfirmMeta) -> Recorded:
+async def record(deps: Deps, actor: Actor, meta: ConfirmMeta, *,
+                 origin: dict[str, str] | None = None) -> Recorded:
     """Commit the confirmed send to the outbox, before the modal says "Sending…" (so a send the
     user was told about is never lost: a process that dies after this leaves a `pending` row that
     `reconcile_sends` delivers once its lease has passed). Re-checks Edit, the seal and that the
     flow is still enabled; nothing is called here.
 
     Raises PermissionDenied (audited), InvalidInput (forged metadata, audited), FlowNotFound /
-    FlowDisabled / CustomerNotFound (audited as a refused send).
+    FlowDisabled / CustomerNotFound (audited as a refused send). `origin` goes into its audit
+    entries (a send from a workflow step: docs/workflow-steps.md).
     """
+    origin = dict(origin or {})
     if not flows.sealed_ok(deps, meta):
         await flows.refuse_forged(deps, actor, meta.customer_id)
         raise InvalidInput("This form can't be sent: it was changed outside Slack.")
@@ -111,7 +115,7 @@ async def record(deps: Deps, actor: Actor, meta: ConfirmMeta) -> Recorded:
     except (NotFound, AppError) as exc:
         await audit.log(deps, actor, f"{flows.SEND_ACTION}.refused", meta.customer_id,
                         {"flow_id": meta.flow_id, "variables": dict(meta.values),
-                         "reason": exc.user_message})
+                         "reason": exc.user_message, **origin})
         raise
     now = deps.clock()
     row = FlowSend(send_id=f"s_{uuid.uuid4().hex[:20]}", idempotency_key=meta.nonce,
@@ -127,7 +131,7 @@ async def record(deps: Deps, actor: Actor, meta: ConfirmMeta) -> Recorded:
             winner = await send_store.get_by_key(session, idempotency_key=meta.nonce)
         assert winner is not None
         return await _recorded_before(deps, winner)
-    return Recorded(send=row, flow_name=flow.name)
+    return Recorded(send=row, flow_name=flow.name, origin=origin)
 
 
 async def deliver(deps: Deps, actor: Actor, recorded: Recorded) -> SendOutcome:
@@ -155,7 +159,8 @@ async def deliver(deps: Deps, actor: Actor, recorded: Recorded) -> SendOutcome:
     async with deps.sessions.begin() as session:  # the result, its audit and its post: together
         result = await _store_result(session, row, changes)
         await audit.record(session, deps, actor, flows.SEND_ACTION, row.customer_id,
-                           {**_details(result), "flow_name": recorded.flow_name})
+                           {**_details(result), "flow_name": recorded.flow_name,
+                            **recorded.origin})
         await notifications.send_changed(session, deps, result, flow_name=recorded.flow_name)
         customer = await customers.get_customer(session, customer_id=row.customer_id)
     return SendOutcome(send=result, flow_name=recorded.flow_name, customer=customer)

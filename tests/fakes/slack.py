@@ -25,7 +25,10 @@ RESPONSE = "response"  # the method name recorded for response_url posts
 UPLOAD = "upload"  # the method name recorded for file bytes posted to a files.uploadV2 upload_url
 TEAM_ID = "T0TEST"
 BOT_USER_ID = "U0BOT"
-_JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
+_JSON_FIELDS = ("blocks", "view", "attachments", "metadata", "outputs")
+# A Workflow Builder step ends with one of these (slack_sdk: functions_completeSuccess(
+# function_execution_id=, outputs=), functions_completeError(function_execution_id=, error=)).
+STEP_ENDINGS = ("functions.completeSuccess", "functions.completeError")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class FakeSlack:
         # Messages Slack took, by conversation (a DM to U… is kept under D…): what
         # conversations.history / .replies answer.
         self.messages: dict[str, list[dict[str, Any]]] = {}
+        # Step runs Slack saw end (function_execution_id -> the method): a second end is
+        # refused with `execution_not_in_running_state`, as Slack does.
+        self.ended_steps: dict[str, str] = {}
 
     @property
     def url(self) -> str:
@@ -115,6 +121,11 @@ class FakeSlack:
         async with self._arrived:
             await self._arrived.wait_for(lambda: len(self.calls_to(method)) >= count)
         return self.calls_to(method)
+
+    def step_endings(self, execution_id: str | None = None) -> list[Call]:
+        """Every complete / fail call (of one run), refused ones included."""
+        return [c for c in self.calls if c.method in STEP_ENDINGS
+                and (execution_id is None or c.body.get("function_execution_id") == execution_id)]
 
     @property
     def responses(self) -> list[dict[str, Any]]:
@@ -211,6 +222,21 @@ class FakeSlack:
             return {"ok": True, "channel": {"id": _conversation(str(body.get("users", "")))}}
         if method in ("conversations.history", "conversations.replies"):
             return self._read(method, body)
+        if method in STEP_ENDINGS:
+            return self._end_step(method, body)
+        return {"ok": True}
+
+    def _end_step(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        execution_id = str(body.get("function_execution_id") or "")
+        if not execution_id:
+            return {"ok": False, "error": "invalid_arguments"}
+        if execution_id in self.ended_steps:
+            return {"ok": False, "error": "execution_not_in_running_state"}
+        if method == STEP_ENDINGS[0] and not isinstance(body.get("outputs"), dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        if method == STEP_ENDINGS[1] and not str(body.get("error") or "").strip():
+            return {"ok": False, "error": "invalid_arguments"}
+        self.ended_steps[execution_id] = method
         return {"ok": True}
 
     def _keep(self, body: dict[str, Any], ts: str) -> None:
