@@ -166,12 +166,12 @@ class FakeSlack:
             return {"file_id": request.path.rsplit("/", 1)[-1], "content": data,
                     "size": len(data)}
         raw = await request.text()
-        if not raw:
-            return dict(request.query)
-        if request.content_type == "application/json":
+        if request.content_type == "application/json" and raw:
             parsed = json.loads(raw)
             return parsed if isinstance(parsed, dict) else {"_": parsed}
-        body: dict[str, Any] = dict(parse_qsl(raw, keep_blank_values=True))
+        # slack_sdk sends some methods' arguments (functions.*) as query parameters
+        body: dict[str, Any] = (dict(parse_qsl(raw, keep_blank_values=True)) if raw
+                                else dict(request.query))
         for key in _JSON_FIELDS:  # slack_sdk sends these as JSON strings inside a form
             if isinstance(body.get(key), str):
                 try:
