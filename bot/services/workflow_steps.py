@@ -100,8 +100,8 @@ async def run(deps: Deps, call: StepCall) -> StepResult | None:
                  call.callback_id.value)
         return None
     result = await _decide(deps, call)
-    if result is not None:
-        await _store_result(deps, call.execution_id, result)
+    if result is None or not await _store_result(deps, call.execution_id, result):
+        return None  # waiting on its send, or the sweep ended it meanwhile (its deadline)
     return result
 
 
@@ -112,9 +112,10 @@ async def ended(deps: Deps, execution_id: str) -> None:
                                     state=runs.ENDED, ended_at=deps.clock())
 
 
-async def _store_result(deps: Deps, execution_id: str, result: StepResult) -> None:
+async def _store_result(deps: Deps, execution_id: str, result: StepResult) -> bool:
+    """Decide a `running` run (→ `ending`); False when it was no longer running."""
     async with deps.sessions.begin() as session:
-        await runs.update_execution(
+        return await runs.update_execution(
             session, execution_id=execution_id, expect=[runs.RUNNING], state=runs.ENDING,
             outcome=runs.SUCCESS if result.outputs is not None else runs.ERROR,
             outputs=result.outputs or {}, error=result.error,
@@ -271,6 +272,7 @@ async def sweep(deps: Deps, *, client: AsyncWebClient | None = None, limit: int 
                 result = await _decide(deps, _call_of(row))
             if result is None:
                 continue  # still waiting on its send: looked at again after WAIT
-            await _store_result(deps, row.execution_id, result)
+            if not await _store_result(deps, row.execution_id, result):
+                continue  # its request decided it meanwhile, and tells Slack
         await tell_slack(deps, client, row.execution_id)
     return handled

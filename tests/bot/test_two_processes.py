@@ -66,7 +66,7 @@ WAIT = 120.0  # the deadline of every wait (generous: the machine is shared and 
 
 def app_env(database_url: str, slack_url: str, atomic: SharedAtomic) -> dict[str, str]:
     every_2s = ("SYNC_USERS", "SYNC_CARDS", "SYNC_FLOWS", "SYNC_CONTAINERS", "EVENT_RETENTION",
-                "USERGROUP_SYNC", "AUDIT_PURGE")
+                "USERGROUP_SYNC", "AUDIT_PURGE", "WORKFLOW_STEP_SWEEP")
     return {**{f"{name}_INTERVAL_SECONDS": "2" for name in every_2s},
             **atomic.env(),
             "SEND_RECONCILE_INTERVAL_SECONDS": "1", "LEADER_CHECK_SECONDS": "0.5",
