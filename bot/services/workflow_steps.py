@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.flow_form import ConfirmMeta, var_specs
 from blocks.ids import StepFunction
+from blocks.text import clip
 from blocks.workflow_steps import (
     StepCall,
     find_outputs,
@@ -37,7 +38,7 @@ from blocks.workflow_steps import (
 )
 from bot.deps import Deps
 from bot.domain import ActionFlow, Actor, FlowSend, Role, SendStatus, SlackIdentity
-from bot.errors import AppError, CustomerNotFound, FlowNotFound, InvalidInput
+from bot.errors import AppError, CustomerNotFound, InvalidInput
 from bot.services import access, flows, lookup, sends
 from store import customers
 from store import flows as flow_store
@@ -164,7 +165,8 @@ async def _flow(deps: Deps, wanted: str) -> ActionFlow:
                                    "step's “flow” input the flow id instead.")
             flow = named[0] if named else None
     if flow is None:
-        raise FlowNotFound(wanted)
+        raise InvalidInput(f"No Action Flow has the id or exact name “{clip(wanted, 80)}”; an "
+                           "admin's `/customer-center flows` lists them.")
     return await flows.sendable_flow(deps, flow.id)
 
 

@@ -242,7 +242,7 @@ async def test_send_without_edit_fails_and_sends_nothing(app: AsyncApp, deps: De
 
 @pytest.mark.parametrize(("flow", "customer_id", "variables", "said"), [
     (FRAUD, None, "amount=NZ$1\nmerchant=Shop", "can't be sent: an admin disabled it"),
-    ("No such flow", None, "code=1", "No Action Flow with id No such flow."),
+    ("No such flow", None, "code=1", "No Action Flow has the id or exact name “No such flow”"),
     (CALLER, "no-such-customer", "code=1", "No customer with id no-such-customer"),
     (CALLER, None, "code=abc", "Variable “code”: Enter a number."),
     (CALLER, None, "code=1\ncolour=red", "This flow has no variable “colour” (line 2)"),
