@@ -4,6 +4,7 @@ scheduled jobs, and the pooled clients of background work (Slack Web API, card i
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import httpx
@@ -24,26 +25,31 @@ EMULATOR_BASE_URL = "http://atomic-emulator"
 EMULATOR_TOKEN_URL = f"{EMULATOR_BASE_URL}/oauth2/token"
 
 
-def embedded_emulator(settings: Settings, clock: Clock = utcnow) -> Emulator:
-    """The built-in Atomic emulator as the settings describe it (demo data, switches)."""
+def embedded_emulator(settings: Settings, clock: Clock = utcnow, *,
+                      now: datetime | None = None) -> Emulator:
+    """The built-in Atomic emulator as the settings describe it (demo data, switches). Its demo
+    data is dated from `now` (default: the clock), so two emulators built with one `now` hold the
+    same data."""
     from bot.emulator.app import Emulator
     from bot.emulator.demo_data import build_demo_dataset
 
     dataset = build_demo_dataset(customers=settings.emulator_customers,
-                                 seed=settings.emulator_seed, now=clock())
+                                 seed=settings.emulator_seed, now=now or clock())
     return Emulator(dataset, environment_id=settings.environment_id, clock=clock,
                     disabled_apis=settings.disabled_apis,
                     ignore_offset=settings.emulator_ignore_offset)
 
 
-def build_deps(settings: Settings, *, clock: Clock = utcnow) -> Deps:
-    """Everything services need. Opens no connection yet; `close_deps` releases it all."""
+def build_deps(settings: Settings, *, clock: Clock = utcnow,
+               emulator_now: datetime | None = None) -> Deps:
+    """Everything services need. Opens no connection yet; `close_deps` releases it all.
+    `emulator_now` dates the embedded emulator's demo data (default: the clock)."""
     engine = make_engine(settings.database_url)
     sessions = make_sessions(engine)
     if settings.uses_emulator:
         from bot.emulator.demo_data import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
 
-        emulator = embedded_emulator(settings, clock)
+        emulator = embedded_emulator(settings, clock, now=emulator_now)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator.asgi),
                                  base_url=EMULATOR_BASE_URL,
                                  timeout=httpx.Timeout(settings.atomic_timeout_seconds),

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from store.db import make_engine
 from store.models import Base
+from tests.fakes.templates import Templates
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -75,6 +76,15 @@ def _drop_database(url: str) -> None:
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(asyncio.run, drop()).result()
+
+
+@pytest.fixture(scope="session")
+def templates() -> Iterator[Templates]:
+    """Filled integration databases, made once per settings and copied per test
+    (tests/fakes/templates.py)."""
+    kept = Templates()
+    yield kept
+    kept.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from tests.conftest import TEST_DATABASE_URL
 from tests.fakes.databases import fresh_postgres_database
 from tests.fakes.requests import SlackRequests
 from tests.fakes.slack import FakeSlack
+from tests.fakes.templates import Templates, template_key
 
 SIGNING_SECRET = "test-signing-secret"  # noqa: S105 - test value
 BOT_TOKEN = "xoxb-test-token"  # noqa: S105 - test value
@@ -74,16 +76,28 @@ def settings(database_url: str, fake_slack: FakeSlack) -> Settings:
 
 
 @pytest.fixture
-async def deps(settings: Settings) -> AsyncIterator[Deps]:
-    """Real deps over a migrated temp-file database, filled from the emulator (sync + history)."""
-    await migrate_database(settings.database_url)
-    built = build_deps(settings)
+async def deps(settings: Settings, templates: Templates) -> AsyncIterator[Deps]:
+    """Real deps over a migrated temp-file database, filled from the emulator (sync + history).
+    The first test with these settings fills it; later ones start from a copy
+    (tests/fakes/templates.py)."""
+    key = template_key(settings)
+    template = templates.get(key)
+    if template is not None:
+        await templates.restore(template, settings.database_url)
+        built = build_deps(settings, emulator_now=template.emulator_now)
+    else:
+        emulator_now = datetime.now(UTC)
+        await migrate_database(settings.database_url)
+        built = build_deps(settings, emulator_now=emulator_now)
     try:
-        await initial_sync_if_needed(built)
-        assert built.emulator is not None
-        async with emulator_webhooks_into(built):
-            await built.emulator.replay_history()
-            await built.emulator.drain()
+        if template is None:
+            await initial_sync_if_needed(built)
+            assert built.emulator is not None
+            async with emulator_webhooks_into(built):
+                await built.emulator.replay_history()
+                await built.emulator.drain()
+            await built.engine.dispose()  # no connection may stay open on a template's source
+            await templates.keep(key, settings.database_url, emulator_now)
         yield built
     finally:
         if built.emulator is not None:
