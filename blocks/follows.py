@@ -9,14 +9,14 @@ shown there; they never go to a channel.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from blocks.feed import SLACK_USER, fit
+from blocks.feed import SLACK_USER, as_utc, fit
 from blocks.history import value_text
 from blocks.ids import ActionId, BlockId, CallbackId
 from blocks.metadata import CustomerRef
-from blocks.text import safe_mrkdwn, safe_plain
+from blocks.text import safe_mrkdwn
 from blocks.vocabulary import card_moment
 from bot.domain.history import Follow, FollowNotice
 
@@ -30,9 +30,14 @@ MOMENTS = {"card-published": "published", "card-completed": "completed",
 
 
 def slack_time(at: datetime) -> str:
-    """A Slack date token (the reader's time zone) with a UTC fallback."""
-    fallback = at.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+    """A Slack date token (the reader's time zone) with a UTC fallback; before 1970, only the
+    UTC text (a token needs a positive Unix time)."""
+    at = as_utc(at)
+    fallback = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = int(at.timestamp())
+    if stamp < 0:
+        return fallback
+    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def _ref(customer_id: str) -> str | None:
@@ -133,7 +138,7 @@ def follow_dm_message(notice: FollowNotice) -> dict[str, Any]:
         blocks.append({"type": "actions", "block_id": BlockId.FOLLOW_ACTIONS.value, "elements": [
             _button("Open Customer Center", ActionId.OPEN_CUSTOMER_VIEW, ref),
             _button("Unfollow", ActionId.UNFOLLOW_CUSTOMER, ref)]})
-    plain = safe_plain(f"{notice.customer_name or notice.customer_id}: {notice.event}", 200)
+    plain = f"{name}: {safe_mrkdwn(notice.event, 50)}"  # `text` is mrkdwn too: escaped
     return {"text": plain, "blocks": blocks}
 
 
