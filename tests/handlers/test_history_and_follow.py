@@ -19,7 +19,7 @@ from bot.emulator_webhooks import emulator_webhooks_into
 from bot.services import notifications
 from bot.services.ingest import ingest_events
 from store.models import Card
-from tests.blockkit import validate_message, validate_modal
+from tests.blockkit import validate_message
 from tests.fakes.integration import ADMIN, STAFF
 from tests.fakes.requests import SlackRequests
 from tests.fakes.slack import FakeSlack
