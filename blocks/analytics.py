@@ -59,6 +59,11 @@ def analytics_modal(data: CustomerAnalytics) -> dict[str, Any]:
         f"{duration(data.median_completion_seconds)} "
         f"(over {data.completions_timed:,} completed card"
         f"{'' if data.completions_timed == 1 else 's'})",
+        f"*Impressions:* {data.impressions:,} (card displays stored, each once)",
+        f"*Median time from first display to completed:* "
+        f"{duration(data.median_display_to_completion_seconds)} "
+        f"(over {data.displays_timed:,} completed card"
+        f"{'' if data.displays_timed == 1 else 's'} with a stored display)",
     ]
     seen = [f"• {safe_mrkdwn(s.platform or 'unknown platform', 40)}: {when(s.at, now)}"
             + (f", SDK {safe_mrkdwn(s.sdk_version, 20)}" if s.sdk_version else "")

@@ -32,7 +32,9 @@ from blocks.feed import (
     input_lines,
     preview_lines,
 )
+from blocks.follows import follow_button
 from blocks.format import STATUS_ORDER, absolute_time, relative_time, when
+from blocks.history import history_button, with_impressions
 from blocks.ids import ActionId, BlockId, CallbackId
 from blocks.metadata import ALL_CONTAINERS, ALL_TAB, CustomerRef, CustomerViewMeta
 from blocks.preview import preview_button
@@ -136,6 +138,10 @@ def _tools(customer_id: str, can_edit: bool) -> ActionsBlock:
     if can_edit:
         elements.append(ButtonElement(text="Send Action Flow", action_id=ActionId.OPEN_SEND_FLOW,
                                       value=ref, style="primary"))
+    follow = follow_button(customer_id)  # docs/usage.md, "Following a customer"
+    if follow is not None:
+        elements.append(ButtonElement(text=follow["text"]["text"], action_id=follow["action_id"],
+                                      value=follow["value"]))
     return ActionsBlock(block_id=BlockId.VIEW_TOOLS, elements=elements)
 
 
@@ -231,7 +237,9 @@ def customer_view_modal(view: CustomerView, *, now: datetime, can_edit: bool) ->
         entry = card_blocks(card, index=index, now=now, containers=view.containers,
                             sent_by=view.sent_by, sdk=view.sdk,
                             block_id=f"{BlockId.VIEW_CARD}{index}",
-                            buttons=[preview_button(card.card_instance_id)])
+                            buttons=[preview_button(card.card_instance_id),
+                                     history_button(card.card_instance_id)])
+        entry = with_impressions(entry, view.impressions.get(card.card_instance_id), now)
         if len(blocks) + len(entry) > 97:
             break
         blocks.extend(entry)

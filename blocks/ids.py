@@ -47,6 +47,11 @@ class ActionId(StrEnum):
     PREVIEW_CARD = "card.preview"  # Preview button of a card; value: card instance id
     PREVIEW_THEME = "card.preview.theme"  # preview modal: Light / Dark
     PREVIEW_SDK = "card.preview.sdk"  # preview modal: SDK version select
+    # A card's history and following a customer (docs/usage.md)
+    CARD_HISTORY = "card.history"  # History button of a card; value: card instance id
+    HISTORY_PAGE = "card.history.page."  # + prev/next; value: the page number
+    FOLLOW_CUSTOMER = "customer.follow"  # Follow in the customer view; value: CustomerRef
+    UNFOLLOW_CUSTOMER = "customer.unfollow"  # Unfollow (DM, list, modal); value: CustomerRef
 
 
 class CallbackId(StrEnum):
@@ -60,6 +65,8 @@ class CallbackId(StrEnum):
     CONFIRM_SEND_FLOW = "flow.confirm"  # send modal: confirmation step
     DECLARE_FLOW = "flow.declare"  # `flows add` without a detail API: name and variables
     CARD_PREVIEW = "card.preview"  # the pushed card preview modal (private_metadata: PreviewMeta)
+    CARD_HISTORY = "card.history"  # the pushed history modal (private_metadata: HistoryMeta)
+    FOLLOW = "customer.follow"  # the pushed "you follow" modal
 
 
 class BlockId(StrEnum):
@@ -97,6 +104,10 @@ class BlockId(StrEnum):
     PREVIEW_IMAGE = "preview.image"
     PREVIEW_CONTROLS = "preview.controls"
     PREVIEW_NOTES = "preview.notes"
+    HISTORY_ENTRIES = "history.entries."  # + chunk number
+    HISTORY_PAGER = "history.pager"
+    FOLLOW_ACTIONS = "follow.actions"
+    FOLLOW_ROW = "follow.row."  # + position in the /customer-center follows list
 
 
 class Event(StrEnum):

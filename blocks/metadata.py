@@ -70,3 +70,24 @@ def parse_search_page(value: str) -> SearchPage:
         return SearchPage.model_validate_json(value)
     except ValidationError:
         raise StaleForm(STALE_BUTTON) from None
+
+
+MAX_CARD_ID = 200
+
+
+class HistoryMeta(BaseModel):
+    """Which card's history a modal shows, and its page (private_metadata)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    customer_id: str = Field(min_length=1, max_length=MAX_CUSTOMER_ID)
+    card_instance_id: str = Field(min_length=1, max_length=MAX_CARD_ID)
+    page: int = Field(default=1, ge=1, le=100_000)
+
+
+def parse_history_meta(value: str) -> HistoryMeta:
+    """The HistoryMeta of a history modal; StaleForm when it is not one (it came from Slack)."""
+    try:
+        return HistoryMeta.model_validate_json(value)
+    except ValidationError:
+        raise StaleForm(STALE_VIEW) from None

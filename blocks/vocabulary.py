@@ -56,6 +56,8 @@ CARD_MOMENT: dict[str, Term] = {
     "expired": CARD_STATE[CardStatus.EXPIRED],
     "cancelled": CARD_STATE[CardStatus.CANCELLED],
     "embargoed": CARD_STATE[CardStatus.EMBARGOED],
+    "subview-displayed": Term("Opened a subview", ":page_facing_up:"),
+    "redirected": Term("Followed a link", ":link:"),
 }
 
 SEND_STATUS: dict[SendStatus, Term] = {

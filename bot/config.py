@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     usergroup_sync_pause_seconds: float = Field(default=3.5, ge=0)
     audit_retention_days: float = Field(default=365, gt=0)
     audit_purge_interval_seconds: float = 24 * 3600
+    # Follow a customer (docs/usage.md, "Following a customer"): a follow ends after this many
+    # days unless followed again.
+    follow_days: float = Field(default=7, gt=0, le=366)
 
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"

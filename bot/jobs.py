@@ -11,6 +11,7 @@ from bot.deps import Deps, Job
 from bot.services import (
     audit,
     backfill,
+    follows,
     notifications,
     sends,
     sync,
@@ -42,6 +43,8 @@ def build_jobs(settings: Settings) -> list[Job]:
         # User-group membership and audit-log retention (docs/access.md)
         Job("usergroups", usergroups.run_sync_job, settings.usergroup_sync_interval_seconds),
         Job("audit_purge", audit.purge, settings.audit_purge_interval_seconds),
+        # Follows that have ended are forgotten (docs/operations.md, "Follows")
+        Job("follow_purge", follows.purge_ended, settings.audit_purge_interval_seconds),
     ]
 
 

@@ -16,6 +16,8 @@ from handlers import (
     commands,
     events,
     flows,
+    follows,
+    history,
     home,
     previews,
     send_outcome,
@@ -27,8 +29,8 @@ from handlers import (
 from handlers.common import Subcommand
 
 MODULES = (commands, actions, events, admin, home, views, shortcuts, previews, flows, status,
-           send_outcome, workflow_steps)
-SUBCOMMAND_MODULES = (admin, flows, status)  # in the order `help` lists them
+           send_outcome, workflow_steps, history, follows)
+SUBCOMMAND_MODULES = (admin, flows, status, follows)  # in the order `help` lists them
 
 
 def subcommands() -> dict[str, Subcommand]:

@@ -50,13 +50,14 @@ async def insert_event_if_new(session: AsyncSession, *, event_id: str, name: str
                               card_instance_id: str = "", customer_id: str = "",
                               platform: str = "", sdk_version: str = "",
                               flow_invocation_id: str = "",
-                              properties: dict[str, Any] | None = None) -> bool:
+                              properties: dict[str, Any] | None = None,
+                              container_id: str = "") -> bool:
     """Store an event unless its id is already stored; True when it is new."""
     ins = dialect_insert(session, _events).values(
         event_id=event_id, card_instance_id=card_instance_id, customer_id=customer_id, name=name,
         occurred_at=occurred_at, received_at=received_at, platform=platform,
         sdk_version=sdk_version, flow_invocation_id=flow_invocation_id,
-        properties=properties or {})
+        properties=properties or {}, container_id=container_id)
     stored = await session.scalar(
         ins.on_conflict_do_nothing(index_elements=[_events.c.event_id])
         .returning(_events.c.event_id))
@@ -76,11 +77,13 @@ class NewEvent(NamedTuple):
     sdk_version: str = ""
     flow_invocation_id: str = ""
     properties: dict[str, Any] = {}  # shared default: never mutated
+    container_id: str = ""
 
 
 _EVENT_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
     *((name, String()) for name in ("event_id", "name", "card_instance_id", "customer_id",
-                                    "platform", "sdk_version", "flow_invocation_id")),
+                                    "platform", "sdk_version", "flow_invocation_id",
+                                    "container_id")),
     ("occurred_at", DateTime(timezone=True)), ("received_at", DateTime(timezone=True)),
     ("properties", bulk.JSON_TEXT))
 
@@ -101,7 +104,8 @@ async def insert_new_events(session: AsyncSession, new: Sequence[NewEvent], *,
     stamps = bulk.stamps(postgres=postgres)
     received = stamps[received_at]
     rows = [(e.event_id, e.name, e.card_instance_id, e.customer_id, e.platform, e.sdk_version,
-             e.flow_invocation_id, stamps[e.occurred_at], received, bulk.to_json(e.properties))
+             e.flow_invocation_id, e.container_id, stamps[e.occurred_at], received,
+             bulk.to_json(e.properties))
             for e in first]
     return set(await session.scalars(_events_insert(postgres), bulk.rows_param(rows)))
 

@@ -110,6 +110,7 @@ class CardEvent(Base):
     sdk_version: Mapped[str] = mapped_column(String(50), default="")
     flow_invocation_id: Mapped[str] = mapped_column(String(200), default="")
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    container_id: Mapped[str] = mapped_column(String(50), default="")  # sdkContext.containerId
     __table_args__ = (
         Index("ix_card_events_customer_occurred", "customer_id", "occurred_at"),
         Index("ix_card_events_card", "card_instance_id", "occurred_at"),
@@ -286,6 +287,22 @@ class SlackAdminCache(Base):
     checked_at: Mapped[datetime]
 
 
+class Follow(Base):
+    """A Slack user follows a customer until `expires_at` (docs/usage.md, "Following a
+    customer")."""
+
+    __tablename__ = "follows"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    enterprise_id: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", "user_id", "customer_id"),
+                      Index("ix_follows_customer_expires", "customer_id", "expires_at"))
+
+
 class TeamSetting(Base):
     """Per-workspace settings admins change in Slack (the support channel)."""
 
@@ -298,7 +315,7 @@ class TeamSetting(Base):
 
 
 __all__ = ["AccessGrant", "ActionFlow", "AuditLog", "Base", "Card", "CardEvent", "CardInput",
-           "Customer", "CustomerSearch", "SlackAdminCache", "TeamSetting", "Usergroup",
+           "Customer", "CustomerSearch", "Follow", "SlackAdminCache", "TeamSetting", "Usergroup",
            "UsergroupMember", "FlowSend", "Notification", "StreamContainer", "SyncState",
            "UniqueConstraint"]
 

@@ -83,7 +83,8 @@ def test_commands_escape_mentions(manifest: dict[str, Any]) -> None:
 
 
 # Modals without a submit button: Slack never sends their view_submission.
-DISPLAY_ONLY_VIEWS = {"customer.view", "card.details", "customer.analytics", "card.preview"}
+DISPLAY_ONLY_VIEWS = {"customer.view", "card.details", "customer.analytics", "card.preview",
+                      "card.history", "customer.follow"}
 # Elements of input blocks without dispatch_action: read from view.state at submit, no action.
 INPUT_ONLY_ACTIONS = {"access.user", "access.role", "flow.variable", "flow.declare.field"}
 

@@ -296,6 +296,14 @@ class PlatformSeen(Model):
     sdk_version: str = ""
 
 
+class Impressions(Model):
+    """A card's stored displays: each event once (docs/usage.md, "A card's history")."""
+
+    count: int = 0
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+
+
 class CustomerView(Model):
     """One page of the customer view modal: profile, feed counts, containers and cards
     (docs/usage.md#customer-view)."""
@@ -315,6 +323,7 @@ class CustomerView(Model):
     last_seen: PlatformSeen | None = None
     refreshed_at: datetime | None = None
     stale: bool = False
+    impressions: dict[str, Impressions] = Field(default_factory=dict)  # card id -> displays
 
 
 class FlowStats(Model):
@@ -339,6 +348,9 @@ class CustomerAnalytics(Model):
     activity_days: int = 30
     activity: dict[str, int] = Field(default_factory=dict)  # event name -> count in the window
     activity_by_week: list[int] = Field(default_factory=list)  # oldest week first
+    impressions: int = 0  # stored displays of all the customer's cards
+    median_display_to_completion_seconds: float | None = None
+    displays_timed: int = 0  # completed cards with a stored display
 
 
 class SendStatus(StrEnum):

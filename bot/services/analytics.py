@@ -10,7 +10,7 @@ from bot.deps import Deps
 from bot.domain import Actor, CustomerAnalytics, FlowStats, PlatformSeen, Role
 from bot.errors import CustomerNotFound
 from bot.services import access, audit
-from store import card_feed, customers, flows
+from store import card_feed, customers, flows, history
 
 ACTIVITY_DAYS = 30
 
@@ -37,9 +37,12 @@ async def customer_analytics(deps: Deps, actor: Actor, customer_id: str) -> Cust
         names = {f.id: f.name for f in await flows.list_flows(session)}
         events = await card_feed.events_since(session, customer_id=customer_id, since=since)
         first = await card_feed.first_card_at(session, customer_id=customer_id)
+        impressions = await history.customer_impressions(session, customer_id=customer_id)
+        seen_to_done = await history.display_to_completion(session, customer_id=customer_id)
     async with deps.sessions.begin() as session:
         await audit.record(session, deps, actor, "customer.analytics", customer_id, {})
     durations = [(done - created).total_seconds() for created, done in spans if done >= created]
+    after_display = [(done - seen).total_seconds() for seen, done in seen_to_done if done >= seen]
     weeks = [0] * ((ACTIVITY_DAYS + 6) // 7)
     for at, _ in events:
         index = min(len(weeks) - 1, max(0, int((at - since).total_seconds() // (7 * 86400))))
@@ -53,4 +56,8 @@ async def customer_analytics(deps: Deps, actor: Actor, customer_id: str) -> Cust
         completions_timed=len(durations),
         last_seen=[PlatformSeen(platform=p, at=at, sdk_version=v) for p, at, v in seen],
         flows=sorted(stats, key=lambda s: (-s.sent, s.name)), activity_days=ACTIVITY_DAYS,
-        activity=dict(Counter(name for _, name in events)), activity_by_week=weeks)
+        activity=dict(Counter(name for _, name in events)), activity_by_week=weeks,
+        impressions=impressions,
+        median_display_to_completion_seconds=(statistics.median(after_display)
+                                              if after_display else None),
+        displays_timed=len(after_display))

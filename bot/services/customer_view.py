@@ -29,7 +29,7 @@ from bot.errors import (
     NotFound,
 )
 from bot.services import access, audit, lookup
-from store import card_feed, cards, containers, customers, sends
+from store import card_feed, cards, containers, customers, history, sends
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,8 @@ async def load_view(session: AsyncSession, meta: CustomerViewMeta, *,
         total=total, sent_by=await sent_by(session, [c.sent_by_send_id for c in page_cards]),
         last_seen=seen[0] if seen else None,
         refreshed_at=await customers.get_cards_refreshed_at(session, customer_id=customer.id),
-        stale=meta.stale)
+        stale=meta.stale, impressions=await history.impressions(
+            session, card_instance_ids=[c.card_instance_id for c in page_cards]))
 
 
 async def customer_view(deps: Deps, actor: Actor, meta: CustomerViewMeta) -> CustomerView:

@@ -25,7 +25,7 @@ from bot.atomic.definitions import guess_kind, input_specs
 from bot.atomic.events import WebhookEvent
 from bot.deps import Deps
 from bot.domain import CardInput, IngestResult, RejectedEvent
-from bot.services import notifications
+from bot.services import follows, notifications
 from bot.services.ingest_body import (
     TooManyEvents,
     Unreadable,
@@ -111,6 +111,7 @@ async def apply_events(deps: Deps, batch: Sequence[Entry]) -> list[Outcome]:
         async with deps.sessions.begin() as session:
             results = list(await _apply(session, fresh, received_at, known))
             await dead_letters.insert_many(session, letters, received_at=received_at)
+            await _tell_followers(session, fresh, results, received_at)
     except Exception as exc:  # noqa: BLE001 - transient: raised; data: event by event
         if is_transient(exc):
             log.warning("webhook batch of %d not stored, database unavailable: %s",
@@ -169,7 +170,16 @@ async def _apply_one_by_one(deps: Deps, batch: list[WebhookEvent],
                 letters.append(dead_letters.NewDeadLetter(
                     event.identifier, reason, raw_text(event.to_wire())))
         await dead_letters.insert_many(session, letters, received_at=received_at)
+        await _tell_followers(session, batch, results, received_at)
     return results
+
+
+async def _tell_followers(session: AsyncSession, batch: list[WebhookEvent],
+                          results: Sequence[Outcome], received_at: datetime) -> None:
+    """In the transaction that stores the events: the followers' DMs for the new ones, so they
+    commit (or not) together (bot/services/follows.py)."""
+    await follows.on_new_events(
+        session, [e for e, r in zip(batch, results, strict=True) if r is True], now=received_at)
 
 
 async def _follow_sends(deps: Deps, fresh: list[WebhookEvent]) -> None:
@@ -282,7 +292,7 @@ def _new_event(event: WebhookEvent) -> events.NewEvent:
     return events.NewEvent(  # positional: one per event, and keywords cost more
         event.identifier, event.event_name, event.timestamp, event.card_ref or "",
         event.user_id, event.sdk_platform, event.sdk_version, event.flow_invocation_id,
-        event.properties)
+        event.properties, event.sdk_container_id)
 
 
 def _effect(event: WebhookEvent) -> events.CardEventEffect:

@@ -34,7 +34,7 @@ from bot.atomic.events import WebhookEvent
 from bot.deps import Deps, Sleep
 from bot.domain import Actor, Card, FlowSend, Role, SendStatus
 from bot.errors import NotFound
-from bot.services import access, posted_check
+from bot.services import access, follows, posted_check
 from store import cards, customers, grants, outbox
 from store import flows as flow_store
 from store import sends as send_store
@@ -339,6 +339,14 @@ async def _keep_in_doubt(deps: Deps, item: outbox.OutboxItem, attempts: int,
                                    claimed_until=item.claimed_until)
 
 
+async def _drop(deps: Deps, item: outbox.OutboxItem, why: str) -> None:
+    """Settle an item that must not be posted any more (never sent)."""
+    log.info("notification %s not posted: %s", item.id, why)
+    async with deps.sessions.begin() as session:
+        await outbox.mark_failed(session, item_id=item.id, attempts=item.attempts, error=why,
+                                 claimed_until=item.claimed_until)
+
+
 async def _release(deps: Deps, item: outbox.OutboxItem) -> None:
     async with deps.sessions.begin() as session:
         await outbox.release(session, item=item)
@@ -356,6 +364,9 @@ async def drain(deps: Deps, *, client: AsyncWebClient | None = None, limit: int 
             item = await outbox.claim_next(session, now=deps.clock(), lease=LEASE, skip=passed)
         if item is None:
             break
+        if follows.is_follow_dm(item) and not await follows.deliverable(deps, item):
+            await _drop(deps, item, "the follow ended or the follower lost View access")
+            continue
         wait, post = await _waits(deps, item)
         if wait:
             if post is not None:  # not failed: give it back as it was

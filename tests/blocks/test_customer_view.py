@@ -190,11 +190,12 @@ def test_card_details(request: pytest.FixtureRequest) -> None:
     assert "`code` = 4821" in text(modal) and "*Inputs*" in text(modal)
 
 
-def test_every_card_has_details_and_preview_buttons() -> None:
+def test_every_card_has_details_preview_and_history_buttons() -> None:
     modal = render(make_view([feed_card(i) for i in range(3)], pages=1))
     rows = [b for b in modal["blocks"] if str(b.get("block_id", "")).endswith(".buttons")]
     assert [[(e["action_id"], e["value"]) for e in row["elements"]] for row in rows] == [
-        [(ActionId.CARD_DETAILS, f"ci_{i}"), (ActionId.PREVIEW_CARD, f"ci_{i}")]
+        [(ActionId.CARD_DETAILS, f"ci_{i}"), (ActionId.PREVIEW_CARD, f"ci_{i}"),
+         (ActionId.CARD_HISTORY, f"ci_{i}")]
         for i in range(3)]
 
 
@@ -220,13 +221,16 @@ def test_analytics(request: pytest.FixtureRequest) -> None:
         last_seen=[PlatformSeen(platform="iOS", at=ago(hours=3), sdk_version="24.2.5"),
                    PlatformSeen(platform="Web", at=ago(days=9))],
         flows=[FlowStats(key="flow_1", name="Caller verification", sent=10, completed=7)],
-        activity={"card-displayed": 9, "card-completed": 3}, activity_by_week=[0, 2, 5, 3, 2])
+        activity={"card-displayed": 9, "card-completed": 3}, activity_by_week=[0, 2, 5, 3, 2],
+        impressions=1_234, median_display_to_completion_seconds=45 * 60, displays_timed=11)
     modal = analytics_modal(data)
     validate_modal(modal)
     assert_golden("analytics_modal__basic", modal, request)
     body = text(modal)
     assert "Completion rate:* 63%" in body and "Dismissal rate:* 5%" in body
     assert "3 hours 2 minutes" in body
+    assert "Impressions:* 1,234" in body
+    assert "first display to completed:* 45 minutes (over 11 completed cards" in body
     assert "Caller verification*: sent 10, completed 7 (70%)" in body
     assert "Period:" in body and "last 30 days" in body
 

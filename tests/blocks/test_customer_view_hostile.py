@@ -33,6 +33,7 @@ from bot.domain import (
     CustomerView,
     FlowStats,
     FlowVariable,
+    Impressions,
     InputKind,
     PlatformSeen,
     SendStatus,
@@ -87,6 +88,11 @@ views = st.builds(
     page=st.integers(1, 50), pages=st.integers(1, 50), total=st.integers(0, 10**6),
     sent_by=st.dictionaries(hostile, st.one_of(hostile, st.just("U0SENDER")), max_size=3),
     last_seen=st.one_of(st.none(), seen), refreshed_at=moments, stale=st.booleans())
+# Impressions of the cards shown (docs/usage.md, "A card's history"), hostile times included.
+views = st.tuples(views, st.integers(0, 10**12), moments, moments).map(
+    lambda v: v[0].model_copy(update={"impressions": {
+        c.card_instance_id: Impressions(count=v[1], first_at=v[2], last_at=v[3])
+        for c in v[0].cards}}))
 
 
 def assert_escaped(payload: dict[str, Any]) -> None:

@@ -70,6 +70,7 @@ def test_jobs_are_registered() -> None:
     names = {job.name: job for job in build_jobs(Settings.from_env({}))}
     assert names["usergroups"].interval == 15 * 60
     assert names["audit_purge"].interval == 24 * 3600
+    assert names["follow_purge"].interval == 24 * 3600
 
 
 async def test_sync_fills_members_and_names_paced_for_tier_2(deps, slack, fake_slack, time):

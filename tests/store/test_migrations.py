@@ -161,3 +161,47 @@ async def test_postgres_0005_keeps_each_dead_letter_once():
         pytest.skip("TEST_DATABASE_URL is not set")
     async with fresh_postgres_database(TEST_DATABASE_URL, prefix="cc_migrate") as url:
         await _dead_letters_kept_once_by_0005(url)
+
+
+async def _follows_and_event_containers_by_0007(url: str) -> None:
+    """0007 on a database with events: they keep their rows with container_id ""; follows can be
+    written; and back down to 0005, the events kept."""
+    engine = make_engine(url)
+    config = alembic_config(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, config, command.upgrade, "0005")
+            await conn.execute(text(
+                "INSERT INTO card_events (event_id, card_instance_id, customer_id, name, "
+                "occurred_at, received_at, platform, sdk_version, flow_invocation_id, properties) "
+                "VALUES ('e1', 'ci_1', 'u1', 'card-displayed', CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP, 'iOS', '24.2.0', '', '{}')"))
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, config, command.upgrade, "0007")
+            assert (await conn.execute(text(
+                "SELECT event_id, container_id FROM card_events"))).all() == [("e1", "")]
+            await conn.execute(text(
+                "INSERT INTO follows (enterprise_id, team_id, user_id, customer_id, created_at, "
+                "expires_at) VALUES ('', 'T1', 'U1', 'u1', CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP)"))
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, config, command.downgrade, "0005")
+            columns = await conn.run_sync(
+                lambda c: {col["name"] for col in inspect(c).get_columns("card_events")})
+            tables = await conn.run_sync(_tables)
+            kept = (await conn.execute(text("SELECT event_id FROM card_events"))).all()
+        assert "container_id" not in columns and "follows" not in tables and kept == [("e1",)]
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_0007_follows_and_event_containers(tmp_path):
+    await _follows_and_event_containers_by_0007(f"sqlite+aiosqlite:///{tmp_path / 'f.db'}")
+
+
+@pytest.mark.postgres
+async def test_postgres_0007_follows_and_event_containers():
+    if not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    async with fresh_postgres_database(TEST_DATABASE_URL, prefix="cc_migrate") as url:
+        await _follows_and_event_containers_by_0007(url)
