@@ -31,11 +31,6 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
-    # OAuth distribution (docs/slack-install.md): set all three instead of SLACK_BOT_TOKEN.
-    slack_client_id: str | None = None
-    slack_client_secret: SecretStr | None = None
-    slack_state_secret: SecretStr | None = None
-    slack_oauth_url: str = "https://slack.com/oauth/v2/authorize"  # tests: the fake Slack
 
     host: str = ""  # unset: 127.0.0.1 with the embedded emulator, else 0.0.0.0 (_default_host)
     port: int = 3000
@@ -218,12 +213,6 @@ class Settings(BaseSettings):
         return self.slack_app_token is not None
 
     @property
-    def oauth(self) -> bool:
-        """OAuth distribution (several workspaces, or an org-wide Grid install) rather than the
-        single-workspace SLACK_BOT_TOKEN (docs/slack-install.md)."""
-        return self.slack_client_id is not None
-
-    @property
     def bootstrap_admins(self) -> tuple[tuple[str, str], ...]:
         """CUSTOMER_CENTER_ADMINS as (scope, user id): scope "T…" one workspace, "E…" a whole
         Grid org, "" the single-workspace install's own team (docs/access.md)."""
@@ -235,16 +224,6 @@ class Settings(BaseSettings):
         """Every bootstrap admin's user id, whatever its scope."""
         return frozenset(user for _, user in self.bootstrap_admins)
 
-    @model_validator(mode="after")
-    def _scoped_admins_with_oauth(self) -> Settings:
-        """With OAuth any workspace can install the app: an unscoped admin would be an admin of
-        every one of them, so each must name its workspace or org."""
-        if self.oauth and any(scope == "" for scope, _ in self.bootstrap_admins):
-            raise ValueError("CUSTOMER_CENTER_ADMINS: with SLACK_CLIENT_ID name each admin's "
-                             "workspace or org, e.g. T0123:U0456,E0789:U0111")
-        if self.oauth and (self.slack_client_secret is None or self.slack_state_secret is None):
-            raise ValueError("SLACK_CLIENT_ID needs SLACK_CLIENT_SECRET and SLACK_STATE_SECRET")
-        return self
 
     @property
     def environment_id(self) -> str:
@@ -262,7 +241,7 @@ class Settings(BaseSettings):
     def missing_for_serve(self) -> list[str]:
         """Names of the variables `serve` still needs, in the order a reader sets them."""
         missing: list[str] = []
-        if self.slack_bot_token is None and not self.oauth:
+        if self.slack_bot_token is None:
             missing.append("SLACK_BOT_TOKEN")
         if self.slack_app_token is None and self.slack_signing_secret is None:
             missing.append("SLACK_SIGNING_SECRET")

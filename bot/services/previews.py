@@ -47,7 +47,8 @@ Uploader = Callable[[bytes, str, str], Awaitable[str]]
 Shower = Callable[[str, str], Awaitable[None]]
 NOT_SHOWN = "Slack could not show the uploaded image ({error})."
 # What Slack answers when a block names a file it no longer has (deleted by a person or a
-# retention policy, or uploaded before a reinstall): upload again once (docs/usage.md#card-previews).
+# retention policy, or uploaded before a reinstall): upload again once
+# (docs/usage.md#card-previews).
 REFUSED_FILE = frozenset({"invalid_blocks", "file_not_found", "file_deleted", "invalid_file",
                           "invalid_file_id", "file_not_shared"})
 
