@@ -175,6 +175,8 @@ def access_message(grants: Sequence[Grant], groups: Mapping[str, UserGroup], *,
             line = f"• {subject_mention(grant.subject_kind, grant.subject_id)}"
             if grant.subject_kind is SubjectKind.USERGROUP:
                 line += f": {_group_line(groups.get(grant.subject_id), grant.subject_id)}"
+            if grant.org_wide:
+                line += " (org-wide)"
             lines.append(line)
         if len(holders) > MAX_GRANT_ROWS:
             lines.append(f"• and {len(holders) - MAX_GRANT_ROWS} more")

@@ -57,6 +57,7 @@ class GrantSubject(BaseModel):
 
     kind: SubjectKind
     id: str = Field(pattern=r"^[UWS][A-Z0-9]{2,30}$")
+    org_wide: bool = False  # the org-wide grant (docs/access.md, "Workspaces and orgs")
 
 
 def parse_grant_subject(value: str) -> GrantSubject:
@@ -149,7 +150,10 @@ def _grant_row(index: int, grant: Grant, group: UserGroup | None) -> SectionBloc
     if grant.subject_kind is SubjectKind.USERGROUP:
         count = len(group.members) if group is not None else 0
         detail = f" · user group, {count} member{'s' if count != 1 else ''} known"
-    value = GrantSubject(kind=grant.subject_kind, id=grant.subject_id).model_dump_json()
+    if grant.org_wide:
+        detail += " · org-wide"
+    value = GrantSubject(kind=grant.subject_kind, id=grant.subject_id,
+                         org_wide=grant.org_wide).model_dump_json(exclude_defaults=True)
     confirm = ConfirmObject(title="Remove access?", confirm="Remove", deny="Keep",
                             text=f"Remove the {ROLE_NAMES[grant.role]} grant? "
                                  "They lose access at once.")

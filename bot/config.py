@@ -191,6 +191,14 @@ class Settings(BaseSettings):
     def disabled_apis(self) -> frozenset[str]:
         return frozenset(split_names(self.emulator_disabled_apis))
 
+    @field_validator("customer_center_admins")
+    @classmethod
+    def _admin_entries(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                _admin_entry(part)
+        return value
+
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
@@ -213,8 +221,17 @@ class Settings(BaseSettings):
         return self.slack_app_token is not None
 
     @property
+    def bootstrap_admins(self) -> tuple[tuple[str, str], ...]:
+        """CUSTOMER_CENTER_ADMINS as (scope, user id): scope "T…" one workspace, "E…" a whole
+        Grid org, "" the single-workspace install's own team (docs/access.md)."""
+        return tuple(_admin_entry(part) for part in self.customer_center_admins.split(",")
+                     if part.strip())
+
+    @property
     def admin_ids(self) -> frozenset[str]:
-        return frozenset(p.strip() for p in self.customer_center_admins.split(",") if p.strip())
+        """Every bootstrap admin's user id, whatever its scope."""
+        return frozenset(user for _, user in self.bootstrap_admins)
+
 
     @property
     def environment_id(self) -> str:
@@ -242,6 +259,16 @@ class Settings(BaseSettings):
                 if getattr(self, name.lower()) is None:
                     missing.append(name)
         return missing
+
+
+def _admin_entry(part: str) -> tuple[str, str]:
+    """`U1` -> ("", "U1"); `T1:U1` -> ("T1", "U1"); `E1:U1` -> ("E1", "U1")."""
+    scope, _, user = part.strip().rpartition(":")
+    scope, user = scope.strip(), user.strip()
+    if not user or (scope and scope[0] not in "TE") or ":" in scope:
+        raise ValueError(f"CUSTOMER_CENTER_ADMINS: {part.strip()[:40]!r} is not U…, T…:U… or "
+                         "E…:U…")
+    return scope, user
 
 
 def split_names(value: str) -> list[str]:

@@ -50,7 +50,7 @@ from bot.errors import (
     new_incident,
 )
 from bot.logging_setup import ThrottledWarning
-from bot.middleware import VERIFIED
+from bot.middleware import VERIFIED, identity_from_context
 from bot.request_context import MODAL, USAGE, Modal
 from bot.services import access
 
@@ -175,7 +175,8 @@ async def admins(context: AsyncBoltContext, acked: bool) -> list[str]:
                                           ADMINS_WAIT_SECONDS)
         except Exception:  # noqa: BLE001 - the refusal still names the bootstrap admins
             pass
-    return access.admin_ids(deps)
+    identity = actor.identity if actor is not None else identity_from_context(context)
+    return access.admin_ids(deps, identity)
 
 
 async def message_for(failure: Failure, context: AsyncBoltContext,

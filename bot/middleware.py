@@ -56,9 +56,14 @@ def inject_deps(deps: Deps) -> Middleware:
 
 
 def identity_from_context(context: AsyncBoltContext) -> SlackIdentity:
-    """The Slack identity of the request; org-wide installs may have no team id."""
+    """The Slack identity of the request; org-wide installs may have no team id. The team of the
+    installation that authorised it (Bolt's authorize result: auth.test of the single token, or
+    the OAuth installation) is kept for the unscoped bootstrap admins (docs/access.md)."""
+    authorized = context.authorize_result
+    install_team = (authorized.team_id if authorized is not None else None) or ""
     return SlackIdentity(team_id=context.team_id or "", user_id=context.user_id or "",
-                         enterprise_id=context.enterprise_id or "")
+                         enterprise_id=context.enterprise_id or "",
+                         install_team_id=install_team)
 
 
 def _neutral_ack(body: dict[str, Any]) -> dict[str, Any] | None:

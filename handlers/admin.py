@@ -96,22 +96,32 @@ async def access_subcommand(call: SubcommandCall) -> dict[str, Any]:
                           support_channel=seen.support_channel)
 
 
+def _org_wide(args: list[str], count: int) -> bool:
+    """Whether the last of `count + 1` words is `org` (a grant for the whole Grid org)."""
+    if len(args) == count + 1 and args[-1].lower() == "org":
+        return True
+    if len(args) != count:
+        raise InvalidInput("Name one person or user group and one role." if count == 2
+                           else "Name one person or user group.")
+    return False
+
+
 async def grant_subcommand(call: SubcommandCall) -> dict[str, Any]:
-    if len(call.args) != 2:
-        raise InvalidInput("Name one person or user group and one role.")
+    org_wide = _org_wide(call.args, 2)
     kind, subject_id = parse_subject(call.args[0])
     role = parse_role(call.args[1])
-    change = await admin.grant(call.deps, call.actor, kind, subject_id, role, slack=call.client)
+    change = await admin.grant(call.deps, call.actor, kind, subject_id, role, slack=call.client,
+                               org_wide=org_wide)
     was = f" (was {ROLE_NAMES[change.previous]})" if change.previous else ""
+    where = " in every workspace of the org" if org_wide else ""
     return notice_message(f"{subject_mention(kind, subject_id)} now has "
-                          f"{ROLE_NAMES[role]} access{was}.")
+                          f"{ROLE_NAMES[role]} access{where}{was}.")
 
 
 async def revoke_subcommand(call: SubcommandCall) -> dict[str, Any]:
-    if len(call.args) != 1:
-        raise InvalidInput("Name one person or user group.")
+    org_wide = _org_wide(call.args, 1)
     kind, subject_id = parse_subject(call.args[0])
-    change = await admin.revoke(call.deps, call.actor, kind, subject_id)
+    change = await admin.revoke(call.deps, call.actor, kind, subject_id, org_wide=org_wide)
     was = ROLE_NAMES[change.previous] if change.previous else ""
     note = (" Members keep what other grants give them." if kind is SubjectKind.USERGROUP
             else "")
@@ -146,9 +156,9 @@ SUBCOMMANDS = (
     Subcommand("access", access_subcommand, role=Role.ADMIN,
                help="Who has which access, directly and through user groups."),
     Subcommand("grant", grant_subcommand, role=Role.ADMIN,
-               usage="<@user|@group> view|edit|admin",
+               usage="<@user|@group> view|edit|admin [org]",
                help="Give a person or a user group View, Edit or Admin access."),
-    Subcommand("revoke", revoke_subcommand, role=Role.ADMIN, usage="<@user|@group>",
+    Subcommand("revoke", revoke_subcommand, role=Role.ADMIN, usage="<@user|@group> [org]",
                help="Remove a person's or a user group's grant."),
     Subcommand("channel", channel_subcommand, role=Role.ADMIN, usage="<#channel>",
                help="Choose the support channel that hears about sends."),

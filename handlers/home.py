@@ -70,7 +70,8 @@ async def handle_remove_grant(ack: AsyncAck, action: dict[str, Any], client: Asy
                               deps: Deps, actor: Actor) -> None:
     await ack()
     subject = parse_grant_subject(action.get("value") or "")
-    await admin.revoke(deps, actor, subject.kind, subject.id)  # re-checks Admin
+    await admin.revoke(deps, actor, subject.kind, subject.id,  # re-checks Admin
+                       org_wide=subject.org_wide)
     await publish_home(client, deps, actor)
 
 

@@ -14,7 +14,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.ids import ActionId
@@ -35,7 +34,6 @@ from handlers.common import Listener, on_modal, open_loading
 
 log = logging.getLogger(__name__)
 
-NOT_SHOWN = "Slack could not show the uploaded image ({error})."
 
 
 def uploader(client: AsyncWebClient) -> previews.Uploader:
@@ -76,16 +74,11 @@ async def _show(context: AsyncBoltContext, deps: Deps, actor: Actor, meta: Previ
                              container_name=subject.container.name if subject.container else "",
                              omitted=result.omitted, ignored=result.ignored,
                              missing_images=result.missing_images)
-    try:
-        await client.views_update(view_id=view_id, view=modal(result.file_id, result.error))
-    except SlackApiError as exc:
-        if not result.file_id:
-            raise
-        # The file may be gone, or not processed yet: forget it and show the text preview.
-        error = str(exc.response.get("error") or "unknown error")
-        log.warning("preview modal with file %s refused: %s", result.file_id, error)
-        previews.forget_upload(deps, result.key)
-        await client.views_update(view_id=view_id, view=modal("", NOT_SHOWN.format(error=error)))
+    async def show(file_id: str, error: str) -> None:
+        await client.views_update(view_id=view_id, view=modal(file_id, error))
+
+    # A refused file (deleted in Slack) is uploaded again once (docs/usage.md#card-previews).
+    await previews.show_preview(deps, result, upload=uploader(client), show=show)
 
 
 async def handle_preview_card(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],

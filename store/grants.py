@@ -1,18 +1,38 @@
 """Access grants, the Slack-admin cache and per-workspace settings (docs/design.md#permissions).
 
-Every row is keyed by (enterprise_id, team_id); enterprise_id is "" outside Enterprise Grid.
-Repositories flush, never commit.
+Every row is keyed by (enterprise_id, team_id); enterprise_id is "" outside Enterprise Grid. A
+grant with team_id "" and an enterprise_id is org-wide: it applies in every workspace of that
+Grid org (docs/access.md, "Workspaces and orgs"). Repositories flush, never commit.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import Grant, Role, SubjectKind
 from store.models import AccessGrant, SlackAdminCache, TeamSetting, UsergroupMember
+
+ORG_WIDE = ""  # the team_id of an org-wide grant
+
+
+def _applies(enterprise_id: str, team_id: str) -> ColumnElement[bool]:
+    """The grants that apply in a workspace: its own, and its org's org-wide ones."""
+    if not enterprise_id:
+        return (AccessGrant.enterprise_id == "") & (AccessGrant.team_id == team_id)
+    return (AccessGrant.enterprise_id == enterprise_id) & AccessGrant.team_id.in_(
+        [team_id, ORG_WIDE])
+
+
+def _members_of_granted_group() -> ColumnElement[bool]:
+    """Cached members of a granted group: in the grant's workspace, or anywhere in the org for
+    an org-wide grant (a Grid user has one id in every workspace of the org)."""
+    return ((UsergroupMember.enterprise_id == AccessGrant.enterprise_id)
+            & (UsergroupMember.usergroup_id == AccessGrant.subject_id)
+            & ((UsergroupMember.team_id == AccessGrant.team_id)
+               | (AccessGrant.team_id == ORG_WIDE)))
 
 
 def _grant(row: AccessGrant) -> Grant:
@@ -67,40 +87,40 @@ async def delete_grant(session: AsyncSession, *, enterprise_id: str, team_id: st
 
 
 async def list_grants(session: AsyncSession, *, enterprise_id: str, team_id: str) -> list[Grant]:
-    """Every grant in the workspace: highest role first, then users before groups, then id."""
+    """Every grant that applies in the workspace (its own and its org's org-wide ones): highest
+    role first, then users before groups, then id, then the workspace's before org-wide."""
     rows = (await session.scalars(select(AccessGrant).where(
-        AccessGrant.enterprise_id == enterprise_id, AccessGrant.team_id == team_id))).all()
+        _applies(enterprise_id, team_id)))).all()
     grants = [_grant(row) for row in rows]
-    return sorted(grants, key=lambda g: (-g.role.rank, g.subject_kind.value, g.subject_id))
+    return sorted(grants, key=lambda g: (-g.role.rank, g.subject_kind.value, g.subject_id,
+                                         g.team_id == ORG_WIDE))
 
 
 async def roles_of_user(session: AsyncSession, *, enterprise_id: str, team_id: str,
                         user_id: str) -> list[Grant]:
-    """The grants that apply to a user: their own, and those of every cached group they are in."""
+    """The grants that apply to a user in a workspace: their own, and those of every cached group
+    they are in; the workspace's and the org's org-wide ones."""
     direct = select(AccessGrant).where(
-        AccessGrant.enterprise_id == enterprise_id, AccessGrant.team_id == team_id,
+        _applies(enterprise_id, team_id),
         AccessGrant.subject_kind == SubjectKind.USER.value, AccessGrant.subject_id == user_id)
-    via_groups = select(AccessGrant).join(UsergroupMember, (
-        (UsergroupMember.enterprise_id == AccessGrant.enterprise_id)
-        & (UsergroupMember.team_id == AccessGrant.team_id)
-        & (UsergroupMember.usergroup_id == AccessGrant.subject_id))).where(
-        AccessGrant.enterprise_id == enterprise_id, AccessGrant.team_id == team_id,
+    via_groups = select(AccessGrant).join(UsergroupMember, _members_of_granted_group()).where(
+        _applies(enterprise_id, team_id),
         AccessGrant.subject_kind == SubjectKind.USERGROUP.value,
         UsergroupMember.user_id == user_id)
-    rows = [*(await session.scalars(direct)).all(), *(await session.scalars(via_groups)).all()]
-    return [_grant(row) for row in rows]
+    rows = {row.id: row for row in [*(await session.scalars(direct)).all(),
+                                    *(await session.scalars(via_groups)).all()]}
+    return [_grant(row) for row in rows.values()]
 
 
 async def admin_user_ids(session: AsyncSession, *, enterprise_id: str, team_id: str) -> list[str]:
-    """Users granted Admin directly or through a cached group, sorted."""
+    """Users granted Admin in the workspace (or org-wide) directly or through a cached group,
+    sorted."""
     direct = select(AccessGrant.subject_id).where(
-        AccessGrant.enterprise_id == enterprise_id, AccessGrant.team_id == team_id,
+        _applies(enterprise_id, team_id),
         AccessGrant.subject_kind == SubjectKind.USER.value, AccessGrant.role == Role.ADMIN.value)
-    via_groups = select(UsergroupMember.user_id).join(AccessGrant, (
-        (UsergroupMember.enterprise_id == AccessGrant.enterprise_id)
-        & (UsergroupMember.team_id == AccessGrant.team_id)
-        & (UsergroupMember.usergroup_id == AccessGrant.subject_id))).where(
-        AccessGrant.enterprise_id == enterprise_id, AccessGrant.team_id == team_id,
+    via_groups = select(UsergroupMember.user_id).join(
+        AccessGrant, _members_of_granted_group()).where(
+        _applies(enterprise_id, team_id),
         AccessGrant.subject_kind == SubjectKind.USERGROUP.value,
         AccessGrant.role == Role.ADMIN.value)
     ids = {*(await session.scalars(direct)).all(), *(await session.scalars(via_groups)).all()}

@@ -6,7 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from store.types import JSONType, SearchTerm, UTCDateTime
@@ -312,6 +324,51 @@ class TeamSetting(Base):
     support_channel_id: Mapped[str] = mapped_column(String(32), default="")
     updated_by: Mapped[str] = mapped_column(String(32), default="")
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# OAuth distribution (docs/slack-install.md): the tables of slack_sdk's SQLAlchemy installation
+# and state stores, with their default names and columns (tests/store/test_slack_tables.py
+# compares them with slack_sdk's own builders), so Alembic creates and checks them.
+
+
+def _install_columns(user: bool) -> list[Column[Any]]:
+    columns: list[Column[Any]] = [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("client_id", String(32), nullable=False),
+        Column("app_id", String(32), nullable=False),
+        Column("enterprise_id", String(32)), Column("enterprise_name", String(200))]
+    if user:
+        columns.append(Column("enterprise_url", String(200)))
+    columns += [Column("team_id", String(32)), Column("team_name", String(200)),
+                Column("bot_token", String(200)), Column("bot_id", String(32)),
+                Column("bot_user_id", String(32)), Column("bot_scopes", String(1000)),
+                Column("bot_refresh_token", String(200)),
+                Column("bot_token_expires_at", DateTime)]
+    if user:
+        columns += [Column("user_id", String(32), nullable=False),
+                    Column("user_token", String(200)), Column("user_scopes", String(1000)),
+                    Column("user_refresh_token", String(200)),
+                    Column("user_token_expires_at", DateTime),
+                    *(Column(f"incoming_webhook_{name}", String(200))
+                      for name in ("url", "channel", "channel_id", "configuration_url"))]
+    columns.append(Column("is_enterprise_install", Boolean, default=False, nullable=False))
+    if user:
+        columns.append(Column("token_type", String(32)))
+    columns.append(Column("installed_at", DateTime, nullable=False))
+    return columns
+
+
+slack_installations = Table(
+    "slack_installations", Base.metadata, *_install_columns(user=True),
+    Index("slack_installations_idx", "client_id", "enterprise_id", "team_id", "user_id",
+          "installed_at"))
+slack_bots = Table(
+    "slack_bots", Base.metadata, *_install_columns(user=False),
+    Index("slack_bots_idx", "client_id", "enterprise_id", "team_id", "installed_at"))
+slack_oauth_states = Table(
+    "slack_oauth_states", Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("state", String(200), nullable=False), Column("expire_at", DateTime, nullable=False))
 
 
 __all__ = ["AccessGrant", "ActionFlow", "AuditLog", "Base", "Card", "CardEvent", "CardInput",

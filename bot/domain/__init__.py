@@ -214,6 +214,10 @@ class SlackIdentity(Model):
     team_id: str
     user_id: str
     enterprise_id: str = ""
+    # The workspace of the installation (token) that answered the request: a single-workspace
+    # install's own team, which an unscoped bootstrap admin belongs to (docs/access.md). "":
+    # not known (local tools).
+    install_team_id: str = ""
 
 
 class SubjectKind(StrEnum):
@@ -224,7 +228,8 @@ class SubjectKind(StrEnum):
 
 
 class Grant(Model):
-    """A role granted to a user or a user group in one workspace (enterprise_id "" off Grid)."""
+    """A role granted to a user or a user group in one workspace (enterprise_id "" off Grid), or
+    org-wide (team_id "", an enterprise_id) in every workspace of a Grid org."""
 
     team_id: str
     enterprise_id: str = ""
@@ -233,6 +238,10 @@ class Grant(Model):
     role: Role
     granted_by: str = ""
     granted_at: datetime | None = None
+
+    @property
+    def org_wide(self) -> bool:
+        return self.team_id == "" and self.enterprise_id != ""
 
 
 class UserGroup(Model):

@@ -53,11 +53,12 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def preview_key(spec: PreviewSpec, *, images: str = "") -> str:
+def preview_key(spec: PreviewSpec, *, images: str = "", workspace: str = "") -> str:
     """Cache key: (definition hash, values hash, theme, SDK version, renderer version).
 
     `images` names the image source (e.g. "offline"), since the same card renders differently
-    when its images can be fetched."""
+    when its images can be fetched. `workspace` names the Slack workspace (or org) the file is
+    uploaded to: a file id is only good where it was uploaded (docs/usage.md#card-previews)."""
     parts = {
         "definition": _digest(spec.definition),
         "values": _digest({"variables": spec.variables, "values": spec.values,
@@ -66,5 +67,6 @@ def preview_key(spec: PreviewSpec, *, images: str = "") -> str:
         "sdk": spec.sdk,
         "renderer": RENDERER_VERSION,
         "images": images,
+        **({"workspace": workspace} if workspace else {}),  # "": keys made before workspaces
     }
     return _digest(parts)[:40]

@@ -2,9 +2,10 @@
 
 Roles: view < edit < admin. A user's effective role is the highest of: their own grant, the
 grants of every Slack user group they are in (membership cache, store/usergroups.py),
-`CUSTOMER_CENTER_ADMINS` (bootstrap admins), and, with `SLACK_ADMINS_ARE_ADMINS=true`, being a
-workspace admin or owner (users.info, cached). Deny by default. Grants are keyed by team and
-enterprise.
+`CUSTOMER_CENTER_ADMINS` (bootstrap admins, each scoped to a workspace or a Grid org), and, with
+`SLACK_ADMINS_ARE_ADMINS=true`, being a workspace admin or owner (users.info, cached). Deny by
+default. Grants are keyed by team and enterprise; an org-wide grant (team "") applies in every
+workspace of its org (docs/access.md, "Workspaces and orgs").
 
 Every entry point resolves the actor afresh (middleware, per request) and services re-check with
 `permits` / `ensure`, which write refusals to the audit log as "<action>.denied".
@@ -59,7 +60,7 @@ async def resolve_actor(deps: Deps, identity: SlackIdentity, *,
     """
     if not identity.user_id:
         return Actor(identity=identity, role=None)
-    if identity.user_id in deps.settings.admin_ids:
+    if is_bootstrap_admin(deps, identity):
         return Actor(identity=identity, role=Role.ADMIN)
     key = _key(identity)
 
@@ -73,6 +74,37 @@ async def resolve_actor(deps: Deps, identity: SlackIdentity, *,
         elif role is not Role.ADMIN and await _check_slack_admin(deps, identity, slack):
             role = Role.ADMIN
     return Actor(identity=identity, role=role)
+
+
+def _in_scope(scope: str, identity: SlackIdentity) -> bool:
+    """Whether a CUSTOMER_CENTER_ADMINS scope covers the identity's workspace: "E…" every
+    workspace of that org, "T…" that workspace, "" the single-workspace install's own team."""
+    if scope.startswith("E"):
+        return identity.enterprise_id == scope
+    if scope:
+        return identity.team_id == scope
+    return identity.install_team_id in ("", identity.team_id)
+
+
+def is_bootstrap_admin(deps: Deps, identity: SlackIdentity) -> bool:
+    """Whether CUSTOMER_CENTER_ADMINS names the user for the workspace the request comes from."""
+    return any(user == identity.user_id and _in_scope(scope, identity)
+               for scope, user in deps.settings.bootstrap_admins)
+
+
+async def is_org_admin(deps: Deps, identity: SlackIdentity) -> bool:
+    """Whether the user may grant org-wide: a bootstrap admin of the org ("E…:U…") or granted
+    Admin org-wide, read afresh from the database (docs/access.md, "Workspaces and orgs")."""
+    if not identity.enterprise_id:
+        return False
+    if any(user == identity.user_id and scope == identity.enterprise_id
+           for scope, user in deps.settings.bootstrap_admins):
+        return True
+    async with deps.readers() as session:
+        applicable = await grants.roles_of_user(session, enterprise_id=identity.enterprise_id,
+                                                team_id=identity.team_id,
+                                                user_id=identity.user_id)
+    return any(grant.org_wide and grant.role is Role.ADMIN for grant in applicable)
 
 
 def _key(identity: SlackIdentity) -> tuple[str, str, str]:
@@ -187,9 +219,11 @@ async def ensure(deps: Deps, actor: Actor, role: Role, *, action: str, target: s
         raise PermissionDenied(needed=role.value)
 
 
-def admin_ids(deps: Deps) -> list[str]:
-    """The bootstrap admins (CUSTOMER_CENTER_ADMINS), sorted: synchronous, for error paths."""
-    return sorted(deps.settings.admin_ids)
+def admin_ids(deps: Deps, identity: SlackIdentity) -> list[str]:
+    """The bootstrap admins (CUSTOMER_CENTER_ADMINS) of the identity's workspace, sorted:
+    synchronous, for error paths."""
+    return sorted({user for scope, user in deps.settings.bootstrap_admins
+                   if _in_scope(scope, identity)})
 
 
 async def admins(deps: Deps, identity: SlackIdentity) -> list[str]:
@@ -198,4 +232,4 @@ async def admins(deps: Deps, identity: SlackIdentity) -> list[str]:
     async with deps.sessions.begin() as session:
         granted = await grants.admin_user_ids(session, enterprise_id=identity.enterprise_id,
                                               team_id=identity.team_id)
-    return sorted({*deps.settings.admin_ids, *granted})
+    return sorted({*admin_ids(deps, identity), *granted})

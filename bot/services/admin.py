@@ -31,6 +31,8 @@ REQUEST = "access.request"
 REPEAT = "access.request.repeat"
 UNDELIVERED = "access.request.undelivered"
 LOWER_SELF = "You can't lower or revoke your own access. Ask another admin to change it."
+NOT_ORG_ADMIN = ("Only an org admin can grant or revoke access for the whole org: grant it in "
+                 "this workspace instead.")
 NO_LONGER_ADMIN = "You are no longer an admin, so this grant was not made."
 
 
@@ -56,14 +58,27 @@ def _key(identity: SlackIdentity) -> dict[str, str]:
     return {"enterprise_id": identity.enterprise_id, "team_id": identity.team_id}
 
 
+async def _grant_key(deps: Deps, actor: Actor, org_wide: bool, *, action: str,
+                     target: str) -> dict[str, str]:
+    """Where a grant change is written: the actor's workspace, or (org_wide) their Grid org,
+    which only an org admin may change; a refusal is audited as "<action>.denied"."""
+    if not org_wide:
+        return _key(actor.identity)
+    if not await access.is_org_admin(deps, actor.identity):
+        await audit.log(deps, actor, f"{action}.denied", target, {"needed": "org admin"})
+        raise InvalidInput(NOT_ORG_ADMIN)
+    return {"enterprise_id": actor.identity.enterprise_id, "team_id": grants.ORG_WIDE}
+
+
 def subject_target(kind: SubjectKind, subject_id: str) -> str:
     """How a grant subject is named in the audit log: `user:U123` or `usergroup:S123`."""
     return f"{kind.value}:{subject_id}"
 
 
 async def grant(deps: Deps, actor: Actor, kind: SubjectKind, subject_id: str, role: Role, *,
-                slack: AsyncWebClient | None = None) -> GrantChange:
-    """Grant `role` to a user or user group (replacing their earlier grant).
+                slack: AsyncWebClient | None = None, org_wide: bool = False) -> GrantChange:
+    """Grant `role` to a user or user group (replacing their earlier grant) in the actor's
+    workspace, or, `org_wide` (org admins only), in every workspace of their Grid org.
 
     A user group's members are fetched at once (one usergroups.users.list call) when `slack` is
     given, so the grant takes effect without waiting for the scheduled sync.
@@ -72,12 +87,14 @@ async def grant(deps: Deps, actor: Actor, kind: SubjectKind, subject_id: str, ro
     await access.ensure(deps, actor, access.ADMIN_ROLE, action="grant", target=target)
     if kind is SubjectKind.USER and subject_id == actor.user_id and role is not Role.ADMIN:
         raise InvalidInput(LOWER_SELF)
+    key = await _grant_key(deps, actor, org_wide, action="grant", target=target)
     async with deps.sessions.begin() as session:
-        previous = await grants.put_grant(session, **_key(actor.identity), subject_kind=kind,
+        previous = await grants.put_grant(session, **key, subject_kind=kind,
                                           subject_id=subject_id, role=role,
                                           granted_by=actor.user_id, at=deps.clock())
+        details = {"role": role.value, "previous": previous.value if previous else ""}
         await audit.record(session, deps, actor, "grant", target,
-                           {"role": role.value, "previous": previous.value if previous else ""})
+                           {**details, "org_wide": True} if org_wide else details)
     deps.roles.clear()  # roles resolved before this change must not be reused
     if kind is SubjectKind.USERGROUP and slack is not None:
         from bot.services.usergroups import sync_group
@@ -86,18 +103,22 @@ async def grant(deps: Deps, actor: Actor, kind: SubjectKind, subject_id: str, ro
     return GrantChange(kind, subject_id, role, previous)
 
 
-async def revoke(deps: Deps, actor: Actor, kind: SubjectKind, subject_id: str) -> GrantChange:
-    """Remove the grant of a user or user group. InvalidInput when there is none."""
+async def revoke(deps: Deps, actor: Actor, kind: SubjectKind, subject_id: str, *,
+                 org_wide: bool = False) -> GrantChange:
+    """Remove the grant of a user or user group (in the workspace, or org-wide: org admins
+    only). InvalidInput when there is none."""
     target = subject_target(kind, subject_id)
     await access.ensure(deps, actor, access.ADMIN_ROLE, action="revoke", target=target)
     if kind is SubjectKind.USER and subject_id == actor.user_id:
         raise InvalidInput(LOWER_SELF)
+    key = await _grant_key(deps, actor, org_wide, action="revoke", target=target)
     async with deps.sessions.begin() as session:
-        previous = await grants.delete_grant(session, **_key(actor.identity), subject_kind=kind,
+        previous = await grants.delete_grant(session, **key, subject_kind=kind,
                                              subject_id=subject_id)
         if previous is not None:
+            details = {"previous": previous.value}
             await audit.record(session, deps, actor, "revoke", target,
-                               {"previous": previous.value})
+                               {**details, "org_wide": True} if org_wide else details)
     deps.roles.clear()  # the revoked access ends now, not when a cached role expires
     if previous is None:
         who = f"<@{subject_id}>" if kind is SubjectKind.USER else f"<!subteam^{subject_id}>"
@@ -124,7 +145,7 @@ async def overview(deps: Deps, actor: Actor) -> AccessOverview:
                                            with_members=True)
         channel = await grants.support_channel(session, **_key(actor.identity))
     return AccessOverview(grants=all_grants, groups={g.id: g for g in cached},
-                          bootstrap_admins=access.admin_ids(deps),
+                          bootstrap_admins=access.admin_ids(deps, actor.identity),
                           slack_admins_are_admins=deps.settings.slack_admins_are_admins,
                           support_channel=channel or (deps.settings.support_channel_id or ""))
 

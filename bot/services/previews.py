@@ -13,12 +13,14 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
+from slack_sdk.errors import SlackApiError
+
 from bot.deps import Deps
-from bot.domain import Actor, Card, Role, StreamContainer
+from bot.domain import Actor, Card, Role, SlackIdentity, StreamContainer
 from bot.errors import CardNotFound
 from bot.render import (
     ImageFetcher,
@@ -41,6 +43,14 @@ log = logging.getLogger(__name__)
 
 # (png, filename, title) -> Slack file id
 Uploader = Callable[[bytes, str, str], Awaitable[str]]
+# (file id or "", error or "") -> shows the preview; raises SlackApiError when Slack refuses it
+Shower = Callable[[str, str], Awaitable[None]]
+NOT_SHOWN = "Slack could not show the uploaded image ({error})."
+# What Slack answers when a block names a file it no longer has (deleted by a person or a
+# retention policy, or uploaded before a reinstall): upload again once
+# (docs/usage.md#card-previews).
+REFUSED_FILE = frozenset({"invalid_blocks", "file_not_found", "file_deleted", "invalid_file",
+                          "invalid_file_id", "file_not_shared"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +90,7 @@ class SlackPreview:
     subject: PreviewSubject
     file_id: str = ""
     key: str = ""
+    workspace: str = ""  # where the file was uploaded (workspace_of)
     error: str = ""  # set: show the Block Kit text preview with this reason
     uploaded: bool = False  # False with a file id: it came from the cache
     omitted: tuple[str, ...] = ()
@@ -171,26 +182,75 @@ def _short(exc: BaseException) -> str:
     return " ".join(str(text).split())[:200]
 
 
+def workspace_of(identity: SlackIdentity) -> str:
+    """The cache scope of a Slack file: the workspace, within its Grid org when there is one."""
+    return f"{identity.enterprise_id}/{identity.team_id}"
+
+
 async def preview_in_slack(deps: Deps, actor: Actor, request: PreviewRequest, *,
                            upload: Uploader) -> SlackPreview:
     """The Preview button and its choices: the card checked and audited (`load_subject`), then
-    its Slack file (`slack_preview`)."""
-    return await slack_preview(deps, await load_subject(deps, actor, request), upload=upload)
+    its Slack file in the actor's workspace (`slack_preview`)."""
+    return await slack_preview(deps, await load_subject(deps, actor, request), upload=upload,
+                               workspace=workspace_of(actor.identity))
+
+
+def _refusal(exc: SlackApiError) -> str:
+    return str(exc.response.get("error") or "unknown error")
+
+
+async def show_preview(deps: Deps, result: SlackPreview, *, upload: Uploader,
+                       show: Shower) -> SlackPreview:
+    """Show `result`; when Slack refuses its file (gone from the workspace), forget it, upload
+    again once and show that; a second refusal shows the text preview with Slack's reason
+    (docs/usage.md#card-previews). Returns what was shown.
+
+    Raises:
+        SlackApiError: Slack refused a preview without a file (nothing to upload again).
+    """
+    try:
+        await show(result.file_id, result.error)
+        return result
+    except SlackApiError as exc:
+        if not result.file_id:
+            raise
+        reason = _refusal(exc)
+    log.warning("preview file %s refused: %s", result.file_id, reason)
+    await preview_cache(deps).forget_file_id(result.key)
+    if reason in REFUSED_FILE:
+        again = await slack_preview(deps, result.subject, upload=upload,
+                                    workspace=result.workspace)
+        if not again.file_id:
+            await show("", again.error)
+            return again
+        try:
+            await show(again.file_id, "")
+            return again
+        except SlackApiError as exc:
+            reason = _refusal(exc)
+            log.warning("preview file %s refused again: %s", again.file_id, reason)
+            await preview_cache(deps).forget_file_id(again.key)
+    error = NOT_SHOWN.format(error=reason)
+    await show("", error)
+    return replace(result, file_id="", error=error)
 
 
 async def slack_preview(deps: Deps, subject: PreviewSubject, *, upload: Uploader,
-                        fetcher: ImageFetcher | None = None) -> SlackPreview:
-    """The Slack file of this preview: from the cache, or rendered and uploaded once.
+                        fetcher: ImageFetcher | None = None,
+                        workspace: str = "") -> SlackPreview:
+    """The Slack file of this preview in `workspace`: from the cache, or rendered and uploaded
+    once.
 
     Never raises for a render or upload failure: the result's `error` says why."""
     spec = subject.spec()
-    key = preview_key(spec, images="http" if fetches_images(deps) else "offline")
+    key = preview_key(spec, images="http" if fetches_images(deps) else "offline",
+                      workspace=workspace)
     cache = preview_cache(deps)
     async with deps.previews.locks.hold(key):  # one render and upload per preview at a time
         entry = await cache.get(key)
         if entry is not None and entry.slack_file_id:
             return SlackPreview(subject=subject, file_id=entry.slack_file_id, key=key,
-                                omitted=entry.omitted, ignored=entry.ignored,
+                                workspace=workspace, omitted=entry.omitted, ignored=entry.ignored,
                                 missing_images=entry.missing_images)
         png = await cache.png(key) if entry is not None else None
         if png is None or entry is None:
@@ -211,11 +271,13 @@ async def slack_preview(deps: Deps, subject: PreviewSubject, *, upload: Uploader
         except Exception as exc:  # noqa: BLE001 - any Slack failure → the text preview
             log.warning("uploading the preview of card %s failed: %r",
                         subject.card.card_instance_id, exc)
-            return SlackPreview(subject=subject, key=key, omitted=entry.omitted,
+            return SlackPreview(subject=subject, key=key, workspace=workspace,
+                                omitted=entry.omitted,
                                 ignored=entry.ignored, missing_images=entry.missing_images,
                                 error=f"Slack did not accept the preview image ({_short(exc)}).")
         await cache.set_file_id(key, file_id)
         return SlackPreview(subject=subject, file_id=file_id, key=key, uploaded=True,
+                            workspace=workspace,
                             omitted=entry.omitted, ignored=entry.ignored,
                             missing_images=entry.missing_images)
 

@@ -43,15 +43,27 @@ def sign(body: str, *, secret: str, content_type: str = FORM,
 
 
 class SlackRequests:
-    def __init__(self, secret: str, fake: FakeSlack, *, team_id: str = TEAM_ID) -> None:
+    def __init__(self, secret: str, fake: FakeSlack, *, team_id: str = TEAM_ID,
+                 enterprise_id: str = "") -> None:
         self.secret = secret
         self.fake = fake
         self.team_id = team_id
+        self.enterprise_id = enterprise_id  # "": a workspace outside Enterprise Grid
         self._n = 0
+
+    def from_team(self, team_id: str, enterprise_id: str = "") -> SlackRequests:
+        """The same Slack, signing requests from another workspace (of a Grid org, or not)."""
+        return SlackRequests(self.secret, self.fake, team_id=team_id, enterprise_id=enterprise_id)
+
+    def _enterprise(self) -> dict[str, Any]:
+        if not self.enterprise_id:
+            return {}
+        return {"enterprise_id": self.enterprise_id, "enterprise_name": "Grid org"}
 
     def _response_url(self) -> str:
         self._n += 1
-        return self.fake.response_url(str(self._n))
+        prefix = "" if self.team_id == TEAM_ID else f"{self.team_id}-"  # one URL per request
+        return self.fake.response_url(f"{prefix}{self._n}")
 
     def command(self, command: str, text: str = "", *, user_id: str, channel_id: str = "C0SUPPORT",
                 timestamp: int | None = None) -> SignedRequest:
@@ -61,6 +73,7 @@ class SlackRequests:
             "user_name": user_id.lower(), "command": command, "text": text,
             "api_app_id": "A0TEST", "is_enterprise_install": "false",
             "response_url": self._response_url(), "trigger_id": f"trigger.{self._n}",
+            **self._enterprise(),
         })
         return sign(body, secret=self.secret, timestamp=timestamp)
 
@@ -75,6 +88,8 @@ class SlackRequests:
                           "channel_id": channel_id, "is_ephemeral": True},
             "trigger_id": f"trigger.action.{self._n}",
             "team": {"id": self.team_id, "domain": "test"},
+            **({"enterprise": {"id": self.enterprise_id, "name": "Grid org"}}
+               if self.enterprise_id else {}),
             "channel": {"id": channel_id, "name": "support"},
             "response_url": self._response_url(),
             "actions": [{"type": "button", "action_id": action_id, "block_id": block_id,
@@ -90,7 +105,9 @@ class SlackRequests:
             "token": "legacy-verification-token", "team_id": self.team_id, "api_app_id": "A0TEST",
             "event": event, "type": "event_callback", "event_id": event_id,
             "event_time": int(time.time()),
-            "authorizations": [{"enterprise_id": None, "team_id": self.team_id,
+            **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {}),
+            "authorizations": [{"enterprise_id": self.enterprise_id or None,
+                                "team_id": self.team_id,
                                 "user_id": "U0BOT", "is_bot": True}],
         })
         return sign(body, secret=self.secret, content_type=JSON, timestamp=timestamp)

@@ -74,6 +74,13 @@ class FakeSlack:
         # Step runs Slack saw end (function_execution_id -> the method): a second end is
         # refused with `execution_not_in_running_state`, as Slack does.
         self.ended_steps: dict[str, str] = {}
+        # Files deleted in the workspace (files.delete, or `delete_file` for a person or a
+        # retention policy): a block naming one is refused as Slack refuses it.
+        self.deleted_files: set[str] = set()
+
+    def delete_file(self, file_id: str) -> None:
+        """The file is deleted in the workspace, as a person or a retention policy does it."""
+        self.deleted_files.add(file_id)
 
     @property
     def url(self) -> str:
@@ -126,6 +133,11 @@ class FakeSlack:
         """Every complete / fail call (of one run), refused ones included."""
         return [c for c in self.calls if c.method in STEP_ENDINGS
                 and (execution_id is None or c.body.get("function_execution_id") == execution_id)]
+
+    async def wait_until(self, ready: Callable[[], bool]) -> None:
+        """Wait until `ready()` is true, checked as each call arrives."""
+        async with self._arrived:
+            await self._arrived.wait_for(ready)
 
     @property
     def responses(self) -> list[dict[str, Any]]:
@@ -192,8 +204,38 @@ class FakeSlack:
             return {"ok": False, "error": "not_allowed_token_type"}
         return {"ok": False, "error": "invalid_auth"}
 
+    def _refused_file(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Slack's answer to blocks (of a view or a message) naming a deleted file:
+        invalid_blocks, the image block's slack_file pointed at."""
+        view = body.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        blocks = (view or {}).get("blocks") if isinstance(view, dict) else body.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        for index, block in enumerate(blocks or []):
+            file = block.get("slack_file") if isinstance(block, dict) else None
+            if isinstance(file, dict) and file.get("id") in self.deleted_files:
+                where = f"/view/blocks/{index}" if view else f"/blocks/{index}"
+                return {"ok": False, "error": "invalid_blocks",
+                        "errors": [f"invalid slack file [json-pointer:{where}/slack_file]"],
+                        "response_metadata": {"messages": [
+                            f"[ERROR] invalid slack file [json-pointer:{where}/slack_file]"]}}
+        return None
+
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         n = next(self._ids)
+        if method in ("views.open", "views.update", "views.push", "views.publish",
+                      "chat.postMessage", "chat.update", "chat.postEphemeral"):
+            refused = self._refused_file(body)
+            if refused is not None:
+                return refused
+        if method == "files.delete":
+            file_id = str(body.get("file", ""))
+            if file_id in self.deleted_files:
+                return {"ok": False, "error": "file_deleted"}
+            self.deleted_files.add(file_id)
+            return {"ok": True}
         if method == "auth.test":
             return {"ok": True, "url": "https://test.slack.com/", "team": "Test", "user": "bot",
                     "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0BOT",

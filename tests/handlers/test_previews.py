@@ -19,6 +19,7 @@ from blocks.metadata import CustomerViewMeta
 from blocks.preview import preview_button
 from bot.config import Settings
 from bot.deps import Deps
+from bot.domain import SlackIdentity
 from bot.emulator.catalog import SUPPORT_STREAM
 from bot.services import previews
 from tests.blockkit import validate_modal
@@ -219,14 +220,17 @@ async def test_a_refused_image_block_falls_back_and_forgets_the_file(
     await app.async_dispatch(view_action(ActionId.PREVIEW_CARD, value=card_id, user_id=ADMIN,
                                          view=customer_view(customer_id)))
     assert len(fake_slack.calls_to(UPLOAD)) == 1
-    fake_slack.override("views.update", body={"ok": False, "error": "invalid_blocks"}, times=1)
+    # Refused for another reason than the file (a deleted file: the tests below): no upload
+    # again now, the text preview with the reason, and the file is forgotten.
+    fake_slack.override("views.update", body={"ok": False, "error": "internal_error"}, times=1)
 
     await app.async_dispatch(view_action(ActionId.PREVIEW_CARD, value=card_id, user_id=ADMIN,
                                          view=customer_view(customer_id)))
 
     view = final_view(fake_slack)
     assert image_file_id(view) is None
-    assert "Slack could not show the uploaded image (invalid_blocks)" in json.dumps(view)
+    assert "Slack could not show the uploaded image (internal_error)" in json.dumps(view)
+    assert len(fake_slack.calls_to(UPLOAD)) == 1
     await app.async_dispatch(view_action(ActionId.PREVIEW_CARD, value=card_id, user_id=ADMIN,
                                          view=customer_view(customer_id)))
     assert len(fake_slack.calls_to(UPLOAD)) == 2  # uploaded again instead of reusing it
@@ -250,3 +254,72 @@ async def test_unknown_card_says_so(app: AsyncApp, fake_slack: FakeSlack) -> Non
                                          view=customer_view("u1")))
     assert "No card with id ci_nope." in json.dumps(fake_slack.last("views.update")["view"])
     assert fake_slack.calls_to("files.getUploadURLExternal") == []
+
+
+async def test_a_file_deleted_in_slack_is_uploaded_again_once_and_shown(
+        app: AsyncApp, deps: Deps, fake_slack: FakeSlack) -> None:
+    """Preview a card, delete its file in the workspace, preview again: the image again."""
+    card_id, customer_id = await card_of(deps, "tpl_welcome")
+    await app.async_dispatch(view_action(ActionId.PREVIEW_CARD, value=card_id, user_id=ADMIN,
+                                         view=customer_view(customer_id)))
+    first = image_file_id(final_view(fake_slack))
+    assert first is not None
+    fake_slack.delete_file(first)
+
+    await app.async_dispatch(view_action(ActionId.PREVIEW_CARD, value=card_id, user_id=ADMIN,
+                                         view=customer_view(customer_id)))
+
+    refused = fake_slack.calls_to("views.update")[-2]
+    assert image_file_id(refused.body["view"]) == first  # the cached file, refused by Slack
+    shown = image_file_id(final_view(fake_slack))
+    assert shown is not None and shown != first
+    assert len(fake_slack.calls_to(UPLOAD)) == 2  # uploaded again, once
+    # the new file is cached: the next preview uploads nothing
+    await app.async_dispatch(view_action(ActionId.PREVIEW_CARD, value=card_id, user_id=ADMIN,
+                                         view=customer_view(customer_id)))
+    assert image_file_id(final_view(fake_slack)) == shown
+    assert len(fake_slack.calls_to(UPLOAD)) == 2
+
+
+async def test_a_second_refusal_shows_the_text_preview_with_the_reason(
+        app: AsyncApp, deps: Deps, fake_slack: FakeSlack) -> None:
+    card_id, customer_id = await card_of(deps, "tpl_welcome")
+    await app.async_dispatch(view_action(ActionId.PREVIEW_CARD, value=card_id, user_id=ADMIN,
+                                         view=customer_view(customer_id)))
+    # Slack refuses the cached file and the one uploaded again
+    fake_slack.override("views.update", body={"ok": False, "error": "file_not_found"}, times=2)
+    before = len(fake_slack.calls_to("views.update"))
+
+    await app.async_dispatch(view_action(ActionId.PREVIEW_CARD, value=card_id, user_id=ADMIN,
+                                         view=customer_view(customer_id)))
+
+    updates = fake_slack.calls_to("views.update")[before:]
+    assert [image_file_id(u.body["view"]) is not None for u in updates] == [True, True, False]
+    assert len(fake_slack.calls_to(UPLOAD)) == 2  # one upload again, not more
+    view = final_view(fake_slack)
+    assert image_file_id(view) is None
+    assert "Slack could not show the uploaded image (file_not_found)" in json.dumps(view)
+
+
+async def test_a_preview_file_is_cached_per_workspace(
+        app: AsyncApp, deps: Deps, fake_slack: FakeSlack) -> None:
+    """A file uploaded in one workspace is not shown in another: each uploads its own."""
+    card_id, customer_id = await card_of(deps, "tpl_welcome")
+    await app.async_dispatch(view_action(ActionId.PREVIEW_CARD, value=card_id, user_id=ADMIN,
+                                         view=customer_view(customer_id)))
+    key = previews.workspace_of
+    assert key(SlackIdentity(team_id="T1", user_id="U1")) != key(
+        SlackIdentity(team_id="T2", user_id="U1")) != key(
+        SlackIdentity(team_id="T2", user_id="U1", enterprise_id="E1"))
+    card, found = await previews.load_card(deps, card_id)
+    subject = previews.subject_for(card, found, previews.PreviewRequest(card_id=card_id))
+
+    async def upload(png: bytes, name: str, title: str) -> str:
+        return "F0OTHERTEAM"
+
+    other = await previews.slack_preview(deps, subject, upload=upload, workspace="/T0OTHER")
+    assert other.uploaded and other.file_id == "F0OTHERTEAM"
+    same = await previews.slack_preview(deps, subject, upload=upload,
+                                        workspace=previews.workspace_of(
+                                            SlackIdentity(team_id=TEAM_ID, user_id=ADMIN)))
+    assert not same.uploaded and same.file_id == image_file_id(final_view(fake_slack))

@@ -111,7 +111,7 @@ async def test_admins_include_granted_admins_and_admin_groups(deps) -> None:
     await put(deps, SubjectKind.USERGROUP, "S9", Role.ADMIN)
     await members(deps, "S9", ["UGRP"])
     assert await access.admins(deps, who("U1")) == ["UADM", "UBOOT", "UGRP"]
-    assert access.admin_ids(deps) == ["UBOOT"]
+    assert access.admin_ids(deps, who("U1")) == ["UBOOT"]
 
 
 async def test_slack_admins_are_admins_uses_cached_users_info(deps, fake_slack: FakeSlack) -> None:
