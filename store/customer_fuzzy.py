@@ -1,0 +1,211 @@
+"""Close matches: customers found although a word of the query is misspelt
+(docs/design.md#customer-search). Session first; never commits.
+
+A misspelt word is matched against the vocabulary of name and email words (search_words) through
+the engine's trigram index (pg_trgm's `%` on PostgreSQL, FTS5 trigram on SQLite), and the
+candidates are kept when their edit distance (with transpositions) is within MAX_EDITS. The
+customers having every word of the query (by prefix, or as one of its close words) are then
+found on the term index, at most CANDIDATE_CAP of them, and ranked by the edits needed, then by
+name, then id.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, exists, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import Customer, CustomerMatch
+from store import models
+from store.bulk import is_postgres
+from store.customers import to_customer
+from store.search import (
+    VOCABULARY_FIELDS,
+    WORD_MAX,
+    iter_chunks,
+    next_prefix,
+    normalise,
+)
+from store.search_index import FTS_TABLE, sqlite_has_trigram
+
+FUZZY_MIN = 4  # words this long or longer may be misspelt
+MAX_EDITS = 2
+CLOSE_WORDS = 60  # vocabulary candidates read per misspelt word
+CANDIDATE_CAP = 200  # customers considered, at most
+SIMILARITY = 0.1  # pg_trgm's threshold for a candidate (the edit distance decides)
+
+_search: Table = models.CustomerSearch.__table__  # type: ignore[assignment]
+_customers: Table = models.Customer.__table__  # type: ignore[assignment]
+_PARTS = re.compile(r"[^\W\d_]+|\d+")
+
+
+def edits(a: str, b: str, cap: int = MAX_EDITS) -> int:
+    """Edit distance with adjacent transpositions (optimal string alignment); cap + 1 when
+    it exceeds `cap`."""
+    if abs(len(a) - len(b)) > cap:
+        return cap + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if (i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]):
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > cap:
+            return cap + 1
+        previous2, previous = previous, current
+    return min(previous[-1], cap + 1)
+
+
+def query_parts(query: str) -> list[str]:
+    """The words a close match must have: letter runs and digit runs of the folded query; of an
+    email address only the part before "@" (the domain is not a searched word)."""
+    found: dict[str, None] = {}
+    for word in normalise(query).split(" "):
+        local = word.split("@", 1)[0] if "@" in word else word
+        for part in _PARTS.findall(local):
+            found.setdefault(part[:WORD_MAX], None)
+    return list(found)
+
+
+def may_be_misspelt(part: str) -> bool:
+    return len(part) >= FUZZY_MIN and part.isalpha()
+
+
+def _trigrams(word: str) -> list[str]:
+    padded = f"  {word} "
+    return list(dict.fromkeys(padded[i:i + 3] for i in range(len(padded) - 2)))
+
+
+async def _candidate_words(session: AsyncSession, word: str) -> list[str]:
+    if is_postgres(session):
+        await session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', "
+                                   ":threshold, true)"), {"threshold": str(SIMILARITY)})
+        rows = await session.execute(text(
+            "SELECT word FROM search_words WHERE word % :word "
+            "ORDER BY similarity(word, :word) DESC, word LIMIT :limit"),
+            {"word": word, "limit": CLOSE_WORDS})
+        return [str(w) for (w,) in rows.all()]
+    if not sqlite_has_trigram():
+        return []
+    match = " OR ".join('"' + t.replace('"', '""') + '"' for t in _trigrams(word))
+    rows = await session.execute(text(
+        f"SELECT w.word FROM (SELECT rowid, rank FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match "
+        "ORDER BY rank LIMIT :limit) f JOIN search_words w ON w.id = f.rowid ORDER BY f.rank, "
+        "w.word"), {"match": match, "limit": CLOSE_WORDS})
+    return [str(w) for (w,) in rows.all()]
+
+
+async def close_words(session: AsyncSession, word: str) -> dict[str, int]:
+    """Vocabulary words within MAX_EDITS of `word` (a folded word of letters), with their edits."""
+    found: dict[str, int] = {}
+    for candidate in await _candidate_words(session, word):
+        distance = edits(word, candidate)
+        if distance <= MAX_EDITS:
+            found[candidate] = distance
+    return found
+
+
+@dataclass
+class _Part:
+    word: str
+    close: dict[str, int]  # close words and their edits (empty: prefix only)
+
+    def condition(self, term: Any) -> ColumnElement[bool]:
+        upper = next_prefix(self.word)
+        prefix = term >= self.word if upper is None else and_(term >= self.word, term < upper)
+        if not self.close:
+            return prefix
+        return or_(prefix, term.in_(sorted(self.close)))
+
+    def cost(self, terms: Sequence[str]) -> int | None:
+        """Edits this part needs to match one of these terms (None: it matches none)."""
+        if any(t.startswith(self.word) for t in terms):
+            return 0
+        costs = [self.close[t] for t in terms if t in self.close]
+        return min(costs) if costs else None
+
+
+async def close_matches(session: AsyncSession, query: str, *, exclude: set[str],
+                        ) -> list[CustomerMatch]:
+    """Customers having every word of the query, some only as a close word, misspelt words
+    ranked by their edits; none of `exclude`; at most CANDIDATE_CAP. Each is marked `close`."""
+    parts = [_Part(word, await close_words(session, word) if may_be_misspelt(word) else {})
+             for word in query_parts(query)]
+    if not parts or not any(p.close for p in parts):
+        return []
+    # The driving word: a misspelt one with the fewest close words. Its terms are read nearest
+    # first (prefix, one edit, two), so the cap keeps the closest customers.
+    driver = min((p for p in parts if p.close), key=lambda p: (len(p.close), -len(p.word)))
+    others = [p for p in parts if p is not driver]
+    ids: list[str] = []
+    for level in range(MAX_EDITS + 1):
+        words = {w: d for w, d in driver.close.items() if d == level}
+        if level and not words:
+            continue
+        step = _Part(driver.word, words) if level else _Part(driver.word, {})
+        found = await _driven(session, step, others, limit=CANDIDATE_CAP + len(exclude),
+                              prefix=level == 0)
+        ids.extend(c for c in found if c not in exclude and c not in ids)
+        if len(ids) >= CANDIDATE_CAP:
+            break
+    if not ids:
+        return []
+    return await _ranked(session, ids[:CANDIDATE_CAP], parts)
+
+
+async def _driven(session: AsyncSession, driver: _Part, others: list[_Part], *, limit: int,
+                  prefix: bool) -> list[str]:
+    """Customer ids with a term of the driver (its prefix, or one of its close words) and every
+    other part, in id order."""
+    s0 = _search.alias("s0")
+    own = driver.condition(s0.c.term) if prefix else s0.c.term.in_(sorted(driver.close))
+    conditions = [own]
+    for i, part in enumerate(others):
+        si = _search.alias(f"s{i + 1}")
+        conditions.append(exists().where(si.c.customer_id == s0.c.customer_id,
+                                         part.condition(si.c.term)))
+    rows = await session.execute(select(s0.c.customer_id).distinct().where(*conditions)
+                                 .order_by(s0.c.customer_id).limit(limit))
+    return [str(c) for (c,) in rows.all()]
+
+
+async def _ranked(session: AsyncSession, ids: list[str], parts: list[_Part],
+                  ) -> list[CustomerMatch]:
+    terms: dict[str, list[tuple[str, str]]] = {}
+    customers: dict[str, Customer] = {}
+    for chunk in iter_chunks(ids, 1000):
+        rows = await session.execute(select(_search.c.customer_id, _search.c.field,
+                                            _search.c.term).where(
+            _search.c.customer_id.in_(chunk)))
+        for cid, field, term in rows.all():
+            terms.setdefault(str(cid), []).append((str(field), str(term)))
+        rows = await session.execute(select(_customers).where(_customers.c.id.in_(chunk)))
+        customers.update((str(row.id), to_customer(row)) for row in rows.all())
+    scored: list[tuple[tuple[int, str, str], CustomerMatch]] = []
+    for cid in ids:
+        found = terms.get(cid, [])
+        costs = [part.cost([t for _, t in found]) for part in parts]
+        if any(c is None for c in costs) or cid not in customers:
+            continue  # changed since it was found
+        field = _field(found, parts)
+        customer = customers[cid]
+        key = (sum(c or 0 for c in costs), customer.name.lower(), cid)
+        scored.append((key, CustomerMatch(customer=customer, matched_field=field, close=True)))
+    scored.sort(key=lambda item: item[0])
+    return [match for _, match in scored]
+
+
+def _field(found: list[tuple[str, str]], parts: list[_Part]) -> str:
+    """The field a close match is shown by: name when a misspelt word is in the name."""
+    for field in VOCABULARY_FIELDS:
+        for part in parts:
+            if any(f == field and t in part.close for f, t in found):
+                return field
+    return VOCABULARY_FIELDS[0]
