@@ -24,6 +24,7 @@ from store import models
 from store.bulk import is_postgres
 from store.customers import to_customer
 from store.search import (
+    NAME_FIELD,
     VOCABULARY_FIELDS,
     WORD_MAX,
     iter_chunks,
@@ -32,15 +33,17 @@ from store.search import (
 )
 from store.search_index import FTS_TABLE, sqlite_has_trigram
 
-FUZZY_MIN = 4  # words this long or longer may be misspelt
+FUZZY_MIN = 4  # words this long or longer may be misspelt, by up to MAX_EDITS
 MAX_EDITS = 2
+SHORT_EDITS = 1  # a 3-letter query word may be a 4+ letter word misspelt once (a letter dropped)
 CLOSE_WORDS = 60  # vocabulary candidates read per misspelt word
 CANDIDATE_CAP = 200  # customers considered, at most
-SIMILARITY = 0.1  # pg_trgm's threshold for a candidate (the edit distance decides)
+SIMILARITY = 0.05  # pg_trgm's threshold for a candidate: one shared trigram of a long word passes
 
 _search: Table = models.CustomerSearch.__table__  # type: ignore[assignment]
 _customers: Table = models.Customer.__table__  # type: ignore[assignment]
 _PARTS = re.compile(r"[^\W\d_]+|\d+")
+_FOLDED = re.compile(r"[.'\-_+]+")  # apostrophes, hyphens, dots (and an email's _ and +)
 
 
 def edits(a: str, b: str, cap: int = MAX_EDITS) -> int:
@@ -64,18 +67,24 @@ def edits(a: str, b: str, cap: int = MAX_EDITS) -> int:
 
 
 def query_parts(query: str) -> list[str]:
-    """The words a close match must have: letter runs and digit runs of the folded query; of an
-    email address only the part before "@" (the domain is not a searched word)."""
+    """The words a close match must have: the folded query's words split at apostrophes, hyphens
+    and dots, then into letter and digit runs; of an email address only the part before "@" (the
+    domain is not a searched word). Other punctuation stays in its word ("sam%" is no name)."""
     found: dict[str, None] = {}
     for word in normalise(query).split(" "):
         local = word.split("@", 1)[0] if "@" in word else word
-        for part in _PARTS.findall(local):
-            found.setdefault(part[:WORD_MAX], None)
+        for piece in _FOLDED.split(local):
+            for part in _PARTS.findall(piece) if piece.isalnum() else [piece]:
+                if part:
+                    found.setdefault(part[:WORD_MAX], None)
     return list(found)
 
 
-def may_be_misspelt(part: str) -> bool:
-    return len(part) >= FUZZY_MIN and part.isalpha()
+def allowed_edits(part: str) -> int:
+    """How many edits a query word may be from the word meant (0: it is not looked up)."""
+    if not part.isalpha() or len(part) < FUZZY_MIN - 1:
+        return 0
+    return MAX_EDITS if len(part) >= FUZZY_MIN else SHORT_EDITS
 
 
 def _trigrams(word: str) -> list[str]:
@@ -103,11 +112,15 @@ async def _candidate_words(session: AsyncSession, word: str) -> list[str]:
 
 
 async def close_words(session: AsyncSession, word: str) -> dict[str, int]:
-    """Vocabulary words within MAX_EDITS of `word` (a folded word of letters), with their edits."""
+    """Vocabulary words close to `word` (a folded word of letters: allowed_edits), with their
+    edits; a word meant is FUZZY_MIN letters or more."""
+    cap = allowed_edits(word)
     found: dict[str, int] = {}
+    if not cap:
+        return found
     for candidate in await _candidate_words(session, word):
-        distance = edits(word, candidate)
-        if distance <= MAX_EDITS:
+        distance = edits(word, candidate, cap)
+        if distance <= cap and (len(candidate) >= FUZZY_MIN or candidate == word):
             found[candidate] = distance
     return found
 
@@ -134,10 +147,9 @@ class _Part:
 
 async def close_matches(session: AsyncSession, query: str, *, exclude: set[str],
                         ) -> list[CustomerMatch]:
-    """Customers having every word of the query, some only as a close word, misspelt words
-    ranked by their edits; none of `exclude`; at most CANDIDATE_CAP. Each is marked `close`."""
-    parts = [_Part(word, await close_words(session, word) if may_be_misspelt(word) else {})
-             for word in query_parts(query)]
+    """Customers having every word of the query, by prefix or as a close word, ranked by the
+    edits needed; none of `exclude`; at most CANDIDATE_CAP. Those needing edits are `close`."""
+    parts = [_Part(word, await close_words(session, word)) for word in query_parts(query)]
     if not parts or not any(p.close for p in parts):
         return []
     # The driving word: a misspelt one with the fewest close words. Its terms are read nearest
@@ -157,7 +169,9 @@ async def close_matches(session: AsyncSession, query: str, *, exclude: set[str],
             break
     if not ids:
         return []
-    return await _ranked(session, ids[:CANDIDATE_CAP], parts)
+    # An email address whose domain was dropped is a guess even when its words all match.
+    guess = any("@" in word for word in normalise(query).split(" "))
+    return await _ranked(session, ids[:CANDIDATE_CAP], parts, guess=guess)
 
 
 async def _driven(session: AsyncSession, driver: _Part, others: list[_Part], *, limit: int,
@@ -176,7 +190,7 @@ async def _driven(session: AsyncSession, driver: _Part, others: list[_Part], *, 
     return [str(c) for (c,) in rows.all()]
 
 
-async def _ranked(session: AsyncSession, ids: list[str], parts: list[_Part],
+async def _ranked(session: AsyncSession, ids: list[str], parts: list[_Part], *, guess: bool,
                   ) -> list[CustomerMatch]:
     terms: dict[str, list[tuple[str, str]]] = {}
     customers: dict[str, Customer] = {}
@@ -194,18 +208,22 @@ async def _ranked(session: AsyncSession, ids: list[str], parts: list[_Part],
         costs = [part.cost([t for _, t in found]) for part in parts]
         if any(c is None for c in costs) or cid not in customers:
             continue  # changed since it was found
-        field = _field(found, parts)
+        cost = sum(c or 0 for c in costs)
         customer = customers[cid]
-        key = (sum(c or 0 for c in costs), customer.name.lower(), cid)
-        scored.append((key, CustomerMatch(customer=customer, matched_field=field, close=True)))
+        # Every word starting a term (in another order than the phrase the term index read
+        # first): a prefix match, not a guess.
+        scored.append(((cost, customer.name.lower(), cid), CustomerMatch(
+            customer=customer, matched_field=_field(found, parts), close=guess or cost > 0)))
     scored.sort(key=lambda item: item[0])
     return [match for _, match in scored]
 
 
 def _field(found: list[tuple[str, str]], parts: list[_Part]) -> str:
-    """The field a close match is shown by: name when a misspelt word is in the name."""
+    """The field a match is shown by: the field of a misspelt word's close term, else of the
+    first word's prefix (name first)."""
     for field in VOCABULARY_FIELDS:
-        for part in parts:
-            if any(f == field and t in part.close for f, t in found):
-                return field
-    return VOCABULARY_FIELDS[0]
+        if any(f == field and t in part.close and not t.startswith(part.word)
+               for part in parts for f, t in found):
+            return field
+    prefixed = [f for f, t in found for part in parts if t.startswith(part.word)]
+    return NAME_FIELD if NAME_FIELD in prefixed else (prefixed[0] if prefixed else NAME_FIELD)
