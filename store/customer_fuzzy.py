@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, exists, or_, select, text
+from sqlalchemy import ColumnElement, Table, and_, case, exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import Customer, CustomerMatch
@@ -38,11 +38,12 @@ MAX_EDITS = 2
 SHORT_EDITS = 1  # a 3-letter query word may be a 4+ letter word misspelt once (a letter dropped)
 CLOSE_WORDS = 60  # vocabulary candidates read per misspelt word
 CANDIDATE_CAP = 200  # customers considered, at most
+SCAN_ROWS = 2000  # terms read from one source of the driving word, at most
+SCAN_BUDGET = 6000  # terms read from all its sources, at most
 SIMILARITY = 0.05  # pg_trgm's threshold for a candidate: one shared trigram of a long word passes
 
 _search: Table = models.CustomerSearch.__table__  # type: ignore[assignment]
 _customers: Table = models.Customer.__table__  # type: ignore[assignment]
-_PARTS = re.compile(r"[^\W\d_]+|\d+")
 _FOLDED = re.compile(r"[.'\-_+]+")  # apostrophes, hyphens, dots (and an email's _ and +)
 
 
@@ -68,15 +69,14 @@ def edits(a: str, b: str, cap: int = MAX_EDITS) -> int:
 
 def query_parts(query: str) -> list[str]:
     """The words a close match must have: the folded query's words split at apostrophes, hyphens
-    and dots, then into letter and digit runs; of an email address only the part before "@" (the
-    domain is not a searched word). Other punctuation stays in its word ("sam%" is no name)."""
+    and dots; of an email address only the part before "@" (the domain is not a searched word).
+    Other punctuation stays in its word ("sam%" is no name)."""
     found: dict[str, None] = {}
     for word in normalise(query).split(" "):
         local = word.split("@", 1)[0] if "@" in word else word
         for piece in _FOLDED.split(local):
-            for part in _PARTS.findall(piece) if piece.isalnum() else [piece]:
-                if part:
-                    found.setdefault(part[:WORD_MAX], None)
+            if piece:
+                found.setdefault(piece[:WORD_MAX], None)
     return list(found)
 
 
@@ -131,8 +131,7 @@ class _Part:
     close: dict[str, int]  # close words and their edits (empty: prefix only)
 
     def condition(self, term: Any) -> ColumnElement[bool]:
-        upper = next_prefix(self.word)
-        prefix = term >= self.word if upper is None else and_(term >= self.word, term < upper)
+        prefix = _prefix_condition(term, self.word)
         if not self.close:
             return prefix
         return or_(prefix, term.in_(sorted(self.close)))
@@ -152,42 +151,74 @@ async def close_matches(session: AsyncSession, query: str, *, exclude: set[str],
     parts = [_Part(word, await close_words(session, word)) for word in query_parts(query)]
     if not parts or not any(p.close for p in parts):
         return []
-    # The driving word: a misspelt one with the fewest close words. Its terms are read nearest
-    # first (prefix, one edit, two), so the cap keeps the closest customers.
-    driver = min((p for p in parts if p.close), key=lambda p: (len(p.close), -len(p.word)))
+    # The driving word: the one with the fewest terms (counted up to SCAN_ROWS). Its sources (its
+    # prefix, then its close words nearest first) are read in index order, each at most
+    # SCAN_ROWS terms, until SCAN_BUDGET terms are read: the time is bounded, and the cap keeps
+    # the nearest customers.
+    counts = [await _bounded_count(session, part) for part in parts]
+    driver = parts[min(range(len(parts)), key=lambda i: (counts[i], -len(parts[i].word)))]
     others = [p for p in parts if p is not driver]
-    ids: list[str] = []
-    for level in range(MAX_EDITS + 1):
-        words = {w: d for w, d in driver.close.items() if d == level}
-        if level and not words:
-            continue
-        step = _Part(driver.word, words) if level else _Part(driver.word, {})
-        found = await _driven(session, step, others, limit=CANDIDATE_CAP + len(exclude),
-                              prefix=level == 0)
-        ids.extend(c for c in found if c not in exclude and c not in ids)
-        if len(ids) >= CANDIDATE_CAP:
+    ids: dict[str, None] = {}
+    budget = SCAN_BUDGET
+    for source in _sources(driver):
+        found, read = await _driven(session, source, others)
+        ids.update((c, None) for c in found if c not in exclude)
+        budget -= read
+        if len(ids) >= CANDIDATE_CAP or budget <= 0:
             break
     if not ids:
         return []
     # An email address whose domain was dropped is a guess even when its words all match.
     guess = any("@" in word for word in normalise(query).split(" "))
-    return await _ranked(session, ids[:CANDIDATE_CAP], parts, guess=guess)
+    return await _ranked(session, list(ids)[:CANDIDATE_CAP], parts, guess=guess)
 
 
-async def _driven(session: AsyncSession, driver: _Part, others: list[_Part], *, limit: int,
-                  prefix: bool) -> list[str]:
-    """Customer ids with a term of the driver (its prefix, or one of its close words) and every
-    other part, in id order."""
-    s0 = _search.alias("s0")
-    own = driver.condition(s0.c.term) if prefix else s0.c.term.in_(sorted(driver.close))
-    conditions = [own]
+def _prefix_condition(term: Any, word: str) -> ColumnElement[bool]:
+    upper = next_prefix(word)
+    return term >= word if upper is None else and_(term >= word, term < upper)
+
+
+def _sources(part: _Part) -> list[tuple[str, str]]:
+    """("prefix", word) then ("term", close word) by edits, then word."""
+    close = sorted((d, w) for w, d in part.close.items() if not w.startswith(part.word))
+    return [("prefix", part.word)] + [("term", w) for _, w in close]
+
+
+def _source_condition(term: Any, source: tuple[str, str]) -> ColumnElement[bool]:
+    kind, word = source
+    return _prefix_condition(term, word) if kind == "prefix" else term == word
+
+
+async def _bounded_count(session: AsyncSession, part: _Part) -> int:
+    """Terms of this part's sources, counted up to SCAN_ROWS (index-only range scans)."""
+    total = 0
+    for source in _sources(part):
+        inner = (select(_search.c.customer_id).where(_source_condition(_search.c.term, source))
+                 .limit(SCAN_ROWS - total).subquery("bounded"))
+        total += int(await session.scalar(select(func.count()).select_from(inner)) or 0)
+        if total >= SCAN_ROWS:
+            break
+    return total
+
+
+async def _driven(session: AsyncSession, source: tuple[str, str], others: list[_Part],
+                  ) -> tuple[list[str], int]:
+    """Customer ids among the first SCAN_ROWS terms of one source (in index order) that have
+    every other part, and how many terms were read."""
+    s0 = _search
+    driving = (select(s0.c.customer_id).where(_source_condition(s0.c.term, source))
+               .order_by(s0.c.term, s0.c.customer_id).limit(SCAN_ROWS).subquery("driving"))
+    conditions = []
     for i, part in enumerate(others):
         si = _search.alias(f"s{i + 1}")
-        conditions.append(exists().where(si.c.customer_id == s0.c.customer_id,
+        conditions.append(exists().where(si.c.customer_id == driving.c.customer_id,
                                          part.condition(si.c.term)))
-    rows = await session.execute(select(s0.c.customer_id).distinct().where(*conditions)
-                                 .order_by(s0.c.customer_id).limit(limit))
-    return [str(c) for (c,) in rows.all()]
+    columns: list[Any] = [driving.c.customer_id]
+    if conditions:
+        columns.append(case((and_(*conditions), 1), else_=0).label("every"))
+    rows = (await session.execute(select(*columns))).all()
+    found = sorted({str(row[0]) for row in rows if not conditions or row[1]})
+    return found, len(rows)
 
 
 async def _ranked(session: AsyncSession, ids: list[str], parts: list[_Part], *, guess: bool,

@@ -275,8 +275,9 @@ async def search_customers(session: AsyncSession, *, query: str, limit: int = 10
                            offset: int = 0, phone_region: str = DEFAULT_PHONE_REGION,
                            close: bool = True) -> tuple[list[CustomerMatch], int]:
     """Customers matching every word of the query by prefix, exact id/email/phone hits first
-    (local phone numbers read in `phone_region`); when fewer than CLOSE_BELOW match, close
-    matches (a misspelt word, store.customer_fuzzy) follow them, marked `close`.
+    (local phone numbers read in `phone_region`); when fewer than CLOSE_BELOW match, none
+    exactly, the customers with every word in another order and the close matches (a misspelt
+    word, store.customer_fuzzy, marked `close`) follow them.
 
     Returns one page of matches and the total, which stops counting at COUNT_CAP.
     """
@@ -292,6 +293,8 @@ async def search_customers(session: AsyncSession, *, query: str, limit: int = 10
                                           region=phone_region)
     else:
         everything = matches
+    if any(m.exact for m in everything):  # an exact id/email/phone hit is the answer
+        return matches, total
     found = await customer_fuzzy.close_matches(
         session, query, exclude={m.customer.id for m in everything})
     ranked = everything + found
