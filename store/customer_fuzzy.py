@@ -38,8 +38,8 @@ MAX_EDITS = 2
 SHORT_EDITS = 1  # a 3-letter query word may be a 4+ letter word misspelt once (a letter dropped)
 CLOSE_WORDS = 60  # vocabulary candidates read per misspelt word
 CANDIDATE_CAP = 200  # customers considered, at most
-SCAN_ROWS = 2000  # terms read from one source of the driving word, at most
-SCAN_BUDGET = 6000  # terms read from all its sources, at most
+SCAN_ROWS = 500  # terms read from one source of the driving word, at most
+SCAN_BUDGET = 1500  # terms read from all its sources, at most
 SIMILARITY = 0.05  # pg_trgm's threshold for a candidate: one shared trigram of a long word passes
 
 _search: Table = models.CustomerSearch.__table__  # type: ignore[assignment]
@@ -130,11 +130,14 @@ class _Part:
     word: str
     close: dict[str, int]  # close words and their edits (empty: prefix only)
 
-    def condition(self, term: Any) -> ColumnElement[bool]:
-        prefix = _prefix_condition(term, self.word)
+    def probe(self, term: Any) -> ColumnElement[bool]:
+        """This part's terms, checked on one customer's rows. Deliberately not sargable on the
+        term index: the lookup goes through the primary key by customer id (a common word's
+        range would otherwise be scanned for every customer probed)."""
+        prefix = func.substr(term, 1, len(self.word)) == self.word
         if not self.close:
             return prefix
-        return or_(prefix, term.in_(sorted(self.close)))
+        return or_(prefix, func.substr(term, 1, WORD_MAX + 1).in_(sorted(self.close)))
 
     def cost(self, terms: Sequence[str]) -> int | None:
         """Edits this part needs to match one of these terms (None: it matches none)."""
@@ -204,7 +207,7 @@ async def _bounded_count(session: AsyncSession, part: _Part) -> int:
 async def _driven(session: AsyncSession, source: tuple[str, str], others: list[_Part],
                   ) -> tuple[list[str], int]:
     """Customer ids among the first SCAN_ROWS terms of one source (in index order) that have
-    every other part, and how many terms were read."""
+    every other part in their name or email, and how many terms were read."""
     s0 = _search
     driving = (select(s0.c.customer_id).where(_source_condition(s0.c.term, source))
                .order_by(s0.c.term, s0.c.customer_id).limit(SCAN_ROWS).subquery("driving"))
@@ -212,7 +215,8 @@ async def _driven(session: AsyncSession, source: tuple[str, str], others: list[_
     for i, part in enumerate(others):
         si = _search.alias(f"s{i + 1}")
         conditions.append(exists().where(si.c.customer_id == driving.c.customer_id,
-                                         part.condition(si.c.term)))
+                                         si.c.field.in_(VOCABULARY_FIELDS),
+                                         part.probe(si.c.term)))
     columns: list[Any] = [driving.c.customer_id]
     if conditions:
         columns.append(case((and_(*conditions), 1), else_=0).label("every"))
