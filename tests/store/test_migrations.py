@@ -169,3 +169,49 @@ async def test_postgres_0005_keeps_each_dead_letter_once():
         pytest.skip("TEST_DATABASE_URL is not set")
     async with fresh_postgres_database(TEST_DATABASE_URL, prefix="cc_migrate") as url:
         await _dead_letters_kept_once_by_0005(url)
+
+
+async def _vocabulary_filled_by_0010(url: str) -> None:
+    """0010 on a database with customers: their name and email words fill search_words and are
+    found as close words; and back down to 0005."""
+    from bot.domain import Customer
+    from store import customer_fuzzy
+    from store.db import make_sessions
+    from store.search import customer_terms
+
+    engine = make_engine(url)
+    config = alembic_config(url)
+    person = Customer(id="u1", name="Nikolai Cohen", email="nik.cohen42@example.com")
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, config, command.upgrade, "0005")
+            await conn.execute(text("INSERT INTO customers (id, name, email, phone, external_id, "
+                                    "profile) VALUES ('u1', 'Nikolai Cohen', "
+                                    "'nik.cohen42@example.com', '', '', '{}')"))
+            for term in customer_terms(person):
+                await conn.execute(text("INSERT INTO customer_search VALUES (:c, :f, :t, :e)"),
+                                   {"c": "u1", "f": term.field, "t": term.term, "e": term.exact})
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, config, command.upgrade, "head")
+            words = set((await conn.execute(text("SELECT word FROM search_words"))).scalars())
+        assert words == {"nikolai", "cohen", "nik"}  # letters only: not "cohen42"
+        async with make_sessions(engine)() as session:
+            assert await customer_fuzzy.close_words(session, "nicolai") == {"nikolai": 1}
+        await _assert_matches_models(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, config, command.downgrade, "0005")
+            assert "search_words" not in await conn.run_sync(_tables)
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_0010_fills_the_vocabulary(tmp_path):
+    await _vocabulary_filled_by_0010(f"sqlite+aiosqlite:///{tmp_path / 'voc.db'}")
+
+
+@pytest.mark.postgres
+async def test_postgres_0010_fills_the_vocabulary():
+    if not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    async with fresh_postgres_database(TEST_DATABASE_URL, prefix="cc_migrate") as url:
+        await _vocabulary_filled_by_0010(url)
