@@ -52,7 +52,8 @@ from store.db import make_engine, make_sessions
 from store.migrate import upgrade_to_head
 from store.models import CardEvent
 from store.models import Customer as CustomerRow
-from store.search import customer_terms
+from store.search import VOCABULARY_FIELDS, customer_terms, is_vocabulary_word
+from store.search_index import FTS_TABLE
 
 DEFAULT_CUSTOMERS = 1_000_000
 BIG_CARDS = 5_000
@@ -128,6 +129,12 @@ def generate(count: int, *, seed: int = SEED, workers: int | None = None) -> lis
     return files
 
 
+def vocabulary(search: list[tuple[Any, ...]]) -> set[str]:
+    """The search_words of these search rows (store.search.vocabulary, on the cached tuples)."""
+    return {term for _, field, term, exact in search
+            if not exact and field in VOCABULARY_FIELDS and is_vocabulary_word(term)}
+
+
 def chunks(files: list[Path]) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
     for path in files:
         with open(path, "rb") as source:
@@ -157,15 +164,20 @@ def load_sqlite(path: str, files: list[Path]) -> None:
         db.execute("BEGIN")
         for table in OUR_TABLES:
             db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+        db.execute("DELETE FROM search_words")
+        db.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('delete-all')")
         db.execute("DROP INDEX IF EXISTS ix_customer_search_term")
         columns = ", ".join(CUSTOMER_COLUMNS)
         put_customer = (f"INSERT INTO customers ({columns}) "  # noqa: S608
                         f"VALUES ({', '.join('?' * len(CUSTOMER_COLUMNS))})")
         put_term = "INSERT INTO customer_search VALUES (?, ?, ?, ?)"
+        words: set[str] = set()
         for customers, search in chunks(files):
             db.executemany(put_customer, [(*row[:6], _sqlite_time(row[6]), _sqlite_time(row[7]))
                                           for row in customers])
             db.executemany(put_term, search)
+            words |= vocabulary(search)
+        db.executemany("INSERT INTO search_words (word) VALUES (?)", [(w,) for w in sorted(words)])
         db.execute("COMMIT")
         loaded = time.perf_counter()
         db.execute("CREATE INDEX ix_customer_search_term ON customer_search (term, customer_id)")
@@ -182,7 +194,7 @@ async def load_postgres(dsn: str, files: list[Path]) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("SET maintenance_work_mem = '1GB'")
-        await conn.execute(f"TRUNCATE {', '.join(OUR_TABLES)} CASCADE")
+        await conn.execute(f"TRUNCATE {', '.join(OUR_TABLES)}, search_words CASCADE")
         await conn.execute(
             "ALTER TABLE customer_search DROP CONSTRAINT IF EXISTS "
             "fk_customer_search_customer_id_customers, "
@@ -191,12 +203,16 @@ async def load_postgres(dsn: str, files: list[Path]) -> None:
 
         def stamp(value: str | None) -> datetime | None:
             return None if value is None else datetime.fromisoformat(value)
+        words: set[str] = set()
         for customers, search in chunks(files):
             await conn.copy_records_to_table(
                 "customers", columns=list(CUSTOMER_COLUMNS),
                 records=[(*row[:6], stamp(row[6]), stamp(row[7])) for row in customers])
             await conn.copy_records_to_table("customer_search", columns=list(SEARCH_COLUMNS),
                                              records=search)
+            words |= vocabulary(search)
+        await conn.copy_records_to_table("search_words", columns=["word"],
+                                         records=[(w,) for w in sorted(words)])
         await conn.execute("ALTER TABLE customer_search ADD CONSTRAINT pk_customer_search "
                            "PRIMARY KEY (customer_id, field, term)")
         await conn.execute("CREATE INDEX ix_customer_search_term ON customer_search "
@@ -207,6 +223,7 @@ async def load_postgres(dsn: str, files: list[Path]) -> None:
         # VACUUM sets the visibility map (index-only scans skip the heap) and gathers stats.
         await conn.execute("VACUUM ANALYZE customers")
         await conn.execute("VACUUM ANALYZE customer_search")
+        await conn.execute("VACUUM ANALYZE search_words")
     finally:
         await conn.close()
 

@@ -140,7 +140,7 @@ def _match_row(index: int, match: CustomerMatch, fields: Sequence[str]) -> Secti
         if value:
             label = _FIELD_NAMES.get(key) or f"{safe_mrkdwn(key, 60)}:"
             details.append(f"{label} {safe_mrkdwn(value, DETAIL_LIMIT)}")
-    how = "exact match" if match.exact else "matched"
+    how = "exact match" if match.exact else "close match" if match.close else "matched"
     label = _FIELD_NAMES.get(field) or safe_mrkdwn(field, 60)
     text = f"*{name}*\n{' · '.join(details)}\n_{how} on {label}_"
     accessory = None

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     # the contract's (docs/atomic.md, "Event spellings").
     emulator_event_shape: Literal["sdk", "contract"] = "sdk"
 
+    # Phone numbers typed or stored without a country code ("021 555 0101") are read in this
+    # region (ISO 3166 two letters; docs/operations.md, "Customer search").
+    search_phone_region: str = Field(default="NZ", pattern=r"^[A-Za-z]{2}$")
+
     support_channel_id: str | None = None
     customer_center_admins: str = ""
     slack_admins_are_admins: bool = False

@@ -35,10 +35,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import CustomerMatch
-from store import models
+from store import customer_fuzzy, models
 from store.bulk import ROWS, is_postgres, json_rows, rows_param
 from store.customers import to_customer
 from store.search import (
+    DEFAULT_PHONE_REGION,
     EXACT_FIELDS,
     NAME_FIELD,
     exact_candidates,
@@ -48,6 +49,7 @@ from store.search import (
 )
 
 COUNT_CAP = 1000  # search totals stop counting here ("1000+")
+CLOSE_BELOW = 10  # close matches are looked for when fewer exact and prefix matches are found
 ROW_CAP = 2500  # search-term rows read from the driving prefix range, at most
 CHUNK = 1000  # customers per IN list
 
@@ -270,17 +272,41 @@ def _range(term: str) -> dict[str, Any]:
 
 
 async def search_customers(session: AsyncSession, *, query: str, limit: int = 10,
-                           offset: int = 0) -> tuple[list[CustomerMatch], int]:
-    """Customers matching every word of the query by prefix, exact id/email/phone hits first.
+                           offset: int = 0, phone_region: str = DEFAULT_PHONE_REGION,
+                           close: bool = True) -> tuple[list[CustomerMatch], int]:
+    """Customers matching every word of the query by prefix, exact id/email/phone hits first
+    (local phone numbers read in `phone_region`); when fewer than CLOSE_BELOW match, none
+    exactly, the customers with every word in another order and the close matches (a misspelt
+    word, store.customer_fuzzy, marked `close`) follow them.
 
     Returns one page of matches and the total, which stops counting at COUNT_CAP.
     """
+    limit = max(1, min(limit, 100))
+    offset = max(0, offset)
+    matches, total = await _prefix_search(session, query, limit=limit, offset=offset,
+                                   region=phone_region)
+    if not close or total >= CLOSE_BELOW or not query_tokens(query):
+        return matches, total
+    # Few or no exact and prefix matches: all of them, then the close matches, one list paged.
+    if offset or total > len(matches):
+        everything, total = await _prefix_search(session, query, limit=CLOSE_BELOW, offset=0,
+                                          region=phone_region)
+    else:
+        everything = matches
+    if any(m.exact for m in everything):  # an exact id/email/phone hit is the answer
+        return matches, total
+    found = await customer_fuzzy.close_matches(
+        session, query, exclude={m.customer.id for m in everything})
+    ranked = everything + found
+    return ranked[offset:offset + limit], min(len(ranked), COUNT_CAP)
+
+
+async def _prefix_search(session: AsyncSession, query: str, *, limit: int, offset: int, region: str,
+                  ) -> tuple[list[CustomerMatch], int]:
     words = query_tokens(query)
     if not words:
         return [], 0
-    limit = max(1, min(limit, 100))
-    offset = max(0, offset)
-    exact_terms = exact_candidates(query)
+    exact_terms = exact_candidates(query, region=region)
     # One word, or the words in order starting a field value: one range, one statement.
     matches, total, read = await _ranked_page(session, _range(" ".join(words)), exact_terms,
                                               limit=limit, offset=offset)

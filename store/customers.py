@@ -27,14 +27,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import Customer
 from store import bulk, fitting, models
 from store.search import (
+    DEFAULT_PHONE_REGION,
     customer_terms,
     iter_chunks,
+    vocabulary,
 )
 
 CHUNK = 1000  # customers per bulk statement
 
 _customers: Table = models.Customer.__table__  # type: ignore[assignment]
 _search: Table = models.CustomerSearch.__table__  # type: ignore[assignment]
+_words: Table = models.SearchWord.__table__  # type: ignore[assignment]
 
 
 def dialect_insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -68,9 +71,10 @@ def _row(customer: Customer) -> dict[str, Any]:
             "last_seen_at": customer.last_seen_at, "updated_at": customer.updated_at}
 
 
-async def upsert_customers(session: AsyncSession, customers: Sequence[Customer],
-                           ) -> list[fitting.Note]:
-    """Insert or update customers in bulk and rewrite their search terms.
+async def upsert_customers(session: AsyncSession, customers: Sequence[Customer], *,
+                           phone_region: str = DEFAULT_PHONE_REGION) -> list[fitting.Note]:
+    """Insert or update customers in bulk and rewrite their search terms (local phone numbers
+    read in `phone_region`) and add their name and email words to the vocabulary.
 
     Each is first fitted to the columns (store.fitting): what was changed, and the customers
     left out because their id does not fit, are returned as notes.
@@ -90,10 +94,15 @@ async def upsert_customers(session: AsyncSession, customers: Sequence[Customer],
         await session.execute(stmt, [_row(c) for c in chunk])
         ids = [c.id for c in chunk]
         await session.execute(delete(_search).where(_search.c.customer_id.in_(ids)))
-        terms = [{"customer_id": c.id, "field": t.field, "term": t.term, "exact": t.exact}
-                 for c in chunk for t in customer_terms(c)]
+        found = {c.id: customer_terms(c, region=phone_region) for c in chunk}
+        terms = [{"customer_id": cid, "field": t.field, "term": t.term, "exact": t.exact}
+                 for cid, ts in found.items() for t in ts]
         if terms:
             await session.execute(insert(_search), terms)
+        words = sorted(set().union(*(vocabulary(ts) for ts in found.values())))
+        if words:
+            await session.execute(dialect_insert(session, _words).on_conflict_do_nothing(
+                index_elements=[_words.c.word]), [{"word": w} for w in words])
     return notes
 
 

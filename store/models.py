@@ -18,9 +18,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from store import search_index
 from store.types import JSONType, SearchTerm, UTCDateTime
 
 NAMING = {
@@ -64,6 +67,19 @@ class CustomerSearch(Base):
     term: Mapped[str] = mapped_column(SearchTerm, primary_key=True)
     exact: Mapped[bool] = mapped_column(default=False)  # whole-value term of an exact-match field
     __table_args__ = (Index("ix_customer_search_term", "term", "customer_id"),)
+
+
+class SearchWord(Base):
+    """The words customers are found by in names and emails, once each: the vocabulary a
+    misspelt word is matched against (docs/design.md#customer-search). Indexed by trigram:
+    pg_trgm GIN on PostgreSQL, an FTS5 trigram table on SQLite (store.search_index). Never
+    pruned: a word nobody has any more finds no one."""
+
+    __tablename__ = "search_words"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    word: Mapped[str] = mapped_column(SearchTerm, unique=True)
+    __table_args__ = (Index("ix_search_words_word_trgm", "word", postgresql_using="gin",
+                            postgresql_ops={"word": "gin_trgm_ops"}),)
 
 
 class Card(Base):
@@ -372,7 +388,8 @@ slack_oauth_states = Table(
 
 
 __all__ = ["AccessGrant", "ActionFlow", "AuditLog", "Base", "Card", "CardEvent", "CardInput",
-           "Customer", "CustomerSearch", "Follow", "SlackAdminCache", "TeamSetting", "Usergroup",
+           "Customer", "CustomerSearch", "Follow", "SearchWord", "SlackAdminCache",
+           "TeamSetting", "Usergroup",
            "UsergroupMember", "FlowSend", "Notification", "StreamContainer", "SyncState",
            "UniqueConstraint"]
 
@@ -397,3 +414,23 @@ class FunctionExecution(Base):
     next_check_at: Mapped[datetime]  # the sweep looks at it again from then (a lease)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     __table_args__ = (Index("ix_function_executions_state_next", "state", "next_check_at"),)
+
+
+@event.listens_for(SearchWord.__table__, "before_create")
+def _search_extensions(target: Any, connection: Connection, **kw: Any) -> None:
+    if connection.dialect.name == "postgresql":
+        for name in search_index.PG_EXTENSIONS:
+            connection.exec_driver_sql(f"CREATE EXTENSION IF NOT EXISTS {name}")
+
+
+@event.listens_for(SearchWord.__table__, "after_create")
+def _search_fts(target: Any, connection: Connection, **kw: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        search_index.create_sqlite_fts(connection.exec_driver_sql)
+
+
+@event.listens_for(SearchWord.__table__, "before_drop")
+def _search_fts_drop(target: Any, connection: Connection, **kw: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        for statement in search_index.SQLITE_FTS_DROP:
+            connection.exec_driver_sql(statement)

@@ -7,6 +7,8 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple, TypeVar
 
+import phonenumbers
+
 from bot.domain import Customer
 
 T = TypeVar("T")
@@ -19,8 +21,15 @@ NAME_FIELD = "name"
 BUILTIN_FIELDS = frozenset({*EXACT_FIELDS, NAME_FIELD})
 
 _DROP_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+# Apostrophes and hyphens as people type them, folded to ASCII (docs/design.md#customer-search)
+_PUNCTUATION = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u02b9": "'",
+                              "\u00b4": "'", "\u2032": "'", "\u2010": "-",
+                              "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+                              "\u2212": "-", "\ufe63": "-", "\uff0d": "-"})
 _WORD_SPLIT = re.compile(r"[\W_]+")
 _NON_DIGIT = re.compile(r"\D+")
+_PHONE_LIKE = re.compile(r"\+?[\d\s().\-/]{3,40}")  # what may be a phone number, typed any way
+DEFAULT_PHONE_REGION = "NZ"  # Settings.search_phone_region's default (docs/operations.md)
 
 
 def normalise(text: str) -> str:
@@ -32,6 +41,7 @@ def normalise(text: str) -> str:
 
 def _normalise_unicode(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    decomposed = decomposed.translate(_PUNCTUATION)
     kept: list[str] = []
     for char in decomposed:
         if unicodedata.combining(char):
@@ -46,6 +56,24 @@ def _normalise_unicode(text: str) -> str:
 def digits(text: str) -> str:
     """Only the digits of a phone number (`+64 21-555` -> `6421555`)."""
     return _NON_DIGIT.sub("", text)
+
+
+def phone_keys(text: str, region: str = DEFAULT_PHONE_REGION) -> list[str]:
+    """The digit strings a phone number is found by: its E.164 digits and its national number,
+    read with `phonenumbers` (a local format with a trunk prefix, "021 555 0101", is read in
+    `region`); nothing when the text is not a possible phone number.
+    """
+    if not _PHONE_LIKE.fullmatch(text.strip()):
+        return []
+    try:
+        number = phonenumbers.parse(text, region.upper() or None)
+    except phonenumbers.NumberParseException:
+        return []
+    if not phonenumbers.is_possible_number(number):
+        return []
+    national = str(number.national_number)
+    e164 = f"{number.country_code}{national}"
+    return list(dict.fromkeys([e164, national]))
 
 
 def tokens(normalised: str) -> list[str]:
@@ -85,7 +113,7 @@ def _clip(term: str) -> str:
     return term[:TERM_MAX].rstrip()
 
 
-def customer_terms(customer: Customer) -> list[Term]:
+def customer_terms(customer: Customer, *, region: str = DEFAULT_PHONE_REGION) -> list[Term]:
     """Every (field, term) row a customer is found by; one row per (field, term), exact wins."""
     found: dict[tuple[str, str], bool] = {}
 
@@ -113,6 +141,8 @@ def customer_terms(customer: Customer) -> list[Term]:
     if customer.phone:
         add("phone", normalise(customer.phone), exact=True)
         add("phone", digits(customer.phone), exact=True)
+        for key in phone_keys(customer.phone, region):
+            add("phone", key, exact=True)
     if customer.external_id:
         add("external_id", normalise(customer.external_id), exact=True)
     if customer.name:
@@ -125,6 +155,21 @@ def customer_terms(customer: Customer) -> list[Term]:
     return [Term(f, t, e) for (f, t), e in found.items()]
 
 
+VOCABULARY_FIELDS = (NAME_FIELD, "email")  # the fields a misspelt word is matched in
+WORD_MIN, WORD_MAX = 2, 40  # the vocabulary's word lengths
+
+
+def is_vocabulary_word(term: str) -> bool:
+    """Whether a term enters the vocabulary (search_words): one word of letters only."""
+    return WORD_MIN <= len(term) <= WORD_MAX and term.isalpha()
+
+
+def vocabulary(terms: Sequence[Term]) -> set[str]:
+    """The words of these terms a misspelling is matched against (name and email words)."""
+    return {t.term for t in terms
+            if not t.exact and t.field in VOCABULARY_FIELDS and is_vocabulary_word(t.term)}
+
+
 def query_tokens(query: str) -> list[str]:
     """The distinct normalised words of a query, in order, clipped to a term's length."""
     seen: dict[str, None] = {}
@@ -134,8 +179,9 @@ def query_tokens(query: str) -> list[str]:
     return list(seen)
 
 
-def exact_candidates(query: str) -> list[str]:
-    """Whole-value terms a query may equal exactly (the text, and its digits for phone numbers)."""
+def exact_candidates(query: str, *, region: str = DEFAULT_PHONE_REGION) -> list[str]:
+    """Whole-value terms a query may equal exactly: the text and, for a phone number, its digits,
+    E.164 digits and national number (read in `region`)."""
     text = _clip(normalise(query))
     if not text:
         return []
@@ -143,7 +189,9 @@ def exact_candidates(query: str) -> list[str]:
     only_digits = digits(text)
     if only_digits and only_digits != text and len(only_digits) >= 3:
         values.append(only_digits)
-    return values
+    if len(only_digits) >= 3:
+        values.extend(phone_keys(text, region))
+    return list(dict.fromkeys(values))
 
 
 def iter_chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

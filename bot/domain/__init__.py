@@ -189,6 +189,7 @@ class CustomerMatch(Model):
     customer: Customer
     matched_field: str  # id, email, phone, external_id, name, or a custom profile field name
     exact: bool = False
+    close: bool = False  # found although a word was misspelt ("close match"), ranked after the rest
 
 
 class CustomerSummary(Model):

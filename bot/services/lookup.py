@@ -64,10 +64,11 @@ async def lookup(deps: Deps, actor: Actor, query: str, *, limit: int = 10,
     if not text:
         raise InvalidInput(EMPTY_QUERY)
     async with deps.readers() as session:  # reads beside writers (SQLite: no write lock)
-        matches, total = await customer_search.search_customers(session, query=text, limit=limit,
-                                                          offset=offset)
+        matches, total = await customer_search.search_customers(
+            session, query=text, limit=limit, offset=offset,
+            phone_region=deps.settings.search_phone_region)
         summary = None
-        if total == 1 and len(matches) == 1:
+        if total == 1 and len(matches) == 1 and not matches[0].close:  # a guess is confirmed
             summary = await _summary(session, matches[0].customer.id, recent=10)
     async with deps.sessions.begin() as session:
         await audit.record(session, deps, actor, "customer.lookup", text,

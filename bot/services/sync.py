@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -84,8 +85,9 @@ async def sync_users(deps: Deps, progress: Progress | None = None) -> int:
         written = 0
         async for page in pager:
             async with deps.sessions.begin() as session:
-                said = await store_page(session, page, customers.upsert_customers,
-                                        lambda c: c.id)
+                said = await store_page(session, page, partial(
+                    customers.upsert_customers,
+                    phone_region=deps.settings.search_phone_region), lambda c: c.id)
                 await sync_state.set_cursor(session, name=USERS, cursor=str(pager.offset))
             written += len(page) - notes.add(said)
             _report(progress, USERS, written, None)

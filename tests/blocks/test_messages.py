@@ -69,6 +69,27 @@ def test_only_fields_that_differ_are_shown() -> None:
     assert "Auckland" not in rows[0] and "+64" not in rows[0]  # the same for both: no help
 
 
+def test_close_matches_say_so(request: pytest.FixtureRequest) -> None:
+    """Misspelt queries: the exact and prefix matches first, then the close ones, each row saying
+    which it is (docs/usage.md)."""
+    result = LookupResult(query="Nicolai Coen", total=3, matches=[
+        CustomerMatch(customer=make_customer(id="c_1", name="Nicolai Coen"),
+                      matched_field="name"),
+        CustomerMatch(customer=make_customer(id="c_2", name="Nikolai Cohen"),
+                      matched_field="name", close=True),
+        CustomerMatch(customer=make_customer(id="c_3", name="Nicola Owen",
+                                             email="n.owen@example.com"),
+                      matched_field="email", close=True)])
+    payload = matches_message(result)
+    validate_message(payload)
+    assert_golden("matches_message__close", payload, request)
+    rows = [b["text"]["text"] for b in payload["blocks"]
+            if b.get("block_id", "").startswith("customer.match.")]
+    assert rows[0].endswith("_matched on name_")
+    assert rows[1].endswith("_close match on name_")
+    assert rows[2].endswith("_close match on email_")
+
+
 def test_matches_without_more_and_singular() -> None:
     payload = matches_message(make_matches(2))
     validate_message(payload)

@@ -79,7 +79,7 @@ TRANSIENT = [
 
 @pytest.mark.parametrize("error", TRANSIENT)
 async def test_a_transient_error_fails_the_sync(deps, monkeypatch, error):
-    async def down(session: Any, page: Sequence[Customer]) -> list[Any]:
+    async def down(session: Any, page: Sequence[Customer], **options: Any) -> list[Any]:
         raise error()
 
     monkeypatch.setattr(customers, "upsert_customers", down)
@@ -96,13 +96,13 @@ async def test_a_transient_error_while_retrying_record_by_record_fails_the_sync(
     real = customers.upsert_customers
     calls: list[int] = []
 
-    async def flaky(session: Any, page: Sequence[Customer]) -> list[Any]:
+    async def flaky(session: Any, page: Sequence[Customer], **options: Any) -> list[Any]:
         calls.append(len(page))
         if len(page) > 1:  # the page is refused as a whole ...
             raise DBAPIError("INSERT", {}, FakePgError("22001"))
         if len(calls) == 3:  # ... and the connection is lost during the retries
             raise error()
-        return await real(session, page)
+        return await real(session, page, **options)
 
     monkeypatch.setattr(customers, "upsert_customers", flaky)
     with pytest.raises(DBAPIError) as raised:

@@ -1,6 +1,7 @@
 """search_customers against a brute-force reference on random customers whose names share
 prefixes, so every strategy runs: a single word, the phrase range, and the every-word fallbacks
-(a selective driver word, the semi-join of unselective words, the capped scan)."""
+(a selective driver word, the semi-join of unselective words, the capped scan). The term index
+alone (`close=False`); what the close matches add after it: tests/store/test_customer_fuzzy.py."""
 
 from __future__ import annotations
 
@@ -92,10 +93,10 @@ async def test_every_strategy_agrees_with_the_reference(sessions, seed: int) -> 
     for query in queries(seed, people):
         expected = reference(people, query)
         async with sessions() as session:
-            everything, total = await customer_search.search_customers(session, query=query,
-                                                                       limit=100)
-            page, page_total = await customer_search.search_customers(session, query=query,
-                                                                      limit=3, offset=2)
+            everything, total = await customer_search.search_customers(
+                session, query=query, limit=100, close=False)
+            page, page_total = await customer_search.search_customers(
+                session, query=query, limit=3, offset=2, close=False)
         assert shown(everything) == expected[:100], query  # a page holds 100 at most
         assert total == page_total == len(expected), query
         assert shown(page) == expected[2:5], query
@@ -116,7 +117,7 @@ async def test_capped_strategies_return_only_true_matches(sessions, monkeypatch)
         expected = reference(people, query)
         async with sessions() as session:
             matches, total = await customer_search.search_customers(session, query=query,
-                                                                    limit=100)
+                                                                    limit=100, close=False)
         got = [m.customer.id for m in matches]
         assert len(set(got)) == len(got), query
         assert set(got) <= {cid for cid, _, _ in expected}, query

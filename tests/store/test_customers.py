@@ -170,7 +170,9 @@ async def test_upsert_is_idempotent_and_rewrites_terms(people):
         ("u-105", "name"), ("u-100", "email")]  # the old name terms are gone; email remains
     matches, _ = await search(people, "smythe")
     assert ids(matches) == ["u-100"] and matches[0].customer.name == "Samuel Smythe"
-    assert ids((await search(people, "samuel"))[0]) == ["u-100"]
+    found, _ = await search(people, "samuel")
+    assert [(m.customer.id, m.close) for m in found] == [
+        ("u-100", False), ("u-103", True)]  # "Sample" is two edits away: a close match after
 
 
 async def test_placeholder_then_upsert_and_last_seen(sessions):

@@ -21,14 +21,22 @@ from store.migrate import (
     upgrade_to_head,
 )
 from store.models import Base
+from store.search_index import FTS_TABLE
 from tests.conftest import TEST_DATABASE_URL
 from tests.fakes.databases import fresh_postgres_database
 
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _ours(name, type_, parent_names):
+    """Not the FTS5 table of search_words and its shadow tables: made by raw DDL
+    (store.search_index), not in the models."""
+    return not (type_ == "table" and name.startswith(FTS_TABLE))
+
+
 def _diff(connection):
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(connection, opts={"compare_type": True,
+                                                           "include_name": _ours})
     return compare_metadata(context, Base.metadata)
 
 
@@ -195,6 +203,40 @@ async def _follows_and_event_containers_by_0007(url: str) -> None:
         await engine.dispose()
 
 
+async def _vocabulary_filled_by_0010(url: str) -> None:
+    """0010 on a database with customers: their name and email words fill search_words and are
+    found as close words; and back down to 0005."""
+    from bot.domain import Customer
+    from store import customer_fuzzy
+    from store.db import make_sessions
+    from store.search import customer_terms
+
+    engine = make_engine(url)
+    config = alembic_config(url)
+    person = Customer(id="u1", name="Nikolai Cohen", email="nik.cohen42@example.com")
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, config, command.upgrade, "0005")
+            await conn.execute(text("INSERT INTO customers (id, name, email, phone, external_id, "
+                                    "profile) VALUES ('u1', 'Nikolai Cohen', "
+                                    "'nik.cohen42@example.com', '', '', '{}')"))
+            for term in customer_terms(person):
+                await conn.execute(text("INSERT INTO customer_search VALUES (:c, :f, :t, :e)"),
+                                   {"c": "u1", "f": term.field, "t": term.term, "e": term.exact})
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, config, command.upgrade, "head")
+            words = set((await conn.execute(text("SELECT word FROM search_words"))).scalars())
+        assert words == {"nikolai", "cohen", "nik"}  # letters only: not "cohen42"
+        async with make_sessions(engine)() as session:
+            assert await customer_fuzzy.close_words(session, "nicolai") == {"nikolai": 1}
+        await _assert_matches_models(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, config, command.downgrade, "0005")
+            assert "search_words" not in await conn.run_sync(_tables)
+    finally:
+        await engine.dispose()
+
+
 async def test_sqlite_0007_follows_and_event_containers(tmp_path):
     await _follows_and_event_containers_by_0007(f"sqlite+aiosqlite:///{tmp_path / 'f.db'}")
 
@@ -205,3 +247,15 @@ async def test_postgres_0007_follows_and_event_containers():
         pytest.skip("TEST_DATABASE_URL is not set")
     async with fresh_postgres_database(TEST_DATABASE_URL, prefix="cc_migrate") as url:
         await _follows_and_event_containers_by_0007(url)
+
+
+async def test_sqlite_0010_fills_the_vocabulary(tmp_path):
+    await _vocabulary_filled_by_0010(f"sqlite+aiosqlite:///{tmp_path / 'voc.db'}")
+
+
+@pytest.mark.postgres
+async def test_postgres_0010_fills_the_vocabulary():
+    if not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    async with fresh_postgres_database(TEST_DATABASE_URL, prefix="cc_migrate") as url:
+        await _vocabulary_filled_by_0010(url)
