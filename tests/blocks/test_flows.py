@@ -24,9 +24,10 @@ from blocks.flows import (
 )
 from blocks.ids import ActionId, BlockId, CallbackId
 from blocks.notifications import (
-    CARD_LINE,
+    CARD_STATES,
     SendNotice,
     customer_acted_reply,
+    moment_line,
     outcome_settled_message,
     outcome_unknown_message,
     responses_message,
@@ -245,11 +246,11 @@ def test_channel_message_per_send_status(status: SendStatus,
     assert_golden(f"send_notification__{status.value}", message, request)
 
 
-@pytest.mark.parametrize("state", list(CARD_LINE))
+@pytest.mark.parametrize("state", CARD_STATES)
 def test_channel_message_per_card_state(state: str, request: pytest.FixtureRequest) -> None:
     message = send_notification_message(notice(SendStatus.SENT, card_state=state))
     validate_message(message)
-    assert CARD_LINE[state] in json.dumps(message)
+    assert moment_line(state) in json.dumps(message)
     assert_golden(f"send_notification__card_{state}", message, request)
 
 
