@@ -35,6 +35,8 @@ class ActionId(StrEnum):
     MORE_RESULTS = "search.more"  # next page of matches; value: SearchPage JSON
     OPEN_SEND_FLOW = "flow.open"  # Send Action Flow; value: CustomerRef
     OPEN_SEARCH = "search.open"  # App Home "Find a customer": opens the search modal
+    BACK_TO_CUSTOMER = "flow.back"  # send result: the customer view in place; value: CustomerRef
+    OPEN_CHANNEL_POST = "flow.post"  # send result: a link button to the support-channel post
     PICK_FLOW = "flow.pick"  # the flow select of the send modal (dispatches on change)
     FLOW_VARIABLE = "flow.variable"  # the element of each variable input (block id says which)
     FLOW_ENABLE = "flow.enable"  # /customer-center flows: Enable; value: flow id

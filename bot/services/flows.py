@@ -104,6 +104,8 @@ class SendChoices:
     meta: SendFlowMeta
     selected: ActionFlow | None = None
     notice: str = ""
+    # A chosen flow with no variables to fill in skips the form: the confirmation, sealed.
+    confirm: ConfirmMeta | None = None
 
 
 async def _require_edit(deps: Deps, actor: Actor, target: str) -> None:
@@ -135,8 +137,12 @@ async def list_enabled(deps: Deps, actor: Actor, *, customer_id: str, flow_id: s
     meta = SendFlowMeta(customer_id=customer.id, nonce=nonce or secrets.token_urlsafe(18),
                         flow_id=selected.id if selected else "",
                         vars=var_specs(selected) if selected else [])
+    confirm = None
+    if selected is not None and not meta.vars:  # docs/flows.md, "Sending": no review step
+        confirm = seal(deps, ConfirmMeta(customer_id=customer.id, nonce=meta.nonce,
+                                         flow_id=selected.id))
     return SendChoices(customer=customer, flows=enabled, meta=seal(deps, meta),
-                       selected=selected, notice=notice)
+                       selected=selected, notice=notice, confirm=confirm)
 
 
 async def sendable_flow(deps: Deps, flow_id: str) -> ActionFlow:
