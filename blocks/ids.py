@@ -86,6 +86,7 @@ class BlockId(StrEnum):
     CARD_DETAILS_BUTTONS = "card.details.buttons"  # the Preview button row of card details
     MORE_MATCHES = "customer.more"
     SEARCH_INPUT = "search.input"
+    SEARCH_AGAIN = "search.again"  # a no-match answer's Search again row
     FLOW_PICKER = "flow.picker"
     FLOW_ABOUT = "flow.about"
     VARIABLE = "flow.var."  # + variable name

@@ -207,6 +207,10 @@ class FakeSlack:
             if method == "chat.postMessage":
                 self._keep(body, ts)
             return {"ok": True, "channel": body.get("channel", ""), "ts": ts, "message_ts": ts}
+        if method == "chat.getPermalink":  # Slack's shape: the archive link of one message
+            ts = str(body.get("message_ts", "")).replace(".", "")
+            return {"ok": True, "channel": body.get("channel", ""),
+                    "permalink": f"https://test.slack.com/archives/{body.get('channel', '')}/p{ts}"}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": _conversation(str(body.get("users", "")))}}
         if method in ("conversations.history", "conversations.replies"):
