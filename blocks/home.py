@@ -30,14 +30,17 @@ from slack_sdk.models.views import View
 from blocks.access import ROLE_MEANS, ROLE_NAMES
 from blocks.admin import subject_mention
 from blocks.ids import ActionId, BlockId, CallbackId, Command
-from blocks.messages import admins_text, role_summary, usage_lines, valid_admin_ids
-from blocks.text import safe_plain
-from bot.domain import Grant, Role, SubjectKind, UserGroup
+from blocks.messages import admins_text, role_summary, valid_admin_ids
+from blocks.metadata import MAX_CUSTOMER_ID, CustomerRef
+from blocks.notifications import NO_BRACKETS, SendNotice, shown_line
+from blocks.text import safe_mrkdwn, safe_plain
+from bot.domain import Customer, Grant, Role, SubjectKind, UserGroup
 from bot.errors import InvalidInput, StaleForm
 
 MAX_HOME_GRANTS = 60
 HOME_BLOCK_LIMIT = 100  # Slack's cap for a Home tab
 MAX_OPTIONS = 100
+MAX_RECENT = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +74,47 @@ def _md(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=text)  # built from Slack ids and fixed words only
 
 
+@dataclass(frozen=True, slots=True)
+class Recent:
+    """The user's own recent work: customers they opened, sends they asked for (live status)."""
+
+    customers: Sequence[Customer] = ()
+    sends: Sequence[SendNotice] = ()
+
+
+def _recent_blocks(recent: Recent) -> list[Block]:
+    """Your recent customers (an Open button each) and your recent sends with their status now."""
+    blocks: list[Block] = []
+    if recent.customers:
+        blocks.append(SectionBlock(text=_md("*Your recent customers*")))
+    for index, customer in enumerate(recent.customers[:MAX_RECENT]):
+        name = safe_mrkdwn(customer.display_name, 150)
+        contact = f" · {safe_mrkdwn(customer.email, 150)}" if customer.email.strip() and \
+            customer.email != customer.display_name else ""
+        open_button = None
+        if 0 < len(customer.id) <= MAX_CUSTOMER_ID:
+            open_button = ButtonElement(
+                text="Open", action_id=ActionId.OPEN_CUSTOMER_VIEW,
+                value=CustomerRef(customer_id=customer.id).model_dump_json(),
+                accessibility_label=safe_plain(f"Open {customer.display_name}".translate(
+                    NO_BRACKETS), 75))
+        blocks.append(SectionBlock(
+            block_id=f"{BlockId.HOME_RECENT}{index}",
+            text=MarkdownTextObject(text=f"*{name}* (`{safe_mrkdwn(customer.id, 100)}`){contact}",
+                                    verbatim=True), accessory=open_button))
+    if recent.sends:
+        lines = [f"• *{safe_mrkdwn(n.flow_name, 100)}* to "
+                 f"*{safe_mrkdwn(n.customer_name or n.customer_id, 100)}*: {shown_line(n)}"
+                 for n in recent.sends[:MAX_RECENT]]
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text="*Your recent sends*\n" + "\n".join(lines), verbatim=True)))
+    return blocks
+
+
 def home_view(*, role: Role | None, admin_ids: Sequence[str],
-              panel: AdminPanel | None = None) -> dict[str, Any]:
-    """The Home tab view (`views.publish`), tailored to the user's role."""
+              panel: AdminPanel | None = None, recent: Recent | None = None) -> dict[str, Any]:
+    """The Home tab view (`views.publish`), tailored to the user's role: the user's own recent
+    customers and sends; for admins, their tools behind Manage access (`panel` once opened)."""
     admins = valid_admin_ids(admin_ids)
     if admins:
         ask = f"*Admins*\n{admins_text(admins)}: ask them for access or changes."
@@ -91,10 +132,10 @@ def home_view(*, role: Role | None, admin_ids: Sequence[str],
     if role is not None:
         blocks += [
             SectionBlock(text=_md(
-                f"*Search*\nType `{Command.CUSTOMER}` in any conversation, followed by what you "
-                f"know about the customer:\n{usage_lines()}")),
-            ActionsBlock(block_id=BlockId.HOME_ACTIONS, elements=[ButtonElement(
-                text="Find a customer", action_id=ActionId.OPEN_SEARCH, style="primary")]),
+                f"*Search*\nType `{Command.CUSTOMER}` in any conversation, followed by a name, "
+                "email, phone number, customer ID or profile value.")),
+            ActionsBlock(block_id=BlockId.HOME_ACTIONS, elements=_home_buttons(role, panel)),
+            *_recent_blocks(recent or Recent()),
         ]
     else:
         blocks.append(ActionsBlock(block_id=BlockId.ACCESS_REQUEST, elements=[ButtonElement(
@@ -112,6 +153,15 @@ def home_view(*, role: Role | None, admin_ids: Sequence[str],
         body += [block.to_dict() for block in _admin_blocks(panel)]
         body += list(panel.extra_blocks)[: max(0, HOME_BLOCK_LIMIT - len(body))]
     return {"type": "home", "blocks": body}
+
+
+def _home_buttons(role: Role, panel: AdminPanel | None) -> list[ButtonElement]:
+    buttons = [ButtonElement(text="Find a customer", action_id=ActionId.OPEN_SEARCH,
+                             style="primary")]
+    if role is Role.ADMIN and panel is None:  # the admin tools, one click away
+        buttons.append(ButtonElement(text="Manage access", action_id=ActionId.HOME_MANAGE_ACCESS,
+                                     value="open"))
+    return buttons
 
 
 def _admin_blocks(panel: AdminPanel) -> list[Block]:

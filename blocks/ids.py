@@ -19,6 +19,7 @@ class ActionId(StrEnum):
     GRANT_REQUESTED_EDIT = "access.grant_edit"  # admin DM: one-click grant; value: AccessRequest
     HOME_ADD_GRANT = "access.add"  # App Home (admins): open the add-grant modal
     HOME_REMOVE_GRANT = "access.remove"  # App Home (admins): value: GrantSubject JSON
+    HOME_MANAGE_ACCESS = "home.manage"  # App Home (admins): show the admin tools
     HOME_SUPPORT_CHANNEL = "access.channel"  # App Home (admins): conversations select
     GRANT_USER = "access.user"  # add-grant modal: users select
     GRANT_USERGROUP = "access.usergroup"  # add-grant modal: external select (options load)
@@ -72,6 +73,7 @@ class BlockId(StrEnum):
     HOME_GRANT = "home.grant."  # + position in the App Home grants list
     HOME_CHANNEL = "home.channel"
     HOME_ACTIONS = "home.actions"
+    HOME_RECENT = "home.recent."  # + position in "Your recent customers"
     ACCESS_REQUEST = "access.request"
     AUDIT_PAGER = "audit.pager"
     CUSTOMER_PROFILE = "customer.profile"

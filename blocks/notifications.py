@@ -103,7 +103,8 @@ def moment_line(card_state: str) -> str:
     return f"{term.label} {detail}" if detail else term.label
 
 
-def _shown_line(notice: SendNotice) -> str:
+def shown_line(notice: SendNotice) -> str:
+    """The status a send shows now: the card's moment once it was sent, else the send status."""
     if notice.status == SendStatus.SENT and card_moment(notice.card_state) is not None:
         return moment_line(notice.card_state)
     return status_line(notice.status)
@@ -155,7 +156,7 @@ def send_notification_message(notice: SendNotice) -> dict[str, Any]:
         who += f" (`{safe_mrkdwn(notice.customer_id, 200)}`)"
     lines = [f"*{flow}* → {who}",
              f"Sent by <@{notice.sender_id}> · {_when(notice.sent_at)}",
-             f"Status: {_shown_line(notice)}"]
+             f"Status: {shown_line(notice)}"]
     if notice.status == SendStatus.FAILED and notice.error:
         lines.append(f"Reason: {safe_mrkdwn(notice.error, 500)}")
     if notice.status == SendStatus.RESENT and notice.resent_as:

@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.home import (
     AdminPanel,
+    Recent,
     grant_modal,
     home_view,
     parse_grant_modal,
@@ -28,23 +29,34 @@ from bot.services import access, admin, home
 from handlers.common import Listener, before_ack
 
 
-async def publish_home(client: AsyncWebClient, deps: Deps, actor: Actor) -> None:
-    """Build and publish the user's Home for their current role."""
+async def publish_home(client: AsyncWebClient, deps: Deps, actor: Actor,
+                       manage: bool = True) -> None:
+    """Build and publish the user's Home for their current role; an admin's tools show once
+    they chose Manage access (`manage`), and stay while they use them."""
     seen = await home.home(deps, actor)
     panel = None
-    if seen.overview is not None:
+    if seen.overview is not None and manage:
         panel = AdminPanel(grants=seen.overview.grants, groups=seen.overview.groups,
                            support_channel=seen.overview.support_channel,
                            extra_blocks=job_status_blocks(seen.jobs, deps.clock(),
                                                           dead_letters=seen.dead_letters))
     await client.views_publish(user_id=actor.user_id, view=home_view(
-        role=seen.role, admin_ids=seen.admin_ids, panel=panel))
+        role=seen.role, admin_ids=seen.admin_ids, panel=panel,
+        recent=Recent(customers=seen.recent_customers, sends=seen.recent_sends)))
 
 
 async def handle_app_home_opened(event: dict[str, Any], client: AsyncWebClient, deps: Deps,
                                  actor: Actor) -> None:
     if event.get("tab", "home") != "home":
         return
+    await publish_home(client, deps, actor, manage=False)
+
+
+async def handle_manage_access(ack: AsyncAck, client: AsyncWebClient, deps: Deps,
+                               actor: Actor) -> None:
+    """Manage access: the Home with the admin tools (the service re-checks Admin)."""
+    await ack()
+    await access.ensure(deps, actor, Role.ADMIN, action="home.manage", target="")
     await publish_home(client, deps, actor)
 
 
@@ -91,6 +103,7 @@ async def handle_usergroup_options(ack: AsyncAck, payload: dict[str, Any],
 
 
 ACTIONS: dict[ActionId, Listener] = {
+    ActionId.HOME_MANAGE_ACCESS: handle_manage_access,
     ActionId.HOME_ADD_GRANT: handle_add_grant,
     ActionId.HOME_REMOVE_GRANT: handle_remove_grant,
     ActionId.HOME_SUPPORT_CHANNEL: handle_support_channel,

@@ -23,7 +23,6 @@ from blocks.flows import (
     variable_block,
 )
 from blocks.ids import ActionId, BlockId, CallbackId
-from blocks.vocabulary import send_status
 from blocks.notifications import (
     CARD_STATES,
     SendNotice,
@@ -35,6 +34,7 @@ from blocks.notifications import (
     send_notification_message,
     sender_dm_message,
 )
+from blocks.vocabulary import send_status
 from bot.domain import (
     ActionFlow,
     CardInput,
