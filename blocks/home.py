@@ -210,6 +210,47 @@ def _grant_row(index: int, grant: Grant, group: UserGroup | None) -> SectionBloc
                                 style="danger", confirm=confirm))
 
 
+# -- a public support channel ---------------------------------------------------------------
+
+
+class ChannelChoice(BaseModel):
+    """The private_metadata of the public-channel confirmation: the channel chosen."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channel_id: str = Field(pattern=r"^[CG][A-Z0-9]{2,30}$")
+
+
+def parse_channel_choice(raw: str) -> ChannelChoice:
+    """The channel a confirmation is about; StaleForm when the metadata is not one of ours."""
+    try:
+        return ChannelChoice.model_validate_json(raw or "")
+    except ValidationError:
+        raise StaleForm("This form is out of date. Choose the channel again.") from None
+
+
+def public_channel_modal(channel_id: str, *, initials_only: bool) -> dict[str, Any]:
+    """Asked before a public channel becomes the support channel: what will be visible there
+    (docs/operations.md, "The support channel")."""
+    who = ("the customer's initials (names are limited to initials)" if initials_only else
+           "the customer's name and customer ID")
+    meta = ChannelChoice(channel_id=channel_id)
+    text = (f":warning: <#{meta.channel_id}> is a *public* channel: anyone in the workspace can "
+            f"find and read it.\nEach send from Slack is posted there with the flow's name, "
+            f"{who}, who sent it and how the card is doing (for example a *Fraud alert* "
+            "that was completed). What customers typed is never posted there.")
+    hint = ("To show initials only, whoever runs the app sets `SUPPORT_CHANNEL_INITIALS=true`. "
+            "A private channel keeps all of it among its members.")
+    view = View(type="modal", callback_id=CallbackId.CONFIRM_SUPPORT_CHANNEL,
+                title="Public channel?", submit="Use this channel", close="Cancel",
+                private_metadata=meta.model_dump_json(),
+                blocks=[SectionBlock(text=_md(text)),
+                        ContextBlock(elements=[_md(hint if not initials_only else
+                                                   "A private channel keeps it among its "
+                                                   "members.")])])
+    return view.to_dict()
+
+
 # -- the add-grant modal -----------------------------------------------------------------------
 
 

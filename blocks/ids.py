@@ -55,6 +55,7 @@ class ActionId(StrEnum):
 class CallbackId(StrEnum):
     CUSTOMER_VIEW = "customer.view"  # the customer view modal (private_metadata: CustomerViewMeta)
     GRANT_ADD = "access.grant"  # App Home add-grant modal
+    CONFIRM_SUPPORT_CHANNEL = "access.channel.public"  # a public support channel: confirm
     CARD_DETAILS = "card.details"  # a pushed card details view
     CUSTOMER_ANALYTICS = "customer.analytics"  # a pushed analytics view
     SEARCH = "search.submit"  # the search modal (view_submission)

@@ -17,8 +17,10 @@ from blocks.home import (
     Recent,
     grant_modal,
     home_view,
+    parse_channel_choice,
     parse_grant_modal,
     parse_grant_subject,
+    public_channel_modal,
     usergroup_options,
 )
 from blocks.ids import ActionId, CallbackId, Event
@@ -86,12 +88,26 @@ async def handle_remove_grant(ack: AsyncAck, action: dict[str, Any], client: Asy
     await publish_home(client, deps, actor)
 
 
-async def handle_support_channel(ack: AsyncAck, action: dict[str, Any], client: AsyncWebClient,
-                                 deps: Deps, actor: Actor) -> None:
+async def handle_support_channel(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                                 client: AsyncWebClient, deps: Deps, actor: Actor) -> None:
+    """A public channel is confirmed first, saying what will be visible there."""
     await ack()
     channel = action.get("selected_conversation") or ""
+    if channel and await home.channel_is_public(deps, actor, client, channel):  # Admin only
+        await client.views_open(trigger_id=body["trigger_id"], view=public_channel_modal(
+            channel, initials_only=deps.settings.support_channel_initials))
+        return
     if channel:
         await admin.set_support_channel(deps, actor, channel)  # re-checks Admin
+    await publish_home(client, deps, actor)
+
+
+async def handle_public_channel_confirmed(ack: AsyncAck, view: dict[str, Any],
+                                          client: AsyncWebClient, deps: Deps,
+                                          actor: Actor) -> None:
+    choice = parse_channel_choice(str(view.get("private_metadata") or ""))
+    await ack()
+    await admin.set_support_channel(deps, actor, choice.channel_id)  # re-checks Admin
     await publish_home(client, deps, actor)
 
 
@@ -114,5 +130,6 @@ def register(app: AsyncApp) -> None:
     for action_id, listener in ACTIONS.items():
         app.action(action_id.value)(listener)
     app.view(CallbackId.GRANT_ADD.value)(handle_grant_submission)
+    app.view(CallbackId.CONFIRM_SUPPORT_CHANNEL.value)(handle_public_channel_confirmed)
     app.event(Event.APP_HOME_OPENED.value)(handle_app_home_opened)
     app.options(ActionId.GRANT_USERGROUP.value)(handle_usergroup_options)

@@ -3,7 +3,11 @@ support channel and how the scheduled jobs are doing (docs/usage.md)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.notifications import SendNotice
 from bot.deps import Deps
@@ -12,6 +16,8 @@ from bot.services import access, admin, dead_letters, notifications, status
 from store import audit as audit_store
 from store import customers
 from store import sends as send_store
+
+log = logging.getLogger(__name__)
 
 RECENT = 5  # customers and sends on the Home tab
 OPENED = ("customer.view", "customer.refresh")  # audit actions that opened a customer
@@ -44,6 +50,21 @@ async def recents(deps: Deps, actor: Actor) -> tuple[list[Customer], list[SendNo
                                            limit=RECENT)
         notices = [await notifications.notice_of(session, send) for send in sends]
     return [c for c in found if c is not None], notices
+
+
+async def channel_is_public(deps: Deps, actor: Actor, client: AsyncWebClient,
+                            channel_id: str) -> bool:
+    """Whether a channel an admin chose as the support channel is public (anyone in the
+    workspace may read it); when Slack does not say, it is treated as public, so the admin is
+    asked. Admins only (docs/operations.md, "The support channel")."""
+    await access.ensure(deps, actor, Role.ADMIN, action="channel.check", target=channel_id)
+    try:
+        answer = await client.conversations_info(channel=channel_id)
+    except SlackApiError as exc:  # e.g. not_in_channel for a private one: ask, to be safe
+        log.info("conversations.info %s: %s", channel_id, exc.response.get("error"))
+        return True
+    channel = answer.get("channel") or {}
+    return not (isinstance(channel, dict) and channel.get("is_private") is True)
 
 
 async def home(deps: Deps, actor: Actor) -> Home:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from blocks.home import AdminPanel, Recent, home_view
-from blocks.ids import ActionId
+from blocks.home import (
+    AdminPanel,
+    Recent,
+    home_view,
+    parse_channel_choice,
+    public_channel_modal,
+)
+from blocks.ids import ActionId, CallbackId
 from blocks.metadata import parse_customer_ref
 from blocks.notifications import SendNotice
 from bot.domain import Role, SendStatus
-from tests.blockkit import assert_golden, validate_home
+from bot.errors import StaleForm
+from tests.blockkit import assert_golden, validate_home, validate_modal
 from tests.blocks.factories import NOW, all_text, make_customer
 
 ADMINS = ["U0ADMIN1", "W0ADMIN2"]
@@ -81,3 +90,26 @@ def test_admin_tools_are_behind_manage_access() -> None:
     assert ActionId.HOME_MANAGE_ACCESS not in str(opened)
     for role in (Role.VIEW, Role.EDIT):  # not offered to others (and refused on the server)
         assert ActionId.HOME_MANAGE_ACCESS not in str(home_view(role=role, admin_ids=ADMINS))
+
+
+@pytest.mark.parametrize("initials_only", [False, True])
+def test_a_public_channel_is_confirmed_saying_what_shows_there(
+        initials_only: bool, request: pytest.FixtureRequest) -> None:
+    view = public_channel_modal("C0PUBLIC", initials_only=initials_only)
+    validate_modal(view)
+    assert view["callback_id"] == CallbackId.CONFIRM_SUPPORT_CHANNEL
+    assert parse_channel_choice(view["private_metadata"]).channel_id == "C0PUBLIC"
+    text = json.dumps(view["blocks"])
+    assert "<#C0PUBLIC>" in text and "*public*" in text and "never posted" in text
+    assert ("customer's initials" in text) is initials_only
+    assert ("name and customer ID" in text) is not initials_only
+    assert ("SUPPORT_CHANNEL_INITIALS" in text) is not initials_only
+    suffix = "initials" if initials_only else "names"
+    assert_golden(f"public_channel_modal__{suffix}", view, request)
+
+
+@pytest.mark.parametrize("raw", ["", "{}", '{"channel_id": "U123"}',
+                                 '{"channel_id": "C1<!here>"}', "nope"])
+def test_a_channel_choice_that_is_not_ours_is_stale(raw: str) -> None:
+    with pytest.raises(StaleForm):
+        parse_channel_choice(raw)

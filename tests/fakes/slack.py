@@ -68,6 +68,8 @@ class FakeSlack:
         # Messages Slack took, by conversation (a DM to U… is kept under D…): what
         # conversations.history / .replies answer.
         self.messages: dict[str, list[dict[str, Any]]] = {}
+        # Channels conversations.info calls private (every other one is public).
+        self.private_channels: set[str] = set()
 
     @property
     def url(self) -> str:
@@ -207,6 +209,11 @@ class FakeSlack:
             if method == "chat.postMessage":
                 self._keep(body, ts)
             return {"ok": True, "channel": body.get("channel", ""), "ts": ts, "message_ts": ts}
+        if method == "conversations.info":
+            channel = str(body.get("channel", ""))
+            return {"ok": True, "channel": {"id": channel, "name": channel.lower(),
+                                            "is_channel": True,
+                                            "is_private": channel in self.private_channels}}
         if method == "chat.getPermalink":  # Slack's shape: the archive link of one message
             ts = str(body.get("message_ts", "")).replace(".", "")
             return {"ok": True, "channel": body.get("channel", ""),
