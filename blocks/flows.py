@@ -27,10 +27,10 @@ from slack_sdk.models.views import View
 
 from blocks.flow_form import MAX_STRING, ConfirmMeta, SendFlowMeta, Value, block_id, is_integer
 from blocks.ids import ActionId, BlockId, CallbackId
-from blocks.metadata import MAX_CUSTOMER_ID, CustomerRef
+from blocks.metadata import MAX_CUSTOMER_ID, CustomerRef, FlowRef
 from blocks.text import clip, safe_mrkdwn, safe_plain
 from blocks.vocabulary import send_status
-from bot.domain import ActionFlow, Customer, FlowVariable, SendStatus, VariableType
+from bot.domain import ActionFlow, Card, Customer, FlowVariable, SendStatus, VariableType
 
 TITLE = "Send Action Flow"
 MAX_FLOW_OPTIONS = 100
@@ -292,6 +292,27 @@ def send_result_modal(result: SendResult) -> dict[str, Any]:
             "This send was already submitted once; it was not sent again.")]))
     blocks.extend(_next_steps(result))
     return _modal(blocks)
+
+
+def with_send_again(view: dict[str, Any], card: Card, *, customer_id: str,
+                    can_edit: bool) -> dict[str, Any]:
+    """Card Details with Send again for a card that came from a flow, for Edit users (the send
+    modal re-checks Edit and that the flow is enabled): the send modal with that flow chosen."""
+    if not can_edit or not card.flow_id or len(card.flow_id) > 200 or \
+            not 0 < len(customer_id) <= MAX_CUSTOMER_ID:
+        return view
+    button = ButtonElement(
+        text="Send again", action_id=ActionId.RESEND_FLOW.value,
+        value=FlowRef(customer_id=customer_id, flow_id=card.flow_id).model_dump_json(),
+        accessibility_label=safe_plain(f"Send {card.title} again", 75)).to_dict()
+    blocks = list(view.get("blocks") or [])
+    row = next((b for b in blocks if b.get("block_id") == BlockId.CARD_DETAILS_BUTTONS), None)
+    if row is not None and len(row.get("elements") or []) < 25:
+        row["elements"] = [*row["elements"], button]
+    elif row is None and len(blocks) < 100:
+        blocks.append({"type": "actions", "block_id": BlockId.CARD_DETAILS_BUTTONS.value,
+                       "elements": [button]})
+    return {**view, "blocks": blocks}
 
 
 # --- /customer-center flows ------------------------------------------------------------------

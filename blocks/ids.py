@@ -38,6 +38,7 @@ class ActionId(StrEnum):
     OPEN_SEARCH = "search.open"  # App Home "Find a customer": opens the search modal
     BACK_TO_CUSTOMER = "flow.back"  # send result: the customer view in place; value: CustomerRef
     OPEN_CHANNEL_POST = "flow.post"  # send result: a link button to the support-channel post
+    RESEND_FLOW = "flow.resend"  # card Details: Send again (the card's flow); value: FlowRef
     PICK_FLOW = "flow.pick"  # the flow select of the send modal (dispatches on change)
     FLOW_VARIABLE = "flow.variable"  # the element of each variable input (block id says which)
     FLOW_ENABLE = "flow.enable"  # /customer-center flows: Enable; value: flow id

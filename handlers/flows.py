@@ -44,7 +44,7 @@ from blocks.flows import (
     send_result_modal,
 )
 from blocks.ids import ActionId, CallbackId
-from blocks.metadata import CustomerViewMeta, parse_customer_ref
+from blocks.metadata import CustomerViewMeta, parse_customer_ref, parse_flow_ref
 from bot.deps import Deps
 from bot.domain import Actor, Role
 from bot.errors import AppError
@@ -92,6 +92,19 @@ async def handle_open_send_flow(ack: AsyncAck, action: dict[str, Any], body: dic
 
     async def build() -> dict[str, Any]:
         return choices_modal(await flows.list_enabled(deps, actor, customer_id=ref.customer_id))
+    await open_or_push(context, deps, body, build, loading=send_flow_loading_modal(),
+                       problem="Couldn't load the Action Flows.", app_error_view=message_modal)
+
+
+async def handle_send_flow_again(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                                 context: AsyncBoltContext, deps: Deps, actor: Actor) -> None:
+    """Send again (card Details): the send modal with the card's flow chosen, pushed."""
+    await ack()
+    ref = parse_flow_ref(action.get("value") or "")
+
+    async def build() -> dict[str, Any]:
+        return choices_modal(await flows.list_enabled(deps, actor, customer_id=ref.customer_id,
+                                                      flow_id=ref.flow_id))
     await open_or_push(context, deps, body, build, loading=send_flow_loading_modal(),
                        problem="Couldn't load the Action Flows.", app_error_view=message_modal)
 
@@ -252,6 +265,7 @@ async def handle_show_responses(ack: AsyncAck, action: dict[str, Any], respond: 
 ACTIONS: dict[ActionId, Listener] = {
     ActionId.OPEN_SEND_FLOW: handle_open_send_flow,
     ActionId.PICK_FLOW: handle_pick_flow,
+    ActionId.RESEND_FLOW: handle_send_flow_again,
     ActionId.BACK_TO_CUSTOMER: handle_back_to_customer,
     ActionId.OPEN_CHANNEL_POST: handle_link_button,
     ActionId.FLOW_ENABLE: handle_flow_toggle,

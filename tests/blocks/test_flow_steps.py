@@ -6,11 +6,13 @@ silently, and the result offers Back to customer and the channel post."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from blocks.customer_view import card_details_modal
 from blocks.flow_form import ConfirmMeta, SendFlowMeta, parse_picker_meta
 from blocks.flows import (
     SendResult,
@@ -19,13 +21,14 @@ from blocks.flows import (
     send_flow_modal,
     send_result_modal,
     values_fields,
+    with_send_again,
 )
 from blocks.ids import ActionId, BlockId, CallbackId
-from blocks.metadata import parse_customer_ref
-from bot.domain import ActionFlow, FlowVariable, SendStatus, VariableType
+from blocks.metadata import FlowRef, parse_customer_ref, parse_flow_ref
+from bot.domain import ActionFlow, Card, FlowVariable, SendStatus, VariableType
 from bot.errors import StaleForm
 from tests.blockkit import assert_golden, validate_modal
-from tests.blocks.factories import make_customer
+from tests.blocks.factories import NOW, make_card, make_customer
 from tests.blocks.test_hostile import hostile
 
 NONCE = "nonce_0123456789abcdef"
@@ -139,3 +142,39 @@ def test_confirmation_and_result_survive_hostile_data(name: str, email: str, pho
         validate_modal(send_result_modal(SendResult(status=status, flow_name=flow,
                                                     customer=customer, error=flow,
                                                     channel="C1")))
+
+
+def _details(card: Card) -> dict[str, Any]:
+    return card_details_modal(card, now=NOW, containers=[], sent_by={}, sdk="")
+
+
+def test_send_again_in_card_details_for_edit_users_and_flow_cards(
+        request: pytest.FixtureRequest) -> None:
+    card = make_card(0, flow_id="flow_fraud_alert", template_name="Fraud <!here> alert")
+    view = with_send_again(_details(card), card, customer_id="123", can_edit=True)
+    validate_modal(view)
+    row = next(b for b in view["blocks"] if b.get("block_id") == BlockId.CARD_DETAILS_BUTTONS)
+    again = row["elements"][-1]
+    assert again["action_id"] == ActionId.RESEND_FLOW and again["text"]["text"] == "Send again"
+    assert parse_flow_ref(again["value"]) == FlowRef(customer_id="123",
+                                                     flow_id="flow_fraud_alert")
+    assert again["accessibility_label"].startswith("Send Fraud")
+    assert_golden("card_details_modal__send_again", view, request)
+    # View users, cards not from a flow, and ids no button can carry: no Send again.
+    assert with_send_again(_details(card), card, customer_id="123", can_edit=False) == \
+        _details(card)
+    plain = make_card(0)
+    assert with_send_again(_details(plain), plain, customer_id="123", can_edit=True) == \
+        _details(plain)
+    assert ActionId.RESEND_FLOW not in json.dumps(
+        with_send_again(_details(card), card, customer_id="x" * 201, can_edit=True))
+    bare = with_send_again({"type": "modal", "blocks": []}, card, customer_id="1",
+                           can_edit=True)
+    assert bare["blocks"][0]["block_id"] == BlockId.CARD_DETAILS_BUTTONS
+
+
+@pytest.mark.parametrize("raw", ["", "{}", '{"customer_id": "1"}', '{"flow_id": "f"}',
+                                 '{"customer_id": "1", "flow_id": "f", "x": 1}'])
+def test_a_send_again_value_that_is_not_ours_is_stale(raw: str) -> None:
+    with pytest.raises(StaleForm):
+        parse_flow_ref(raw)
