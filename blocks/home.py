@@ -181,7 +181,8 @@ def _admin_blocks(panel: AdminPanel) -> list[Block]:
     hidden = len(panel.grants) - MAX_HOME_GRANTS
     if hidden > 0:
         blocks.append(ContextBlock(elements=[_md(
-            f"{hidden} more grants: `{Command.CUSTOMER_CENTER} access` lists them all.")]))
+            f"{hidden} more {'grant' if hidden == 1 else 'grants'}: "
+            f"`{Command.CUSTOMER_CENTER} access` lists them all.")]))
     channel = (f"<#{panel.support_channel}>" if panel.support_channel else "_not set_")
     select = ConversationSelectElement(
         action_id=ActionId.HOME_SUPPORT_CHANNEL, placeholder="Choose a channel",

@@ -260,9 +260,15 @@ async def refresh_page(deps: Deps, actor: Actor) -> tuple[list[RegistryEntry], s
     said = [w["reason"] for s in await sync.last_runs(deps, [sync.FLOWS])
             for w in s.warning_list() if w.get("record") == OptionalApi.FLOW_LIST]
     if said:  # docs/atomic.md, "Optional APIs"
-        return entries, (f"Atomic has no Action Flow list ({len(entries)} flows registered): "
+        return entries, (f"Atomic has no Action Flow list ({len(entries)} "
+                          f"{'flow' if len(entries) == 1 else 'flows'} registered): "
                          "add a flow with `/customer-center flows add <flow id>`.")
-    return entries, f"Read {len(entries)} Action Flows from Atomic."
+    return entries, f"Read {_flows(len(entries))} from Atomic."
+
+
+def _flows(count: int) -> str:
+    """"1 Action Flow", "3 Action Flows" (docs/style.md: wording)."""
+    return f"{count} Action Flow" + ("" if count == 1 else "s")
 
 
 # --- adding a flow by id (docs/atomic.md, "Optional APIs") ------------------------------------
