@@ -57,7 +57,7 @@ async def channel_is_public(deps: Deps, actor: Actor, client: AsyncWebClient,
     """Whether a channel an admin chose as the support channel is public (anyone in the
     workspace may read it); when Slack does not say, it is treated as public, so the admin is
     asked. Admins only (docs/operations.md, "The support channel")."""
-    await access.ensure(deps, actor, Role.ADMIN, action="channel.check", target=channel_id)
+    await access.ensure(deps, actor, Role.ADMIN, action="channel.set", target=channel_id)
     try:
         answer = await client.conversations_info(channel=channel_id)
     except SlackApiError as exc:  # e.g. not_in_channel for a private one: ask, to be safe
