@@ -90,6 +90,15 @@ def access_denied_message(admin_ids: Sequence[str], *, needed: Role = Role.VIEW,
     return message_payload(f"{title} Admins: {mentions(admins) or 'none configured'}.", blocks)
 
 
+def access_denied_modal(admin_ids: Sequence[str], *, needed: Role = Role.VIEW,
+                        current: Role | None = None) -> dict[str, Any]:
+    """The refusal where a modal was: the same words, the admins named, Request access (its
+    answer comes by DM: a modal has no thread). Never a dead end (docs/access.md)."""
+    message = access_denied_message(admin_ids, needed=needed, current=current)
+    return {"type": "modal", "title": {"type": "plain_text", "text": "Customer Center"},
+            "close": {"type": "plain_text", "text": "Close"}, "blocks": message["blocks"]}
+
+
 def access_request_message(user_id: str, *, current: Role | None) -> dict[str, Any]:
     """The DM each admin gets: who asks, what they have, and one-click grants."""
     has = f"They have *{ROLE_NAMES[current]}* access now." if current else "They have no access."

@@ -91,6 +91,15 @@ def parse_confirm_meta(raw: str) -> ConfirmMeta:
         raise StaleForm(STALE_FORM) from None
 
 
+def parse_picker_meta(raw: str) -> SendFlowMeta | ConfirmMeta:
+    """The private_metadata of a view that shows the flow picker: the form, or the confirmation
+    of a flow without variables (which keeps the picker); StaleForm when it is neither."""
+    try:
+        return SendFlowMeta.model_validate_json(raw or "")
+    except ValidationError:
+        return parse_confirm_meta(raw)
+
+
 def is_integer(variable: FlowVariable) -> bool:
     """A number variable takes whole numbers only when its default is a whole number."""
     default = variable.default

@@ -27,12 +27,16 @@ from slack_sdk.models.views import View
 
 from blocks.flow_form import MAX_STRING, ConfirmMeta, SendFlowMeta, Value, block_id, is_integer
 from blocks.ids import ActionId, BlockId, CallbackId
-from blocks.text import safe_mrkdwn, safe_plain
-from bot.domain import ActionFlow, Customer, FlowVariable, SendStatus, VariableType
+from blocks.metadata import MAX_CUSTOMER_ID, CustomerRef, FlowRef
+from blocks.text import clip, safe_mrkdwn, safe_plain
+from blocks.vocabulary import send_status
+from bot.domain import ActionFlow, Card, Customer, FlowVariable, SendStatus, VariableType
 
 TITLE = "Send Action Flow"
 MAX_FLOW_OPTIONS = 100
 MAX_REGISTRY_ROWS = 45
+MAX_VALUE_FIELDS = 10  # a section's fields (docs/slack-rules.md#block-kit-limits)
+SUBMIT_LIMIT = 24  # characters of a modal's submit button
 
 
 def _md(text: str, *, verbatim: bool = True) -> MarkdownTextObject:
@@ -51,6 +55,21 @@ def _modal(blocks: Sequence[Block], *, callback_id: str | None = None, submit: s
 def customer_line(customer: Customer) -> str:
     name = safe_mrkdwn(customer.display_name, 200)
     return f"*{name}* (`{safe_mrkdwn(customer.id, 200)}`)"
+
+
+def customer_identity(customer: Customer) -> str:
+    """Name, id, email and phone: enough to tell this customer from the others who match."""
+    contact = []
+    if customer.email.strip() and customer.email != customer.display_name:
+        contact.append(safe_mrkdwn(customer.email, 200))
+    if customer.phone.strip():
+        contact.append(safe_mrkdwn(customer.phone, 60))
+    return customer_line(customer) + ("\n" + " · ".join(contact) if contact else "")
+
+
+def send_button(customer: Customer) -> str:
+    """The submit button names whom it sends to (Slack allows 24 characters)."""
+    return f"Send to {safe_plain(customer.display_name, SUBMIT_LIMIT - len('Send to '))}"
 
 
 def send_flow_loading_modal() -> dict[str, Any]:
@@ -99,10 +118,35 @@ def variable_block(variable: FlowVariable) -> InputBlock:
                       element=variable_element(variable), optional=optional, hint=hint)
 
 
+def flow_picker(flows: Sequence[ActionFlow], selected: ActionFlow | None) -> Block:
+    """The flow select: choosing a flow updates the view at once, so there is no Next. Before a
+    flow is chosen it is a section's select (a modal with an input block needs a submit button,
+    which would be that Next); once chosen, an input block that dispatches its changes, so a
+    flow disabled meanwhile is answered on it inline (docs/flows.md, "Sending")."""
+    options = [_flow_option(f) for f in flows[:MAX_FLOW_OPTIONS]]
+    initial = next((o for o, f in zip(options, flows, strict=False)
+                    if selected is not None and f.id == selected.id), None)
+    select = StaticSelectElement(action_id=ActionId.PICK_FLOW.value, options=options,
+                                 initial_option=initial,
+                                 placeholder=PlainTextObject(text="Choose a flow"))
+    if selected is None:
+        return SectionBlock(block_id=BlockId.FLOW_PICKER, text=_md("*Action Flow*"),
+                            accessory=select)
+    return InputBlock(block_id=BlockId.FLOW_PICKER, label="Action Flow", dispatch_action=True,
+                      element=select)
+
+
+def _about(flow: ActionFlow) -> ContextBlock:
+    about = safe_mrkdwn(flow.description, 2000) if flow.description.strip() else \
+        "No description."
+    return ContextBlock(block_id=BlockId.FLOW_ABOUT, elements=[_md(about)])
+
+
 def send_flow_modal(customer: Customer, flows: Sequence[ActionFlow], meta: SendFlowMeta, *,
                     selected: ActionFlow | None = None, notice: str = "") -> dict[str, Any]:
-    """Step 1 and 2: pick one of the enabled flows, then fill its variables."""
-    intro = f"Send an Action Flow to {customer_line(customer)}"
+    """Step 1 and 2: pick one of the enabled flows (the view moves on at once), then fill its
+    variables. A flow without variables skips this step: see `confirm_send_modal`."""
+    intro = f"Send an Action Flow to:\n{customer_identity(customer)}"
     blocks: list[Block] = [SectionBlock(text=_md(intro))]
     if notice:
         blocks.append(ContextBlock(block_id=BlockId.FLOW_NOTICE,
@@ -112,24 +156,13 @@ def send_flow_modal(customer: Customer, flows: Sequence[ActionFlow], meta: SendF
             "No Action Flows are enabled for the Customer Center yet. An admin can enable "
             "them with `/customer-center flows`.", verbatim=False)))
         return _modal(blocks, private_metadata=meta.model_dump_json())
-    options = [_flow_option(f) for f in flows[:MAX_FLOW_OPTIONS]]
-    initial = next((o for o, f in zip(options, flows, strict=False)
-                    if selected is not None and f.id == selected.id), None)
-    blocks.append(InputBlock(
-        block_id=BlockId.FLOW_PICKER, label="Action Flow", dispatch_action=True,
-        element=StaticSelectElement(action_id=ActionId.PICK_FLOW.value, options=options,
-                                    initial_option=initial,
-                                    placeholder=PlainTextObject(text="Choose a flow"))))
-    if selected is not None:
-        about = safe_mrkdwn(selected.description, 2000) if selected.description.strip() \
-            else "No description."
-        blocks.append(ContextBlock(block_id=BlockId.FLOW_ABOUT, elements=[_md(about)]))
-        sendable = [v for v in selected.variables if v.type != VariableType.LIST]
-        blocks.extend(variable_block(v) for v in sendable)
-        if not sendable:
-            blocks.append(SectionBlock(text=_md("This flow has no variables to fill in.")))
-    return _modal(blocks, callback_id=CallbackId.SEND_FLOW.value,
-                  submit="Review" if selected is not None else "Next",
+    blocks.append(flow_picker(flows, selected))
+    if selected is None:  # nothing to submit yet: choosing a flow moves on
+        return _modal(blocks, callback_id=CallbackId.SEND_FLOW.value,
+                      private_metadata=meta.model_dump_json())
+    blocks.append(_about(selected))
+    blocks.extend(variable_block(v) for v in selected.variables if v.type != VariableType.LIST)
+    return _modal(blocks, callback_id=CallbackId.SEND_FLOW.value, submit="Review",
                   private_metadata=meta.model_dump_json())
 
 
@@ -145,31 +178,45 @@ def format_value(variable_type: VariableType | None, value: Value | None) -> str
 
 
 def values_fields(flow: ActionFlow, values: dict[str, Value]) -> list[MarkdownTextObject]:
+    """One field per value; past Slack's ten fields, the last one says "and N more" and lists
+    them, so no value is dropped silently."""
     types = {v.name: v for v in flow.variables}
     fields: list[MarkdownTextObject] = []
-    for name, value in values.items():
+    rest: list[str] = []
+    for position, (name, value) in enumerate(values.items()):
         variable = types.get(name)
-        label = _label(variable) if variable else name
-        shown = format_value(variable.type if variable else None, value)
-        fields.append(_md(f"*{safe_mrkdwn(label, 200)}*\n{safe_mrkdwn(shown, 1700)}"))
-    return fields[:10]
+        label = safe_mrkdwn(_label(variable) if variable else name, 200)
+        shown = safe_mrkdwn(format_value(variable.type if variable else None, value), 1700)
+        if position < MAX_VALUE_FIELDS - 1 or len(values) <= MAX_VALUE_FIELDS:
+            fields.append(_md(f"*{label}*\n{shown}"))
+        else:
+            rest.append(f"{label}: {shown}")
+    if rest:
+        fields.append(_md(clip(f"*and {len(rest)} more*\n"
+                               + "\n".join(rest), 2000)))
+    return fields
 
 
-def confirm_send_modal(customer: Customer, flow: ActionFlow, meta: ConfirmMeta) -> dict[str, Any]:
-    """Step 3: who, which flow, which values; Send."""
-    blocks: list[Block] = [
-        SectionBlock(text=_md(f"Send *{safe_mrkdwn(flow.name, 200)}* to "
-                              f"{customer_line(customer)}?")),
-    ]
+def confirm_send_modal(customer: Customer, flow: ActionFlow, meta: ConfirmMeta, *,
+                       flows: Sequence[ActionFlow] = ()) -> dict[str, Any]:
+    """Step 3: whom (name, id, email, phone), which flow, which values; the button says whom
+    it sends to. With `flows`, the picker stays on top (a flow without variables skips step 2)."""
+    blocks: list[Block] = []
+    if flows:
+        blocks.extend([flow_picker(flows, flow), _about(flow)])
+    blocks.append(SectionBlock(text=_md(f"Send *{safe_mrkdwn(flow.name, 200)}* to:\n"
+                                        f"{customer_identity(customer)}")))
     fields = values_fields(flow, dict(meta.values))
     if fields:
         blocks.append(SectionBlock(fields=fields))
     else:
-        blocks.append(SectionBlock(text=_md("No variables: the flow's defaults are used.")))
+        blocks.append(SectionBlock(text=_md("No variables to fill in: the flow's defaults are "
+                                            "used.")))
     blocks.append(ContextBlock(elements=[_md(
         "The customer gets the card in the app. The support channel is told who sent it.")]))
-    return _modal(blocks, callback_id=CallbackId.CONFIRM_SEND_FLOW.value, submit="Send",
-                  close="Cancel", private_metadata=meta.model_dump_json())
+    return _modal(blocks, callback_id=CallbackId.CONFIRM_SEND_FLOW.value,
+                  submit=send_button(customer), close="Cancel",
+                  private_metadata=meta.model_dump_json())
 
 
 def send_progress_modal(text: str = "Sending…") -> dict[str, Any]:
@@ -185,37 +232,87 @@ class SendResult:
     customer: Customer | None = None
     error: str = ""
     repeated: bool = False  # this submission found an earlier send with the same key
+    channel: str = ""  # the support channel the post goes to ("" when none is set)
+    permalink: str = ""  # the channel post, once it was posted
 
 
-RESULT_TEXT: dict[SendStatus, str] = {
-    SendStatus.SENT: ":white_check_mark: Sent",
-    SendStatus.PENDING: ":hourglass: Not sent yet: Atomic is busy. The app retries "
-                        "automatically and tells you by DM",
-    SendStatus.SENDING: ":hourglass: Still sending. The app tells you by DM when it is done",
-    SendStatus.UNKNOWN: ":grey_question: Not confirmed: Atomic did not answer in time. The app "
-                        "looks for the card and tells you by DM (it never sends twice on its own)",
-    SendStatus.FAILED: ":x: Not sent",
-    SendStatus.OUTCOME_UNKNOWN: ":warning: Outcome unknown: no card appeared. Choose Send again "
-                                "or Leave it in the app's DM",
-    SendStatus.LEFT: ":heavy_minus_sign: Outcome unknown, left as it is",
-    SendStatus.RESENT: ":repeat: Outcome unknown, sent again as a new send",
+# What each status adds to its word in the result (the word: blocks/vocabulary.py).
+RESULT_DETAIL: dict[SendStatus, str] = {
+    SendStatus.SENT: "",
+    SendStatus.PENDING: "Atomic is busy. The app retries automatically and tells you by DM",
+    SendStatus.SENDING: "the app tells you by DM when it is done",
+    SendStatus.UNKNOWN: "Atomic did not answer in time. The app looks for the card and tells "
+                        "you by DM (it never sends twice on its own)",
+    SendStatus.FAILED: "",
+    SendStatus.OUTCOME_UNKNOWN: "no card appeared. Choose Send again or Leave it in the app's DM",
+    SendStatus.LEFT: "the outcome stayed unknown",
+    SendStatus.RESENT: "the outcome was unknown, so it went again as a new send",
 }
 
 
+def _result_line(result: SendResult, status: SendStatus) -> str:
+    term, detail = send_status(status), RESULT_DETAIL[status]
+    target = customer_line(result.customer) if result.customer else "the customer"
+    what = f"*{safe_mrkdwn(result.flow_name, 200)}* to {target}"
+    return f"{term.label}: {what}." + (f"\n{detail[0].upper()}{detail[1:]}." if detail else "")
+
+
+def _next_steps(result: SendResult) -> list[Block]:
+    """Back to customer, and where the channel post is (a link once it was posted)."""
+    blocks: list[Block] = []
+    buttons: list[ButtonElement] = []
+    if result.customer is not None and len(result.customer.id) <= MAX_CUSTOMER_ID:
+        buttons.append(ButtonElement(
+            text="Back to customer", action_id=ActionId.BACK_TO_CUSTOMER.value,
+            value=CustomerRef(customer_id=result.customer.id).model_dump_json()))
+    if result.permalink:
+        buttons.append(ButtonElement(text="Open the channel post", url=result.permalink,
+                                     action_id=ActionId.OPEN_CHANNEL_POST.value))
+    if buttons:
+        blocks.append(ActionsBlock(block_id=BlockId.SEND_ACTIONS, elements=buttons))
+    if result.channel and not result.permalink and result.status is not None:
+        blocks.append(ContextBlock(elements=[_md(
+            f"The support channel <#{result.channel}> gets a post about it.", verbatim=False)]))
+    return blocks
+
+
 def send_result_modal(result: SendResult) -> dict[str, Any]:
-    """The outcome; nothing is called sent that was not."""
+    """The outcome; nothing is called sent that was not. Never a dead end: Back to customer
+    and the channel post (docs/flows.md, "Sending")."""
     if result.status is None:
         text = f":no_entry: {safe_mrkdwn(result.error or 'Not sent.', 2900)}"
-        return _modal([SectionBlock(block_id=BlockId.SEND_STATUS, text=_md(text))])
-    target = customer_line(result.customer) if result.customer else "the customer"
-    lines = [f"{RESULT_TEXT[result.status]}: *{safe_mrkdwn(result.flow_name, 200)}* to {target}."]
+        return _modal([SectionBlock(block_id=BlockId.SEND_STATUS, text=_md(text)),
+                       *_next_steps(result)])
+    lines = [_result_line(result, result.status)]
     if result.error:
         lines.append(f"Reason: {safe_mrkdwn(result.error, 1500)}")
     blocks: list[Block] = [SectionBlock(block_id=BlockId.SEND_STATUS, text=_md("\n".join(lines)))]
     if result.repeated:
         blocks.append(ContextBlock(elements=[_md(
             "This send was already submitted once; it was not sent again.")]))
+    blocks.extend(_next_steps(result))
     return _modal(blocks)
+
+
+def with_send_again(view: dict[str, Any], card: Card, *, customer_id: str,
+                    can_edit: bool) -> dict[str, Any]:
+    """Card Details with Send again for a card that came from a flow, for Edit users (the send
+    modal re-checks Edit and that the flow is enabled): the send modal with that flow chosen."""
+    if not can_edit or not card.flow_id or len(card.flow_id) > 200 or \
+            not 0 < len(customer_id) <= MAX_CUSTOMER_ID:
+        return view
+    button = ButtonElement(
+        text="Send again", action_id=ActionId.RESEND_FLOW.value,
+        value=FlowRef(customer_id=customer_id, flow_id=card.flow_id).model_dump_json(),
+        accessibility_label=safe_plain(f"Send {card.title} again", 75)).to_dict()
+    blocks = list(view.get("blocks") or [])
+    row = next((b for b in blocks if b.get("block_id") == BlockId.CARD_DETAILS_BUTTONS), None)
+    if row is not None and len(row.get("elements") or []) < 25:
+        row["elements"] = [*row["elements"], button]
+    elif row is None and len(blocks) < 100:
+        blocks.append({"type": "actions", "block_id": BlockId.CARD_DETAILS_BUTTONS.value,
+                       "elements": [button]})
+    return {**view, "blocks": blocks}
 
 
 # --- /customer-center flows ------------------------------------------------------------------

@@ -30,14 +30,17 @@ from slack_sdk.models.views import View
 from blocks.access import ROLE_MEANS, ROLE_NAMES
 from blocks.admin import subject_mention
 from blocks.ids import ActionId, BlockId, CallbackId, Command
-from blocks.messages import admins_text, role_summary, usage_lines, valid_admin_ids
-from blocks.text import safe_plain
-from bot.domain import Grant, Role, SubjectKind, UserGroup
+from blocks.messages import admins_text, role_summary, valid_admin_ids
+from blocks.metadata import MAX_CUSTOMER_ID, CustomerRef
+from blocks.notifications import NO_BRACKETS, SendNotice, shown_line
+from blocks.text import safe_mrkdwn, safe_plain
+from bot.domain import Customer, Grant, Role, SubjectKind, UserGroup
 from bot.errors import InvalidInput, StaleForm
 
 MAX_HOME_GRANTS = 60
 HOME_BLOCK_LIMIT = 100  # Slack's cap for a Home tab
 MAX_OPTIONS = 100
+MAX_RECENT = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +75,47 @@ def _md(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=text)  # built from Slack ids and fixed words only
 
 
+@dataclass(frozen=True, slots=True)
+class Recent:
+    """The user's own recent work: customers they opened, sends they asked for (live status)."""
+
+    customers: Sequence[Customer] = ()
+    sends: Sequence[SendNotice] = ()
+
+
+def _recent_blocks(recent: Recent) -> list[Block]:
+    """Your recent customers (an Open button each) and your recent sends with their status now."""
+    blocks: list[Block] = []
+    if recent.customers:
+        blocks.append(SectionBlock(text=_md("*Your recent customers*")))
+    for index, customer in enumerate(recent.customers[:MAX_RECENT]):
+        name = safe_mrkdwn(customer.display_name, 150)
+        contact = f" · {safe_mrkdwn(customer.email, 150)}" if customer.email.strip() and \
+            customer.email != customer.display_name else ""
+        open_button = None
+        if 0 < len(customer.id) <= MAX_CUSTOMER_ID:
+            open_button = ButtonElement(
+                text="Open", action_id=ActionId.OPEN_CUSTOMER_VIEW,
+                value=CustomerRef(customer_id=customer.id).model_dump_json(),
+                accessibility_label=safe_plain(f"Open {customer.display_name}".translate(
+                    NO_BRACKETS), 75))
+        blocks.append(SectionBlock(
+            block_id=f"{BlockId.HOME_RECENT}{index}",
+            text=MarkdownTextObject(text=f"*{name}* (`{safe_mrkdwn(customer.id, 100)}`){contact}",
+                                    verbatim=True), accessory=open_button))
+    if recent.sends:
+        lines = [f"• *{safe_mrkdwn(n.flow_name, 100)}* to "
+                 f"*{safe_mrkdwn(n.customer_name or n.customer_id, 100)}*: {shown_line(n)}"
+                 for n in recent.sends[:MAX_RECENT]]
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text="*Your recent sends*\n" + "\n".join(lines), verbatim=True)))
+    return blocks
+
+
 def home_view(*, role: Role | None, admin_ids: Sequence[str],
-              panel: AdminPanel | None = None) -> dict[str, Any]:
-    """The Home tab view (`views.publish`), tailored to the user's role."""
+              panel: AdminPanel | None = None, recent: Recent | None = None) -> dict[str, Any]:
+    """The Home tab view (`views.publish`), tailored to the user's role: the user's own recent
+    customers and sends; for admins, their tools behind Manage access (`panel` once opened)."""
     admins = valid_admin_ids(admin_ids)
     if admins:
         ask = f"*Admins*\n{admins_text(admins)}: ask them for access or changes."
@@ -92,10 +133,10 @@ def home_view(*, role: Role | None, admin_ids: Sequence[str],
     if role is not None:
         blocks += [
             SectionBlock(text=_md(
-                f"*Search*\nType `{Command.CUSTOMER}` in any conversation, followed by what you "
-                f"know about the customer:\n{usage_lines()}")),
-            ActionsBlock(block_id=BlockId.HOME_ACTIONS, elements=[ButtonElement(
-                text="Find a customer", action_id=ActionId.OPEN_SEARCH, style="primary")]),
+                f"*Search*\nType `{Command.CUSTOMER}` in any conversation, followed by a name, "
+                "email, phone number, customer ID or profile value.")),
+            ActionsBlock(block_id=BlockId.HOME_ACTIONS, elements=_home_buttons(role, panel)),
+            *_recent_blocks(recent or Recent()),
         ]
     else:
         blocks.append(ActionsBlock(block_id=BlockId.ACCESS_REQUEST, elements=[ButtonElement(
@@ -115,6 +156,15 @@ def home_view(*, role: Role | None, admin_ids: Sequence[str],
     return {"type": "home", "blocks": body}
 
 
+def _home_buttons(role: Role, panel: AdminPanel | None) -> list[ButtonElement]:
+    buttons = [ButtonElement(text="Find a customer", action_id=ActionId.OPEN_SEARCH,
+                             style="primary")]
+    if role is Role.ADMIN and panel is None:  # the admin tools, one click away
+        buttons.append(ButtonElement(text="Manage access", action_id=ActionId.HOME_MANAGE_ACCESS,
+                                     value="open"))
+    return buttons
+
+
 def _admin_blocks(panel: AdminPanel) -> list[Block]:
     blocks: list[Block] = [
         DividerBlock(),
@@ -132,7 +182,8 @@ def _admin_blocks(panel: AdminPanel) -> list[Block]:
     hidden = len(panel.grants) - MAX_HOME_GRANTS
     if hidden > 0:
         blocks.append(ContextBlock(elements=[_md(
-            f"{hidden} more grants: `{Command.CUSTOMER_CENTER} access` lists them all.")]))
+            f"{hidden} more {'grant' if hidden == 1 else 'grants'}: "
+            f"`{Command.CUSTOMER_CENTER} access` lists them all.")]))
     channel = (f"<#{panel.support_channel}>" if panel.support_channel else "_not set_")
     select = ConversationSelectElement(
         action_id=ActionId.HOME_SUPPORT_CHANNEL, placeholder="Choose a channel",
@@ -162,6 +213,47 @@ def _grant_row(index: int, grant: Grant, group: UserGroup | None) -> SectionBloc
         text=_md(f"{who}: *{ROLE_NAMES[grant.role]}*{detail}"),
         accessory=ButtonElement(text="Remove", action_id=ActionId.HOME_REMOVE_GRANT, value=value,
                                 style="danger", confirm=confirm))
+
+
+# -- a public support channel ---------------------------------------------------------------
+
+
+class ChannelChoice(BaseModel):
+    """The private_metadata of the public-channel confirmation: the channel chosen."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channel_id: str = Field(pattern=r"^[CG][A-Z0-9]{2,30}$")
+
+
+def parse_channel_choice(raw: str) -> ChannelChoice:
+    """The channel a confirmation is about; StaleForm when the metadata is not one of ours."""
+    try:
+        return ChannelChoice.model_validate_json(raw or "")
+    except ValidationError:
+        raise StaleForm("This form is out of date. Choose the channel again.") from None
+
+
+def public_channel_modal(channel_id: str, *, initials_only: bool) -> dict[str, Any]:
+    """Asked before a public channel becomes the support channel: what will be visible there
+    (docs/operations.md, "The support channel")."""
+    who = ("the customer's initials (names are limited to initials)" if initials_only else
+           "the customer's name and customer ID")
+    meta = ChannelChoice(channel_id=channel_id)
+    text = (f":warning: <#{meta.channel_id}> is a *public* channel: anyone in the workspace can "
+            f"find and read it.\nEach send from Slack is posted there with the flow's name, "
+            f"{who}, who sent it and how the card is doing (for example a *Fraud alert* "
+            "that was completed). What customers typed is never posted there.")
+    hint = ("To show initials only, whoever runs the app sets `SUPPORT_CHANNEL_INITIALS=true`. "
+            "A private channel keeps all of it among its members.")
+    view = View(type="modal", callback_id=CallbackId.CONFIRM_SUPPORT_CHANNEL,
+                title="Public channel?", submit="Use this channel", close="Cancel",
+                private_metadata=meta.model_dump_json(),
+                blocks=[SectionBlock(text=_md(text)),
+                        ContextBlock(elements=[_md(hint if not initials_only else
+                                                   "A private channel keeps it among its "
+                                                   "members.")])])
+    return view.to_dict()
 
 
 # -- the add-grant modal -----------------------------------------------------------------------

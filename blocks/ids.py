@@ -19,6 +19,7 @@ class ActionId(StrEnum):
     GRANT_REQUESTED_EDIT = "access.grant_edit"  # admin DM: one-click grant; value: AccessRequest
     HOME_ADD_GRANT = "access.add"  # App Home (admins): open the add-grant modal
     HOME_REMOVE_GRANT = "access.remove"  # App Home (admins): value: GrantSubject JSON
+    HOME_MANAGE_ACCESS = "home.manage"  # App Home (admins): show the admin tools
     HOME_SUPPORT_CHANNEL = "access.channel"  # App Home (admins): conversations select
     GRANT_USER = "access.user"  # add-grant modal: users select
     GRANT_USERGROUP = "access.usergroup"  # add-grant modal: external select (options load)
@@ -35,6 +36,9 @@ class ActionId(StrEnum):
     MORE_RESULTS = "search.more"  # next page of matches; value: SearchPage JSON
     OPEN_SEND_FLOW = "flow.open"  # Send Action Flow; value: CustomerRef
     OPEN_SEARCH = "search.open"  # App Home "Find a customer": opens the search modal
+    BACK_TO_CUSTOMER = "flow.back"  # send result: the customer view in place; value: CustomerRef
+    OPEN_CHANNEL_POST = "flow.post"  # send result: a link button to the support-channel post
+    RESEND_FLOW = "flow.resend"  # card Details: Send again (the card's flow); value: FlowRef
     PICK_FLOW = "flow.pick"  # the flow select of the send modal (dispatches on change)
     FLOW_VARIABLE = "flow.variable"  # the element of each variable input (block id says which)
     FLOW_ENABLE = "flow.enable"  # /customer-center flows: Enable; value: flow id
@@ -57,6 +61,7 @@ class ActionId(StrEnum):
 class CallbackId(StrEnum):
     CUSTOMER_VIEW = "customer.view"  # the customer view modal (private_metadata: CustomerViewMeta)
     GRANT_ADD = "access.grant"  # App Home add-grant modal
+    CONFIRM_SUPPORT_CHANNEL = "access.channel.public"  # a public support channel: confirm
     CARD_DETAILS = "card.details"  # a pushed card details view
     CUSTOMER_ANALYTICS = "customer.analytics"  # a pushed analytics view
     SEARCH = "search.submit"  # the search modal (view_submission)
@@ -77,6 +82,7 @@ class BlockId(StrEnum):
     HOME_GRANT = "home.grant."  # + position in the App Home grants list
     HOME_CHANNEL = "home.channel"
     HOME_ACTIONS = "home.actions"
+    HOME_RECENT = "home.recent."  # + position in "Your recent customers"
     ACCESS_REQUEST = "access.request"
     AUDIT_PAGER = "audit.pager"
     CUSTOMER_PROFILE = "customer.profile"
@@ -91,6 +97,7 @@ class BlockId(StrEnum):
     CARD_DETAILS_BUTTONS = "card.details.buttons"  # the Preview button row of card details
     MORE_MATCHES = "customer.more"
     SEARCH_INPUT = "search.input"
+    SEARCH_AGAIN = "search.again"  # a no-match answer's Search again row
     FLOW_PICKER = "flow.picker"
     FLOW_ABOUT = "flow.about"
     VARIABLE = "flow.var."  # + variable name

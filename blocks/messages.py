@@ -150,12 +150,21 @@ def _match_row(index: int, match: CustomerMatch, fields: Sequence[str]) -> Secti
     return SectionBlock(block_id=f"{BlockId.MATCH}{index}", text=mrkdwn(text), accessory=accessory)
 
 
+def search_again_button(query: str) -> ButtonElement:
+    """Opens the search modal filled with the query, to change it (no dead end)."""
+    typed = " ".join(query.split())[:MAX_QUERY]
+    value = SearchPage(query=typed).model_dump_json() if typed else None
+    return ButtonElement(text="Search again", action_id=ActionId.OPEN_SEARCH.value, value=value,
+                         style="primary")
+
+
 def no_match_message(query: str) -> dict[str, Any]:
-    """Nobody matches the query."""
+    """Nobody matches the query; Search again opens the search box with it."""
     title = f"No customer matches {_quoted(query)}"
     return _message(title, [
         SectionBlock(text=mrkdwn(f":mag: *{title}.*\nCheck the spelling, or search by email "
                                  "address, customer ID or phone number.")),
+        ActionsBlock(block_id=BlockId.SEARCH_AGAIN, elements=[search_again_button(query)]),
         ContextBlock(elements=[mrkdwn(_examples_line())]),
     ])
 

@@ -91,3 +91,20 @@ def parse_history_meta(value: str) -> HistoryMeta:
         return HistoryMeta.model_validate_json(value)
     except ValidationError:
         raise StaleForm(STALE_VIEW) from None
+
+
+class FlowRef(BaseModel):
+    """Which flow to send to which customer: card Details' Send again."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    customer_id: str = Field(min_length=1, max_length=MAX_CUSTOMER_ID)
+    flow_id: str = Field(min_length=1, max_length=200)
+
+
+def parse_flow_ref(value: str) -> FlowRef:
+    """The FlowRef in a Send again button; StaleForm when the value is not one."""
+    try:
+        return FlowRef.model_validate_json(value)
+    except ValidationError:
+        raise StaleForm(STALE_BUTTON) from None

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,10 +21,13 @@ from slack_sdk.models.blocks import (
 
 from blocks.format import format_input_value
 from blocks.ids import ActionId, BlockId
-from blocks.text import safe_mrkdwn
+from blocks.metadata import MAX_CUSTOMER_ID, CustomerRef
+from blocks.text import clip, safe_mrkdwn, safe_plain, strip_bidi
+from blocks.vocabulary import Term, card_moment, send_status
 from bot.domain import CardInput, SendStatus
 
 MAX_INPUTS = 20
+NO_BRACKETS = str.maketrans("", "", "<>")
 
 
 def _md(text: str, *, verbatim: bool = True) -> MarkdownTextObject:
@@ -50,55 +54,126 @@ class SendNotice:
     card_state: str = ""  # published, seen, completed, dismissed, expired, cancelled, snoozed
     error: str = ""
     resent_as: str = ""  # RESENT: the new send's id
+    initials_only: bool = False  # the channel names the customer by initials, without the id
 
 
-STATUS_LINE: dict[SendStatus, str] = {
-    SendStatus.PENDING: ":hourglass: Waiting to retry (Atomic was busy)",
-    SendStatus.SENDING: ":hourglass: Sending",
-    SendStatus.SENT: ":white_check_mark: Sent",
-    SendStatus.UNKNOWN: ":grey_question: Checking with Atomic (no answer in time)",
-    SendStatus.FAILED: ":x: Not sent",
-    SendStatus.OUTCOME_UNKNOWN: ":warning: Outcome unknown (no card appeared; the sender decides)",
-    SendStatus.LEFT: ":heavy_minus_sign: Outcome unknown, left as it is",
-    SendStatus.RESENT: ":repeat: Outcome unknown, sent again",
+# What each send status adds to its word (docs/flows.md, "The support channel"); the word and
+# emoji come from the one status language (blocks/vocabulary.py).
+STATUS_DETAIL: dict[SendStatus, str] = {
+    SendStatus.PENDING: "Atomic was busy",
+    SendStatus.SENDING: "",
+    SendStatus.SENT: "",
+    SendStatus.UNKNOWN: "no answer in time",
+    SendStatus.FAILED: "",
+    SendStatus.OUTCOME_UNKNOWN: "no card appeared; the sender decides",
+    SendStatus.LEFT: "the outcome stayed unknown",
+    SendStatus.RESENT: "the outcome was unknown",
 }
-CARD_LINE: dict[str, str] = {
-    "published": ":inbox_tray: Card published",
-    "seen": ":eyes: Seen by the customer",
-    "snoozed": ":zzz: Snoozed by the customer",
-    "completed": ":tada: Completed by the customer",
-    "dismissed": ":wastebasket: Dismissed by the customer",
-    "expired": ":hourglass: Expired",
-    "cancelled": ":no_entry_sign: Cancelled",
+# What a moment of the card adds to its word ("Completed by the customer").
+MOMENT_DETAIL: dict[str, str] = {
+    "published": "",
+    "seen": "by the customer",
+    "snoozed": "by the customer",
+    "completed": "by the customer",
+    "dismissed": "by the customer",
+    "expired": "",
+    "cancelled": "",
 }
+CARD_STATES = tuple(MOMENT_DETAIL)
+
+
+def _term(notice: SendNotice) -> Term:
+    """The one term the post shows: the card's moment once it was sent, else the send status."""
+    moment = card_moment(notice.card_state) if notice.status == SendStatus.SENT else None
+    return moment if moment is not None else send_status(notice.status)
+
+
+def status_line(status: SendStatus) -> str:
+    """`:hourglass: Waiting to retry: Atomic was busy`."""
+    term, detail = send_status(status), STATUS_DETAIL[status]
+    return f"{term.label}: {detail}" if detail else term.label
+
+
+def moment_line(card_state: str) -> str:
+    """`:white_check_mark: Completed by the customer`; an unknown moment is named escaped."""
+    term = card_moment(card_state)
+    if term is None:
+        return f"Card {safe_mrkdwn(card_state, 30)}"
+    detail = MOMENT_DETAIL.get(card_state.strip().lower(), "")
+    return f"{term.label} {detail}" if detail else term.label
+
+
+def shown_line(notice: SendNotice) -> str:
+    """The status a send shows now: the card's moment once it was sent, else the send status."""
+    if notice.status == SendStatus.SENT and card_moment(notice.card_state) is not None:
+        return moment_line(notice.card_state)
+    return status_line(notice.status)
+
+
+def initials(name: str) -> str:
+    """"Sam Smith" → "S. S."; what the channel shows when names are limited to initials."""
+    firsts = (next((c for c in part if c.isalpha()), "")
+              for part in re.split(r"[\s@._-]+", strip_bidi(name)))
+    letters = [first.upper() for first in firsts if first]
+    return " ".join(f"{letter}." for letter in letters[:3]) or "A customer"
+
+
+def _who(notice: SendNotice) -> str:
+    """The customer as the channel may name them: escaped, or initials only."""
+    return safe_mrkdwn(_plain_who(notice), 200)
+
+
+def open_customer_button(notice: SendNotice) -> ButtonElement | None:
+    """Opens the customer view privately for whoever clicks (the server checks View access:
+    docs/access.md); none for an id no button value can carry."""
+    if not 0 < len(notice.customer_id) <= MAX_CUSTOMER_ID:
+        return None
+    return ButtonElement(
+        text="Open customer", action_id=ActionId.OPEN_CUSTOMER_VIEW.value,
+        value=CustomerRef(customer_id=notice.customer_id).model_dump_json(),
+        # plain text, but without angle brackets: no string that looks like a mention
+        accessibility_label=safe_plain(f"Open customer {_plain_who(notice)}".translate(NO_BRACKETS),
+                                 75))
+
+
+def _plain_who(notice: SendNotice) -> str:
+    name = notice.customer_name or notice.customer_id
+    return initials(name) if notice.initials_only else name
+
+
+def fallback_text(notice: SendNotice) -> str:
+    """The post's `text` (notifications, screen readers): built from the status it shows."""
+    flow = safe_mrkdwn(notice.flow_name, 200)
+    return f"{flow} to {_who(notice)}: {_term(notice).word}"
 
 
 def send_notification_message(notice: SendNotice) -> dict[str, Any]:
-    """The support-channel post of one send (updated in place as the card moves)."""
+    """The support-channel post of one send (updated in place as the card moves), with an Open
+    customer button that opens the customer privately for whoever may see them."""
     flow = safe_mrkdwn(notice.flow_name, 200)
-    customer = safe_mrkdwn(notice.customer_name or notice.customer_id, 200)
-    status = STATUS_LINE[notice.status]
-    if notice.status == SendStatus.SENT and notice.card_state in CARD_LINE:
-        status = CARD_LINE[notice.card_state]
-    lines = [f"*{flow}* → *{customer}* (`{safe_mrkdwn(notice.customer_id, 200)}`)",
-             f"Sent by <@{notice.sender_id}> · {_when(notice.sent_at)}", f"Status: {status}"]
+    who = f"*{_who(notice)}*"
+    if not notice.initials_only:
+        who += f" (`{safe_mrkdwn(notice.customer_id, 200)}`)"
+    lines = [f"*{flow}* → {who}",
+             f"Sent by <@{notice.sender_id}> · {_when(notice.sent_at)}",
+             f"Status: {shown_line(notice)}"]
     if notice.status == SendStatus.FAILED and notice.error:
         lines.append(f"Reason: {safe_mrkdwn(notice.error, 500)}")
     if notice.status == SendStatus.RESENT and notice.resent_as:
         lines.append(f"Sent again as `{safe_mrkdwn(notice.resent_as, 64)}`")
-    text = (f"{notice.flow_name} sent to {notice.customer_name or notice.customer_id}: "
-            f"{notice.status.value}")
     # Not verbatim: the sender mention and the date token must render; customer text is escaped.
     blocks: list[Block] = [
-        SectionBlock(block_id=BlockId.SEND_STATUS, text=_md("\n".join(lines), verbatim=False)),
-        ContextBlock(elements=[_md(f"Send `{notice.send_id}` · Customer Center")]),
+        SectionBlock(block_id=BlockId.SEND_STATUS, text=_md("\n".join(lines), verbatim=False),
+                     accessory=open_customer_button(notice)),
+        ContextBlock(elements=[_md(f"Send `{safe_mrkdwn(notice.send_id, 64)}` · Customer Center"
+                                   " · Open customer is private to whoever clicks")]),
     ]
-    return {"text": safe_mrkdwn(text, 300), "blocks": [b.to_dict() for b in blocks]}
+    return {"text": clip(fallback_text(notice), 300), "blocks": [b.to_dict() for b in blocks]}
 
 
 def customer_acted_reply(send_id: str, card_state: str, *, has_responses: bool) -> dict[str, Any]:
     """The thread reply when the customer acts; responses only behind the button."""
-    line = CARD_LINE.get(card_state, f"Card {safe_mrkdwn(card_state, 30)}")
+    line = moment_line(card_state)
     blocks: list[Block] = [SectionBlock(text=_md(f"{line}."))]
     if has_responses:
         blocks.append(ActionsBlock(block_id=BlockId.SEND_ACTIONS, elements=[ButtonElement(
@@ -129,21 +204,24 @@ def responses_message(flow_name: str, customer_name: str,
 
 
 def sender_dm_message(notice: SendNotice, inputs: Sequence[CardInput] | None) -> dict[str, Any]:
-    """The sender's DM: the outcome of a retried send, or the customer acting (with values)."""
+    """The sender's DM: the outcome of a retried send, or the customer acting (with values).
+    Private, so the full name; every customer text escaped, in `text` as in the blocks."""
     flow = safe_mrkdwn(notice.flow_name, 200)
     customer = safe_mrkdwn(notice.customer_name or notice.customer_id, 200)
     if inputs is None:
-        line = STATUS_LINE[notice.status]
-        text = f"{line}: *{flow}* to *{customer}*."
+        term = send_status(notice.status)
+        text = f"{status_line(notice.status)}: *{flow}* to *{customer}*."
         if notice.status == SendStatus.FAILED and notice.error:
             text += f"\nReason: {safe_mrkdwn(notice.error, 500)}"
         blocks: list[Block] = [SectionBlock(text=_md(text))]
-        return {"text": f"{flow}: {notice.status.value}",
+        return {"text": clip(f"{flow} to {customer}: {term.word}", 300),
                 "blocks": [b.to_dict() for b in blocks]}
-    line = CARD_LINE.get(notice.card_state, safe_mrkdwn(notice.card_state, 30))
-    blocks = [SectionBlock(text=_md(f"{line}: *{flow}* sent to *{customer}*.")),
+    moment = card_moment(notice.card_state)
+    word = moment.word if moment else safe_mrkdwn(notice.card_state, 30)
+    blocks = [SectionBlock(text=_md(f"{moment_line(notice.card_state)}: *{flow}* sent to "
+                                    f"*{customer}*.")),
               SectionBlock(text=_md(_inputs_lines(inputs)[:3000]))]
-    return {"text": f"{flow}: {safe_mrkdwn(notice.card_state, 30)}",
+    return {"text": clip(f"{flow} to {customer}: {word}", 300),
             "blocks": [b.to_dict() for b in blocks]}
 
 
@@ -151,8 +229,9 @@ def outcome_unknown_message(notice: SendNotice, *, window_minutes: float) -> dic
     """The sender's DM and the support thread's reply when a send's outcome stays unknown
     (docs/flows.md, "When the outcome is unknown"): Send again / Leave it."""
     flow = safe_mrkdwn(notice.flow_name, 200)
-    customer = safe_mrkdwn(notice.customer_name or notice.customer_id, 200)
-    text = (f":warning: *Outcome unknown*: *{flow}* to *{customer}*.\n"
+    customer = _who(notice)  # the thread sees it too
+    unknown = send_status(SendStatus.OUTCOME_UNKNOWN)
+    text = (f"{unknown.emoji} *{unknown.word}*: *{flow}* to *{customer}*.\n"
             f"Atomic did not confirm the send and no card appeared within "
             f"{window_minutes:g} minutes. The card may still arrive late, or the send was lost.\n"
             "*Send again* starts the flow once more (if the first one went through, the customer "
@@ -168,10 +247,10 @@ def outcome_unknown_message(notice: SendNotice, *, window_minutes: float) -> dic
     blocks: list[Block] = [
         SectionBlock(block_id=BlockId.SEND_STATUS, text=_md(text)),
         ActionsBlock(block_id=BlockId.SEND_OUTCOME, elements=[again, leave]),
-        ContextBlock(elements=[_md(f"Send `{notice.send_id}` · Needs Edit access")]),
+        ContextBlock(elements=[_md(f"Send `{safe_mrkdwn(notice.send_id, 64)}` · "
+                                   "Needs Edit access")]),
     ]
-    return {"text": safe_mrkdwn(f"Outcome unknown: {notice.flow_name} to "
-                                f"{notice.customer_name or notice.customer_id}", 300),
+    return {"text": clip(f"{unknown.word}: {flow} to {customer}", 300),
             "blocks": [b.to_dict() for b in blocks]}
 
 
@@ -179,25 +258,25 @@ def outcome_settled_message(notice: SendNotice, *, by: str, new_status: SendStat
                             already: bool = False) -> dict[str, Any]:
     """What replaces the outcome-unknown message once someone chose (or had chosen)."""
     flow = safe_mrkdwn(notice.flow_name, 200)
-    customer = safe_mrkdwn(notice.customer_name or notice.customer_id, 200)
+    customer = _who(notice)
     who = f" by <@{by}>" if by else ""
+    term = send_status(notice.status)
     if notice.status == SendStatus.RESENT:
-        line = f":repeat: *{flow}* to *{customer}* was sent again{who}"
+        line = f"{term.label}: *{flow}* to *{customer}*{who}"
         if notice.resent_as:
             line += f" as `{safe_mrkdwn(notice.resent_as, 64)}`"
         if new_status is not None:
-            line += f": {STATUS_LINE[new_status]}"
+            line += f"\nThe new send: {status_line(new_status)}"
     elif notice.status == SendStatus.LEFT:
-        line = f":heavy_minus_sign: *{flow}* to *{customer}* was left as it is{who}"
+        line = f"{term.label}: *{flow}* to *{customer}*{who}"
     else:
-        line = f"{STATUS_LINE[notice.status]}: *{flow}* to *{customer}*"
+        line = f"{status_line(notice.status)}: *{flow}* to *{customer}*"
     if already:
         line += "\nNothing was changed now: this was settled before."
     # Not verbatim: the mention must render; customer text is escaped.
     blocks: list[Block] = [SectionBlock(block_id=BlockId.SEND_STATUS,
                                         text=_md(line, verbatim=False)),
-                           ContextBlock(elements=[_md(f"Send `{notice.send_id}`")])]
-    return {"text": safe_mrkdwn(f"{notice.flow_name} to "
-                                f"{notice.customer_name or notice.customer_id}: "
-                                f"{notice.status.value}", 300),
+                           ContextBlock(elements=[_md(
+                               f"Send `{safe_mrkdwn(notice.send_id, 64)}`")])]
+    return {"text": clip(f"{flow} to {customer}: {term.word}", 300),
             "blocks": [b.to_dict() for b in blocks]}

@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import (
 from blocks.customer import mrkdwn
 from blocks.ids import BlockId, CallbackId
 from blocks.messages import match_blocks, usage_lines
-from blocks.metadata import MAX_QUERY
+from blocks.metadata import MAX_QUERY, parse_search_page
 from blocks.text import safe_mrkdwn
 from bot.domain import LookupResult
 from bot.errors import InvalidInput
@@ -47,6 +47,17 @@ def search_modal(query: str = "", result: LookupResult | None = None, *,
             "submit": {"type": "plain_text", "text": "Search"},
             "close": {"type": "plain_text", "text": "Close"},
             "blocks": [b.to_dict() for b in blocks]}
+
+
+def search_text(message_text: str) -> str:
+    """A message's text as a search query: one line, at most MAX_QUERY characters."""
+    return " ".join(message_text.split())[:MAX_QUERY]
+
+
+def parse_search_again(value: str) -> str:
+    """The query a Search again button carries ("" for App Home's Find a customer, whose value
+    is not JSON); StaleForm for a JSON value that is not one of ours."""
+    return parse_search_page(value).query if value.startswith("{") else ""
 
 
 def parse_search(view: dict[str, Any]) -> str:

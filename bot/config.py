@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     search_phone_region: str = Field(default="NZ", pattern=r"^[A-Za-z]{2}$")
 
     support_channel_id: str | None = None
+    # The support channel names customers by their initials only, without their id
+    # (docs/operations.md, "The support channel"); the Open customer button still opens them.
+    support_channel_initials: bool = False
     customer_center_admins: str = ""
     slack_admins_are_admins: bool = False
     # Access control (docs/access.md): users.info answers are cached this long; user groups

@@ -35,7 +35,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from blocks.access import access_denied_message
+from blocks.access import access_denied_message, access_denied_modal
 from blocks.admin import usage_error_message
 from blocks.customer_view import failure_modal, message_modal
 from blocks.messages import error_message
@@ -96,7 +96,10 @@ def gone(error: BaseException) -> bool:
     return isinstance(error, SlackApiError) and error.response.get("error") in GONE
 
 
-def modal_view(modal: Modal, failure: Failure) -> dict[str, Any]:
+def modal_view(modal: Modal, failure: Failure,
+               denied: dict[str, Any] | None = None) -> dict[str, Any]:
+    if denied is not None:  # a refusal: the admins and Request access, as in a message
+        return denied
     if failure.expected:
         return (modal.app_error_view or message_modal)(failure.text)
     return failure_modal(modal.problem, failure.incident, advice=modal.advice)
@@ -132,23 +135,24 @@ def modal_of(context: AsyncBoltContext, body: dict[str, Any]) -> Modal | None:
     return Modal(view_id=str(view["id"]))
 
 
-def submission_answer(failure: Failure, context: AsyncBoltContext) -> dict[str, Any]:
+def submission_answer(failure: Failure, context: AsyncBoltContext,
+                      denied: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ack of a view_submission that failed before it: inline errors, or an error view."""
     error = failure.error
     if isinstance(error, InvalidInput) and error.field_errors:
         return {"response_action": "errors", "errors": error.field_errors}
     recorded = context.get(MODAL)
     modal = recorded if isinstance(recorded, Modal) else Modal(view_id="")
-    return {"response_action": "update", "view": modal_view(modal, failure)}
+    return {"response_action": "update", "view": modal_view(modal, failure, denied)}
 
 
 async def end_modal(client: AsyncWebClient, modal: Modal, failure: Failure,
-                    logger: Logger) -> None:
+                    logger: Logger, denied: dict[str, Any] | None = None) -> None:
     """Update the modal with the error; if Slack refuses that view, with the minimal one."""
     if failure.expected:
         try:
             await client.views_update(view_id=modal.view_id, hash=modal.view_hash,
-                                      view=modal_view(modal, failure))
+                                      view=modal_view(modal, failure, denied))
             return
         except Exception as exc:  # noqa: BLE001 - the minimal view below says it
             if gone(exc):
@@ -191,6 +195,18 @@ async def message_for(failure: Failure, context: AsyncBoltContext,
     if isinstance(error, InvalidInput) and isinstance(usage, str):
         return usage_error_message(failure.text, usage)
     return error_message(failure.text)
+
+
+async def denied_modal(failure: Failure, context: AsyncBoltContext,
+                       acked: bool) -> dict[str, Any] | None:
+    """For a refusal shown in a modal: the view naming the admins with Request access."""
+    error = failure.error
+    if not isinstance(error, PermissionDenied):
+        return None
+    actor: Actor | None = context.get("actor")
+    needed = Role(error.needed) if error.needed in {r.value for r in Role} else Role.VIEW
+    return access_denied_modal(await admins(context, acked), needed=needed,
+                               current=actor.role if actor is not None else None)
 
 
 async def show_error(body: dict[str, Any], payload: dict[str, Any], *, client: AsyncWebClient,
@@ -245,10 +261,12 @@ async def on_error(error: Exception, body: dict[str, Any], client: AsyncWebClien
         return http_answer(context, body) if response is not None else None
     failure = describe(error, logger)
     if response is not None and not acked and body.get("type") == "view_submission":
-        return BoltResponse(status=200, body=submission_answer(failure, context))
+        denied = await denied_modal(failure, context, acked)
+        return BoltResponse(status=200, body=submission_answer(failure, context, denied))
     try:
         if modal is not None:
-            await end_modal(client, modal, failure, logger)
+            await end_modal(client, modal, failure, logger,
+                            await denied_modal(failure, context, acked))
         else:
             await show_error(body, await message_for(failure, context, acked), client=client,
                              respond=context.respond, context=context)

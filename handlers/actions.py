@@ -15,7 +15,7 @@ from blocks.customer_view import customer_view_modal
 from blocks.ids import ActionId
 from blocks.messages import matches_message
 from blocks.metadata import CustomerViewMeta, parse_customer_ref, parse_search_page
-from blocks.search import search_modal
+from blocks.search import parse_search_again, search_modal
 from bot.deps import Deps
 from bot.domain import Actor, Role
 from bot.services import access, customer_view, lookup
@@ -60,11 +60,13 @@ async def handle_more_results(ack: AsyncAck, action: dict[str, Any], body: dict[
         await reply(respond, matches_message(result), replace_original=True)
 
 
-async def handle_open_search(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
-                             deps: Deps, actor: Actor) -> None:
+async def handle_open_search(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                             client: AsyncWebClient, deps: Deps, actor: Actor) -> None:
+    """Find a customer (App Home) and Search again (a no-match answer, with its query)."""
     await ack()
+    query = parse_search_again(str(action.get("value") or ""))
     await access.ensure(deps, actor, Role.VIEW, action="customer.search", target="")
-    await client.views_open(trigger_id=body["trigger_id"], view=search_modal())
+    await client.views_open(trigger_id=body["trigger_id"], view=search_modal(query))
 
 
 LISTENERS: dict[ActionId, Listener] = {

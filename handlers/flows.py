@@ -21,7 +21,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from blocks.customer_view import TRY_AGAIN, failure_modal
+from blocks.customer_view import TRY_AGAIN, customer_view_modal, failure_modal
 from blocks.flow_declare import (
     add_flow_loading_modal,
     add_flow_result_modal,
@@ -30,8 +30,8 @@ from blocks.flow_declare import (
 )
 from blocks.flow_form import (
     parse_confirm_meta,
+    parse_picker_meta,
     parse_send_flow,
-    parse_send_meta,
     picked_flow_id,
 )
 from blocks.flows import (
@@ -44,11 +44,11 @@ from blocks.flows import (
     send_result_modal,
 )
 from blocks.ids import ActionId, CallbackId
-from blocks.metadata import parse_customer_ref
+from blocks.metadata import CustomerViewMeta, parse_customer_ref, parse_flow_ref
 from bot.deps import Deps
 from bot.domain import Actor, Role
 from bot.errors import AppError
-from bot.services import flows, notifications, sends
+from bot.services import customer_view, flows, notifications, sends
 from bot.services.flows import SendChoices
 from handlers.common import (
     Listener,
@@ -74,6 +74,9 @@ def message_modal(text: str) -> dict[str, Any]:
 
 
 def choices_modal(choices: SendChoices) -> dict[str, Any]:
+    if choices.confirm is not None and choices.selected is not None:  # no variables: no review
+        return confirm_send_modal(choices.customer, choices.selected, choices.confirm,
+                                  flows=choices.flows)
     return send_flow_modal(choices.customer, choices.flows, choices.meta,
                            selected=choices.selected, notice=choices.notice)
 
@@ -93,6 +96,19 @@ async def handle_open_send_flow(ack: AsyncAck, action: dict[str, Any], body: dic
                        problem="Couldn't load the Action Flows.", app_error_view=message_modal)
 
 
+async def handle_send_flow_again(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                                 context: AsyncBoltContext, deps: Deps, actor: Actor) -> None:
+    """Send again (card Details): the send modal with the card's flow chosen, pushed."""
+    await ack()
+    ref = parse_flow_ref(action.get("value") or "")
+
+    async def build() -> dict[str, Any]:
+        return choices_modal(await flows.list_enabled(deps, actor, customer_id=ref.customer_id,
+                                                      flow_id=ref.flow_id))
+    await open_or_push(context, deps, body, build, loading=send_flow_loading_modal(),
+                       problem="Couldn't load the Action Flows.", app_error_view=message_modal)
+
+
 async def handle_pick_flow(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
                            context: AsyncBoltContext, deps: Deps, actor: Actor) -> None:
     """A flow was chosen in the select: the same view with that flow's variables."""
@@ -100,7 +116,7 @@ async def handle_pick_flow(ack: AsyncAck, action: dict[str, Any], body: dict[str
     view = body["view"]
     on_modal(context, view["id"], view_hash=view.get("hash"), app_error_view=message_modal,
              problem="Couldn't load this Action Flow.")
-    meta = parse_send_meta(view.get("private_metadata") or "")
+    meta = parse_picker_meta(view.get("private_metadata") or "")
 
     async def build() -> dict[str, Any]:
         return choices_modal(await flows.list_enabled(
@@ -149,11 +165,33 @@ async def handle_confirm_send(ack: AsyncAck, view: dict[str, Any], context: Asyn
         outcome = await sends.deliver(deps, actor, await recording)
         return send_result_modal(SendResult(
             status=outcome.send.status, flow_name=outcome.flow_name, customer=outcome.customer,
-            error=outcome.send.error, repeated=outcome.repeated))
+            error=outcome.send.error, repeated=outcome.repeated, channel=outcome.post.channel,
+            permalink=outcome.post.permalink))
     # The send may have gone out: never suggest sending again blindly.
     on_modal(context, view["id"], app_error_view=message_modal,
              problem="Couldn't show how this send went.", advice=SEND_ADVICE)
     await fill(context, build)
+
+
+async def handle_back_to_customer(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                                  context: AsyncBoltContext, deps: Deps, actor: Actor) -> None:
+    """Back to customer (send result): the customer view in place of the result."""
+    await ack()
+    ref = parse_customer_ref(action.get("value") or "")
+    view = body["view"]
+    on_modal(context, view["id"], view_hash=view.get("hash"), problem="Couldn't open the customer.")
+
+    async def build() -> dict[str, Any]:
+        data = await customer_view.customer_view(deps, actor,
+                                                 CustomerViewMeta(customer_id=ref.customer_id))
+        return customer_view_modal(data, now=deps.clock(), can_edit=actor.has(Role.EDIT))
+    async with deps.after_ack.slot():
+        await fill(context, build)
+
+
+async def handle_link_button(ack: AsyncAck) -> None:
+    """A link button (the channel post): Slack opens the link and still sends the click."""
+    await ack()
 
 
 # -- /customer-center flows -------------------------------------------------------------------
@@ -227,6 +265,9 @@ async def handle_show_responses(ack: AsyncAck, action: dict[str, Any], respond: 
 ACTIONS: dict[ActionId, Listener] = {
     ActionId.OPEN_SEND_FLOW: handle_open_send_flow,
     ActionId.PICK_FLOW: handle_pick_flow,
+    ActionId.RESEND_FLOW: handle_send_flow_again,
+    ActionId.BACK_TO_CUSTOMER: handle_back_to_customer,
+    ActionId.OPEN_CHANNEL_POST: handle_link_button,
     ActionId.FLOW_ENABLE: handle_flow_toggle,
     ActionId.FLOW_DISABLE: handle_flow_toggle,
     ActionId.FLOWS_REFRESH: handle_flows_refresh,

@@ -14,10 +14,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.home import (
     AdminPanel,
+    Recent,
     grant_modal,
     home_view,
+    parse_channel_choice,
     parse_grant_modal,
     parse_grant_subject,
+    public_channel_modal,
     usergroup_options,
 )
 from blocks.ids import ActionId, CallbackId, Event
@@ -28,23 +31,34 @@ from bot.services import access, admin, home
 from handlers.common import Listener, before_ack
 
 
-async def publish_home(client: AsyncWebClient, deps: Deps, actor: Actor) -> None:
-    """Build and publish the user's Home for their current role."""
+async def publish_home(client: AsyncWebClient, deps: Deps, actor: Actor,
+                       manage: bool = True) -> None:
+    """Build and publish the user's Home for their current role; an admin's tools show once
+    they chose Manage access (`manage`), and stay while they use them."""
     seen = await home.home(deps, actor)
     panel = None
-    if seen.overview is not None:
+    if seen.overview is not None and manage:
         panel = AdminPanel(grants=seen.overview.grants, groups=seen.overview.groups,
                            support_channel=seen.overview.support_channel,
                            extra_blocks=job_status_blocks(seen.jobs, deps.clock(),
                                                           dead_letters=seen.dead_letters))
     await client.views_publish(user_id=actor.user_id, view=home_view(
-        role=seen.role, admin_ids=seen.admin_ids, panel=panel))
+        role=seen.role, admin_ids=seen.admin_ids, panel=panel,
+        recent=Recent(customers=seen.recent_customers, sends=seen.recent_sends)))
 
 
 async def handle_app_home_opened(event: dict[str, Any], client: AsyncWebClient, deps: Deps,
                                  actor: Actor) -> None:
     if event.get("tab", "home") != "home":
         return
+    await publish_home(client, deps, actor, manage=False)
+
+
+async def handle_manage_access(ack: AsyncAck, client: AsyncWebClient, deps: Deps,
+                               actor: Actor) -> None:
+    """Manage access: the Home with the admin tools (the service re-checks Admin)."""
+    await ack()
+    await access.ensure(deps, actor, Role.ADMIN, action="home.manage", target="")
     await publish_home(client, deps, actor)
 
 
@@ -75,12 +89,26 @@ async def handle_remove_grant(ack: AsyncAck, action: dict[str, Any], client: Asy
     await publish_home(client, deps, actor)
 
 
-async def handle_support_channel(ack: AsyncAck, action: dict[str, Any], client: AsyncWebClient,
-                                 deps: Deps, actor: Actor) -> None:
+async def handle_support_channel(ack: AsyncAck, action: dict[str, Any], body: dict[str, Any],
+                                 client: AsyncWebClient, deps: Deps, actor: Actor) -> None:
+    """A public channel is confirmed first, saying what will be visible there."""
     await ack()
     channel = action.get("selected_conversation") or ""
+    if channel and await home.channel_is_public(deps, actor, client, channel):  # Admin only
+        await client.views_open(trigger_id=body["trigger_id"], view=public_channel_modal(
+            channel, initials_only=deps.settings.support_channel_initials))
+        return
     if channel:
         await admin.set_support_channel(deps, actor, channel)  # re-checks Admin
+    await publish_home(client, deps, actor)
+
+
+async def handle_public_channel_confirmed(ack: AsyncAck, view: dict[str, Any],
+                                          client: AsyncWebClient, deps: Deps,
+                                          actor: Actor) -> None:
+    choice = parse_channel_choice(str(view.get("private_metadata") or ""))
+    await ack()
+    await admin.set_support_channel(deps, actor, choice.channel_id)  # re-checks Admin
     await publish_home(client, deps, actor)
 
 
@@ -92,6 +120,7 @@ async def handle_usergroup_options(ack: AsyncAck, payload: dict[str, Any],
 
 
 ACTIONS: dict[ActionId, Listener] = {
+    ActionId.HOME_MANAGE_ACCESS: handle_manage_access,
     ActionId.HOME_ADD_GRANT: handle_add_grant,
     ActionId.HOME_REMOVE_GRANT: handle_remove_grant,
     ActionId.HOME_SUPPORT_CHANNEL: handle_support_channel,
@@ -102,5 +131,6 @@ def register(app: AsyncApp) -> None:
     for action_id, listener in ACTIONS.items():
         app.action(action_id.value)(listener)
     app.view(CallbackId.GRANT_ADD.value)(handle_grant_submission)
+    app.view(CallbackId.CONFIRM_SUPPORT_CHANNEL.value)(handle_public_channel_confirmed)
     app.event(Event.APP_HOME_OPENED.value)(handle_app_home_opened)
     app.options(ActionId.GRANT_USERGROUP.value)(handle_usergroup_options)

@@ -8,15 +8,16 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from blocks.customer_view import customer_view_modal, loading_modal, message_modal
+from blocks.customer_view import customer_view_modal, loading_modal
 from blocks.ids import CallbackId
-from blocks.search import search_modal
+from blocks.search import search_modal, search_text
 from bot.deps import Deps
 from bot.domain import Actor, LookupResult, Role
 from bot.services import customer_view
 from handlers.common import Listener, open_or_push
 
-NONE_FOUND = "No email address or customer ID of a known customer was found in that message."
+NONE_FOUND = ("No email address or customer ID of a known customer was found in that message. "
+              "Its text is in the search box: change it and search.")
 
 
 async def handle_lookup_message_shortcut(ack: AsyncAck, shortcut: dict[str, Any],
@@ -27,8 +28,8 @@ async def handle_lookup_message_shortcut(ack: AsyncAck, shortcut: dict[str, Any]
 
     async def build() -> dict[str, Any]:
         found = await customer_view.from_message(deps, actor, text)
-        if found is None:
-            return message_modal(NONE_FOUND)
+        if found is None:  # no dead end: the search box, filled with the message's text
+            return search_modal(search_text(text), note=NONE_FOUND)
         if isinstance(found, LookupResult):
             return search_modal(found.query, found)
         return customer_view_modal(found, now=deps.clock(), can_edit=actor.has(Role.EDIT))

@@ -13,6 +13,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from blocks.analytics import analytics_modal
 from blocks.customer_view import LATEST_SDK, card_details_modal, customer_view_modal
+from blocks.flows import with_send_again
 from blocks.ids import ActionId, CallbackId
 from blocks.metadata import TABS, CustomerViewMeta, parse_view_meta
 from blocks.search import parse_search, search_modal
@@ -105,9 +106,11 @@ async def handle_card_details(ack: AsyncAck, action: dict[str, Any], body: dict[
     async def build() -> dict[str, Any]:
         card, containers, senders = await customer_view.card_details(
             deps, actor, customer_id=meta.customer_id, card_instance_id=card_id)
-        return card_details_modal(card, now=deps.clock(), containers=containers,
-                                  sent_by=senders, sdk=meta.sdk,
-                                  private_metadata=meta.model_dump_json())
+        details = card_details_modal(card, now=deps.clock(), containers=containers,
+                                     sent_by=senders, sdk=meta.sdk,
+                                     private_metadata=meta.model_dump_json())
+        return with_send_again(details, card, customer_id=meta.customer_id,
+                               can_edit=actor.has(Role.EDIT))
     await open_or_push(context, deps, body, build, problem="Couldn't load this card.")
 
 

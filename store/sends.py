@@ -43,6 +43,15 @@ async def get_send(session: AsyncSession, *, send_id: str) -> FlowSend | None:
     return None if row is None else _to_send(row)
 
 
+async def recent_by(session: AsyncSession, *, user_id: str, team_id: str,
+                    limit: int = 5) -> list[FlowSend]:
+    """The newest sends one user asked for in one workspace (App Home: "Your recent sends")."""
+    rows = (await session.execute(
+        select(_sends).where(_sends.c.requested_by == user_id, _sends.c.team_id == team_id)
+        .order_by(_sends.c.created_at.desc(), _sends.c.send_id.desc()).limit(limit))).all()
+    return [_to_send(row) for row in rows]
+
+
 async def get_by_key(session: AsyncSession, *, idempotency_key: str) -> FlowSend | None:
     row = (await session.execute(
         select(_sends).where(_sends.c.idempotency_key == idempotency_key))).first()

@@ -104,6 +104,8 @@ class SendChoices:
     meta: SendFlowMeta
     selected: ActionFlow | None = None
     notice: str = ""
+    # A chosen flow with no variables to fill in skips the form: the confirmation, sealed.
+    confirm: ConfirmMeta | None = None
 
 
 async def _require_edit(deps: Deps, actor: Actor, target: str) -> None:
@@ -135,8 +137,12 @@ async def list_enabled(deps: Deps, actor: Actor, *, customer_id: str, flow_id: s
     meta = SendFlowMeta(customer_id=customer.id, nonce=nonce or secrets.token_urlsafe(18),
                         flow_id=selected.id if selected else "",
                         vars=var_specs(selected) if selected else [])
+    confirm = None
+    if selected is not None and not meta.vars:  # docs/flows.md, "Sending": no review step
+        confirm = seal(deps, ConfirmMeta(customer_id=customer.id, nonce=meta.nonce,
+                                         flow_id=selected.id))
     return SendChoices(customer=customer, flows=enabled, meta=seal(deps, meta),
-                       selected=selected, notice=notice)
+                       selected=selected, notice=notice, confirm=confirm)
 
 
 async def sendable_flow(deps: Deps, flow_id: str) -> ActionFlow:
@@ -254,9 +260,15 @@ async def refresh_page(deps: Deps, actor: Actor) -> tuple[list[RegistryEntry], s
     said = [w["reason"] for s in await sync.last_runs(deps, [sync.FLOWS])
             for w in s.warning_list() if w.get("record") == OptionalApi.FLOW_LIST]
     if said:  # docs/atomic.md, "Optional APIs"
-        return entries, (f"Atomic has no Action Flow list ({len(entries)} flows registered): "
+        return entries, (f"Atomic has no Action Flow list ({len(entries)} "
+                          f"{'flow' if len(entries) == 1 else 'flows'} registered): "
                          "add a flow with `/customer-center flows add <flow id>`.")
-    return entries, f"Read {len(entries)} Action Flows from Atomic."
+    return entries, f"Read {_flows(len(entries))} from Atomic."
+
+
+def _flows(count: int) -> str:
+    """"1 Action Flow", "3 Action Flows" (docs/style.md: wording)."""
+    return f"{count} Action Flow" + ("" if count == 1 else "s")
 
 
 # --- adding a flow by id (docs/atomic.md, "Optional APIs") ------------------------------------

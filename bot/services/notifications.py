@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -84,7 +85,8 @@ def again_key(send_id: str) -> str:
 
 
 async def _notice(session: AsyncSession, send: FlowSend, *, flow_name: str = "",
-                  card_state: str | None = None) -> tuple[SendNotice, list[Card]]:
+                  card_state: str | None = None,
+                  initials_only: bool = False) -> tuple[SendNotice, list[Card]]:
     if not flow_name:
         flow = await flow_store.get_flow(session, flow_id=send.flow_id)
         flow_name = flow.name if flow else send.flow_id
@@ -100,7 +102,7 @@ async def _notice(session: AsyncSession, send: FlowSend, *, flow_name: str = "",
                         customer_id=send.customer_id, sender_id=send.requested_by,
                         sent_at=send.sent_at or send.created_at, status=send.status,
                         card_state=card_state if card_state is not None else _card_state(found),
-                        error=send.error)
+                        error=send.error, initials_only=initials_only)
     return notice, found
 
 
@@ -134,11 +136,13 @@ async def _post_or_update(session: AsyncSession, deps: Deps, send: FlowSend,
 async def send_changed(session: AsyncSession, deps: Deps, send: FlowSend, *, flow_name: str,
                        tell_sender: bool = False) -> None:
     """A send's status changed: post or update its channel message; maybe DM the sender."""
-    notice, _ = await _notice(session, send, flow_name=flow_name)
+    notice, _ = await _notice(session, send, flow_name=flow_name,
+                              initials_only=deps.settings.support_channel_initials)
     await _post_or_update(session, deps, send, send_notification_message(notice))
+    private = replace(notice, initials_only=False)  # the sender's DM names them in full
     if tell_sender and send.status in (SendStatus.SENT, SendStatus.FAILED):
         await outbox.enqueue(session, kind=outbox.DM, channel=send.requested_by,
-                             payload=sender_dm_message(notice, None), at=deps.clock(),
+                             payload=sender_dm_message(private, None), at=deps.clock(),
                              send_id=send.send_id)
     if send.status == SendStatus.OUTCOME_UNKNOWN:  # the sender and the thread choose
         ask = outcome_unknown_message(notice,
@@ -150,9 +154,10 @@ async def send_changed(session: AsyncSession, deps: Deps, send: FlowSend, *, flo
                                  at=deps.clock(), send_id=send.send_id)
 
 
-async def notice_of(session: AsyncSession, send: FlowSend) -> SendNotice:
+async def notice_of(session: AsyncSession, send: FlowSend, *,
+                    initials_only: bool = False) -> SendNotice:
     """What the messages say about one send (for the answer to Send again / Leave it)."""
-    notice, _ = await _notice(session, send)
+    notice, _ = await _notice(session, send, initials_only=initials_only)
     return notice
 
 
@@ -174,7 +179,8 @@ async def on_card_events(deps: Deps, events: Sequence[WebhookEvent]) -> int:
                                              sent_at=send.sent_at or deps.clock(), error="",
                                              next_attempt_at=None)
                 send = send.model_copy(update={"status": SendStatus.SENT})
-            notice, card_list = await _notice(session, send)
+            notice, card_list = await _notice(
+                session, send, initials_only=deps.settings.support_channel_initials)
             await _post_or_update(session, deps, send, send_notification_message(notice))
             acted = [CARD_STATES[e.event_name] for e in by_invocation[invocation]
                      if CARD_STATES[e.event_name] in ACTED]
@@ -183,7 +189,7 @@ async def on_card_events(deps: Deps, events: Sequence[WebhookEvent]) -> int:
                 await outbox.enqueue(session, kind=outbox.REPLY, channel="", at=deps.clock(),
                                      send_id=send.send_id, payload=customer_acted_reply(
                                          send.send_id, state, has_responses=bool(inputs)))
-                acted_notice = notice.__class__(**{**notice.__dict__, "card_state": state})
+                acted_notice = replace(notice, card_state=state, initials_only=False)
                 await outbox.enqueue(session, kind=outbox.DM, channel=send.requested_by,
                                      at=deps.clock(), send_id=send.send_id,
                                      payload=sender_dm_message(acted_notice, inputs))

@@ -117,4 +117,6 @@ async def notice(deps: Deps, choice: Choice) -> SendNotice:
     """The notice the answer to a click is built from (the send as it now stands)."""
     async with deps.sessions.begin() as session:
         current = await send_store.get_send(session, send_id=choice.send.send_id)
-        return await notifications.notice_of(session, current or choice.send)
+        return await notifications.notice_of(
+            session, current or choice.send,
+            initials_only=deps.settings.support_channel_initials)

@@ -36,7 +36,7 @@ from bot.errors import (
     NotFound,
     PermissionDenied,
 )
-from bot.services import access, audit, flows, notifications
+from bot.services import access, audit, channel_posts, flows, notifications
 from store import customers
 from store import sends as send_store
 
@@ -56,6 +56,7 @@ class SendOutcome:
     flow_name: str
     repeated: bool = False  # an earlier submission with the same key: nothing was called
     customer: Customer | None = None  # for the result view (None: no longer stored)
+    post: channel_posts.ChannelPost = channel_posts.ChannelPost()  # where the channel hears
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -154,7 +155,7 @@ async def deliver(deps: Deps, actor: Actor, recorded: Recorded) -> SendOutcome:
             customer = await customers.get_customer(session, customer_id=row.customer_id)
         log.info("send %s submitted again: not sent twice", row.send_id)
         return SendOutcome(send=recorded.send, flow_name=recorded.flow_name, repeated=True,
-                           customer=customer)
+                           customer=customer, post=await _post(deps, row))
     changes = await _call_atomic(deps, row)
     async with deps.sessions.begin() as session:  # the result, its audit and its post: together
         result = await _store_result(session, row, changes)
@@ -163,7 +164,13 @@ async def deliver(deps: Deps, actor: Actor, recorded: Recorded) -> SendOutcome:
                             **recorded.origin})
         await notifications.send_changed(session, deps, result, flow_name=recorded.flow_name)
         customer = await customers.get_customer(session, customer_id=row.customer_id)
-    return SendOutcome(send=result, flow_name=recorded.flow_name, customer=customer)
+    return SendOutcome(send=result, flow_name=recorded.flow_name, customer=customer,
+                       post=await _post(deps, row))
+
+
+async def _post(deps: Deps, row: FlowSend) -> channel_posts.ChannelPost:
+    return await channel_posts.channel_post(deps, row.send_id, team_id=row.team_id,
+                                            enterprise_id=row.enterprise_id)
 
 
 async def _recorded_before(deps: Deps, existing: FlowSend) -> Recorded:

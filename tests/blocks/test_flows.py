@@ -24,15 +24,17 @@ from blocks.flows import (
 )
 from blocks.ids import ActionId, BlockId, CallbackId
 from blocks.notifications import (
-    CARD_LINE,
+    CARD_STATES,
     SendNotice,
     customer_acted_reply,
+    moment_line,
     outcome_settled_message,
     outcome_unknown_message,
     responses_message,
     send_notification_message,
     sender_dm_message,
 )
+from blocks.vocabulary import send_status
 from bot.domain import (
     ActionFlow,
     CardInput,
@@ -85,11 +87,14 @@ def test_picker_before_a_flow_is_chosen(request: pytest.FixtureRequest) -> None:
     view = send_flow_modal(CUSTOMER, [EVERY_TYPE, PLAIN], meta())
     validate_modal(view)
     assert view["callback_id"] == CallbackId.SEND_FLOW
+    assert "submit" not in view  # no Next: choosing a flow moves on (block_actions)
     picker = next(b for b in view["blocks"] if b.get("block_id") == BlockId.FLOW_PICKER)
-    assert picker["dispatch_action"] is True
-    assert [o["value"] for o in picker["element"]["options"]] == ["flow_every", "flow_plain"]
-    assert picker["element"]["options"][0]["description"]["text"] == "One variable of each kind."
-    assert "description" not in picker["element"]["options"][1]
+    assert picker["type"] == "section" and picker["accessory"]["action_id"] == ActionId.PICK_FLOW
+    options = picker["accessory"]["options"]
+    assert [o["value"] for o in options] == ["flow_every", "flow_plain"]
+    assert options[0]["description"]["text"] == "One variable of each kind."
+    assert "description" not in options[1]
+    assert "sam.smith@example.com" in json.dumps(view) and "+64 21 555 0100" in json.dumps(view)
     assert "&lt;!channel&gt;" in json.dumps(view) and "<!channel>" not in json.dumps(view)
     assert json.loads(view["private_metadata"])["nonce"] == NONCE
     assert_golden("send_flow_modal__picker", view, request)
@@ -152,7 +157,8 @@ def test_confirmation(request: pytest.FixtureRequest) -> None:
     view = confirm_send_modal(CUSTOMER, EVERY_TYPE, confirm)
     validate_modal(view)
     assert view["callback_id"] == CallbackId.CONFIRM_SEND_FLOW
-    assert view["submit"]["text"] == "Send" and view["close"]["text"] == "Cancel"
+    assert view["submit"]["text"] == "Send to Sam <!channel> …"  # plain text: whom it sends to
+    assert len(view["submit"]["text"]) <= 24 and view["close"]["text"] == "Cancel"
     text = json.dumps(view["blocks"])
     assert "4821" in text and "12.5" in text and "2026-12-01" in text and "No" in text
     assert "&lt;@U123&gt;" in text and "<@U123>" not in text
@@ -172,7 +178,9 @@ def test_result_per_status(status: SendStatus, request: pytest.FixtureRequest) -
         else ""))
     validate_modal(view)
     text = json.dumps(view)
-    assert ("Sent" in text) is (status == SendStatus.SENT)  # nothing is called sent that wasn't
+    # nothing is called sent that wasn't: the one status language's "Sent" (blocks/vocabulary.py)
+    assert (send_status(SendStatus.SENT).label in text) is (status == SendStatus.SENT)
+    assert send_status(status).label in text
     assert ("HTTP 400" in text) is failed
     assert_golden(f"send_flow_result__{status.value}", view, request)
 
@@ -245,11 +253,11 @@ def test_channel_message_per_send_status(status: SendStatus,
     assert_golden(f"send_notification__{status.value}", message, request)
 
 
-@pytest.mark.parametrize("state", list(CARD_LINE))
+@pytest.mark.parametrize("state", CARD_STATES)
 def test_channel_message_per_card_state(state: str, request: pytest.FixtureRequest) -> None:
     message = send_notification_message(notice(SendStatus.SENT, card_state=state))
     validate_message(message)
-    assert CARD_LINE[state] in json.dumps(message)
+    assert moment_line(state) in json.dumps(message)
     assert_golden(f"send_notification__card_{state}", message, request)
 
 

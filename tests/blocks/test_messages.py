@@ -16,7 +16,9 @@ from blocks.messages import (
     valid_admin_ids,
 )
 from blocks.metadata import CustomerRef, SearchPage, parse_customer_ref, parse_search_page
+from blocks.search import parse_search_again
 from bot.domain import CustomerMatch, LookupResult, Role
+from bot.errors import StaleForm
 from tests.blockkit import assert_golden, validate_message
 from tests.blocks.factories import all_text, make_customer, make_matches
 
@@ -118,6 +120,13 @@ def test_no_match(request: pytest.FixtureRequest) -> None:
     assert_golden("no_match_message__basic", payload, request)
     assert payload["text"] == "No customer matches “zed &lt;@U1&gt;”"
     assert "<@U1>" not in all_text(payload)
+    again = next(e for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"])
+    assert again["action_id"] == ActionId.OPEN_SEARCH and again["text"]["text"] == "Search again"
+    assert parse_search_again(again["value"]) == "zed <@U1>"  # the search box, filled
+    assert "value" not in no_match_message("   ")["blocks"][1]["elements"][0]
+    assert parse_search_again("open") == ""  # App Home's Find a customer
+    with pytest.raises(StaleForm):
+        parse_search_again('{"query": ""}')
 
 
 def test_empty_query(request: pytest.FixtureRequest) -> None:

@@ -77,6 +77,8 @@ class FakeSlack:
         # Files deleted in the workspace (files.delete, or `delete_file` for a person or a
         # retention policy): a block naming one is refused as Slack refuses it.
         self.deleted_files: set[str] = set()
+        # Channels conversations.info calls private (every other one is public).
+        self.private_channels: set[str] = set()
 
     def delete_file(self, file_id: str) -> None:
         """The file is deleted in the workspace, as a person or a retention policy does it."""
@@ -260,6 +262,15 @@ class FakeSlack:
             if method == "chat.postMessage":
                 self._keep(body, ts)
             return {"ok": True, "channel": body.get("channel", ""), "ts": ts, "message_ts": ts}
+        if method == "conversations.info":
+            channel = str(body.get("channel", ""))
+            return {"ok": True, "channel": {"id": channel, "name": channel.lower(),
+                                            "is_channel": True,
+                                            "is_private": channel in self.private_channels}}
+        if method == "chat.getPermalink":  # Slack's shape: the archive link of one message
+            ts = str(body.get("message_ts", "")).replace(".", "")
+            return {"ok": True, "channel": body.get("channel", ""),
+                    "permalink": f"https://test.slack.com/archives/{body.get('channel', '')}/p{ts}"}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": _conversation(str(body.get("users", "")))}}
         if method in ("conversations.history", "conversations.replies"):

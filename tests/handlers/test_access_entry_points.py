@@ -161,6 +161,8 @@ async def test_every_role_at_every_entry_point(entry: EntryPoint, app: AsyncApp,
                                                slack: SlackRequests, fake_slack: FakeSlack,
                                                deps: Deps) -> None:
     env = Env(app, slack, fake_slack, deps)
+    # a private channel is set at once (a public one is confirmed first: test_no_dead_ends.py)
+    fake_slack.private_channels.add(CHANNEL)
     await grant(deps, VIEWER, Role.VIEW)
     await grant(deps, EDITOR, Role.EDIT)
     boss = await admin_actor(deps)

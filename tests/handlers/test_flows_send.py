@@ -125,9 +125,10 @@ async def test_send_from_a_message_button_to_the_result(app: AsyncApp, deps: Dep
     assert update["hash"]  # never overwrites a newer state of the view
     picker = shown(fake_slack)
     names = [o["text"]["text"] for b in picker["blocks"] if b.get("block_id") == BlockId.FLOW_PICKER
-             for o in b["element"]["options"]]
+             for o in b["accessory"]["options"]]
     assert names == ["Caller verification", "Fraud alert"]  # enabled flows only
     assert picker["callback_id"] == CallbackId.SEND_FLOW
+    assert "submit" not in picker  # no Next: choosing a flow moves on
 
     pick = {"type": "static_select", "action_id": ActionId.PICK_FLOW,
             "block_id": BlockId.FLOW_PICKER, "selected_option": {"value": CALLER}}
@@ -162,6 +163,7 @@ async def test_send_from_a_message_button_to_the_result(app: AsyncApp, deps: Dep
     assert progress["response_action"] == "update" and "Sending" in json.dumps(progress)
     result = shown(fake_slack)
     assert "Sent" in json.dumps(result) and "Caller verification" in json.dumps(result)
+    assert ActionId.BACK_TO_CUSTOMER in json.dumps(result)  # never a dead end
     assert len(starts(deps)) == 1
 
     # The same view submitted again (double click), and replayed with X-Slack-Retry-Num.
