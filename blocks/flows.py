@@ -255,10 +255,12 @@ def _registry_row(position: int, entry: RegistryEntry) -> SectionBlock:
     accessory = None
     if flow.enabled_for_cc:
         accessory = ButtonElement(text="Disable", action_id=ActionId.FLOW_DISABLE.value,
-                                  value=flow.id, style="danger")
+                                  value=flow.id, style="danger",
+                                  accessibility_label=safe_plain(f"Disable {flow.name}", 75))
     elif not entry.problem:
         accessory = ButtonElement(text="Enable", action_id=ActionId.FLOW_ENABLE.value,
-                                  value=flow.id, style="primary")
+                                  value=flow.id, style="primary",
+                                  accessibility_label=safe_plain(f"Enable {flow.name}", 75))
     return SectionBlock(block_id=f"{BlockId.FLOW_ROW}{position}", text=_md(text[:3000]),
                         accessory=accessory)
 

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from blocks.format import format_input_value
+from blocks.format import format_input_value, slack_time
 from blocks.ids import ActionId, BlockId
 from blocks.text import safe_mrkdwn
 from bot.domain import CardInput, SendStatus
@@ -32,8 +32,7 @@ def _md(text: str, *, verbatim: bool = True) -> MarkdownTextObject:
 
 def _when(at: datetime) -> str:
     """A Slack date token (shown in each reader's time zone) with a UTC fallback."""
-    fallback = at.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+    return slack_time(at)
 
 
 @dataclass(frozen=True)
