@@ -99,18 +99,24 @@ def card_line(card: Card, *, now: datetime, sent_by: Mapping[str, str],
     return f"*{title}*: " + SEPARATOR.join(parts)
 
 
-def button_label(action: str, card: Card) -> str:
-    """`Details for Verify your caller`: what a screen reader says for a repeated button
-    (docs/slack-rules.md, "Accessibility")."""
-    return safe_plain(f"{action} for {card.title}", LABEL_LIMIT)
+def button_label(action: str, card: Card, now: datetime) -> str:
+    """`Details for Verify your caller, Completed 1 day ago`: what a screen reader says for a
+    repeated button; the state and its moment tell apart cards of one template
+    (docs/slack-rules.md, "Accessibility"). The title is clipped, never the moment."""
+    state = ", ".join(what_happened(card, now)[:2]).split(" ", 1)[1]  # without the emoji
+    suffix = f", {state}"
+    room = LABEL_LIMIT - len(action) - len(" for ") - len(suffix)
+    title = safe_plain(card.title, max(room, 10))
+    return safe_plain(f"{action} for {title}{suffix}", LABEL_LIMIT)
 
 
-def details_button(card: Card, *, action_id: str, text: str = "Details") -> dict[str, Any]:
+def details_button(card: Card, *, action_id: str, now: datetime,
+                   text: str = "Details") -> dict[str, Any]:
     """A card's Details button (value: the card instance id) with its accessibility label."""
     return {"type": "button", "action_id": action_id,
             "text": {"type": "plain_text", "text": text, "emoji": True},
             "value": card.card_instance_id[:2_000],
-            "accessibility_label": button_label(text, card)}
+            "accessibility_label": button_label(text, card, now)}
 
 
 def counts_line(counts: Mapping[CardStatus, int], order: Sequence[CardStatus]) -> str:

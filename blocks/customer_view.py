@@ -277,7 +277,7 @@ def card_details_modal(card: Card, *, now: datetime, containers: list[StreamCont
     rendered: list[Block | dict[str, Any]] = list(blocks)
     if 0 < len(card.card_instance_id) <= 2_000:
         button = preview_button(card.card_instance_id)
-        button["accessibility_label"] = button_label("Preview", card)
+        button["accessibility_label"] = button_label("Preview", card, now)
         rendered.append({"type": "actions", "block_id": BlockId.CARD_DETAILS_BUTTONS.value,
                          "elements": [button]})
     return _view("Card details", rendered, callback_id=CallbackId.CARD_DETAILS,

@@ -306,7 +306,7 @@ def card_blocks(card: Card, *, index: int, now: datetime, containers: Sequence[S
                                "text": mrkdwn(fit([card_line(card, now=now, sent_by=sent_by)]))
                                .to_dict()}
     if 0 < len(card.card_instance_id) <= 2_000:
-        section["accessory"] = details_button(card, action_id=ActionId.CARD_DETAILS)
+        section["accessory"] = details_button(card, action_id=ActionId.CARD_DETAILS, now=now)
     rendered = [section]
     inputs = input_lines(card, sdk=sdk)
     if inputs:

@@ -93,7 +93,8 @@ def _utc(dt: datetime) -> datetime:
 def absolute_time(dt: datetime) -> str:
     """`2026-11-25 14:02 UTC`: for plain_text, which cannot hold a date token, and as the token's
     fallback (the zone is always named)."""
-    return _utc(dt).strftime("%Y-%m-%d %H:%M UTC")
+    moment = _utc(dt)
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M} UTC"  # %Y does not pad years before 1000
 
 
 def slack_time(dt: datetime) -> str:

@@ -27,8 +27,8 @@ from tests.blockkit import GOLDEN_DIR
 GOLDEN_FILES = sorted(GOLDEN_DIR.glob("*.json"))
 GENERIC_ALT = frozenset({"", "image", "card image", "picture", "photo"})
 # Input node types of Atomic's card definitions (bot/domain/card_tree.py), as their ids begin.
-RAW_INPUT = re.compile(r"\b(?:textInput|numberInput|datePicker|dropdown|checkboxGroup|switch|"
-                       r"stepper|radioGroup|fileUpload)_[A-Za-z0-9]+\b")
+RAW_INPUT = re.compile(r"\b(?:textInput|numberInput|datePicker|dropdown|checkbox|checkboxGroup|"
+                       r"switch|stepper|radioGroup|fileUpload)_[A-Za-z0-9]+\b")
 # "1 cards": a lone 1 (not 21, 1.5 or 1,000) before a plural noun.
 ONE_PLURAL = re.compile(r"(?<![\d.,])\b1 (?:more )?([a-z]{2,}s)\b")
 NOT_PLURAL = frozenset({"status", "access", "previous", "this", "is", "was", "has", "does",
