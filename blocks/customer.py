@@ -84,8 +84,8 @@ def customer_message(summary: CustomerSummary, *, now: datetime,
     blocks: list[dict[str, Any]] = [
         {"block_id": BlockId.CUSTOMER_HEADER,
          "text": _plain(safe_plain(customer.display_name, HEADER_LIMIT)), "type": "header"},
-        {"block_id": BlockId.CUSTOMER_PROFILE, "fields": [_md(f) for f in profile_fields(customer)],
-         "type": "section"},
+        {"block_id": BlockId.CUSTOMER_PROFILE, "type": "section",
+         "fields": [_md(f) for f in profile_fields(customer, summary.profile_layout)]},
         _context(_profile_notes(summary, now)),
         _counts_section(summary),
     ]
@@ -108,7 +108,7 @@ def customer_message(summary: CustomerSummary, *, now: datetime,
 def _profile_notes(summary: CustomerSummary, now: datetime) -> list[str]:
     customer = summary.customer
     notes = [f":eyes: Last seen {when(customer.last_seen_at, now, never='not yet')}"]
-    rest = profile_rest(customer)
+    rest = profile_rest(customer, summary.profile_layout)
     if rest:
         notes.append(f"+{plural(len(rest), 'more profile field')} in the Customer Center")
     notes.append(_freshness(summary, now))

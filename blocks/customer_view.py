@@ -38,7 +38,6 @@ from blocks.ids import ActionId, BlockId, CallbackId
 from blocks.metadata import ALL_CONTAINERS, ALL_TAB, CustomerRef, CustomerViewMeta
 from blocks.preview import preview_button
 from blocks.profile import (
-    DEFAULT_LAYOUT,
     MAX_REST,
     NO_WORKBENCH,
     Workbench,
@@ -48,7 +47,6 @@ from blocks.profile import (
 from blocks.text import safe_mrkdwn, safe_plain
 from blocks.vocabulary import card_state
 from bot.domain import Card, CardStatus, CustomerView, StreamContainer
-from bot.domain.profile import ProfileLayout
 
 TITLE = "Customer Center"
 OPTION_LIMIT = 75
@@ -207,11 +205,11 @@ def view_meta(view: CustomerView) -> CustomerViewMeta:
 
 
 def customer_view_modal(view: CustomerView, *, now: datetime, can_edit: bool,
-                        layout: ProfileLayout = DEFAULT_LAYOUT,
                         workbench: Workbench = NO_WORKBENCH) -> dict[str, Any]:
     """The customer view: at most 100 blocks whatever the data, and at most 6 before the first
-    card (docs/usage.md, "Customer view")."""
+    card (docs/usage.md, "Customer view"). Profile fields follow the admins' layout."""
     customer = view.customer
+    layout = view.profile_layout
     blocks: list[dict[str, Any]] = [
         HeaderBlock(block_id=BlockId.CUSTOMER_HEADER,
                     text=safe_plain(customer.display_name, 150)).to_dict(),

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain.profile import ProfileLayout
+
 
 class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -200,6 +202,7 @@ class CustomerSummary(Model):
     recent_cards: list[Card] = Field(default_factory=list)  # newest first, with inputs
     refreshed_at: datetime | None = None  # when this customer's cards were last read from Atomic
     stale: bool = False  # Atomic could not be reached to refresh
+    profile_layout: ProfileLayout = Field(default_factory=ProfileLayout)  # admins' labels, order
 
 
 class LookupResult(Model):
@@ -315,6 +318,7 @@ class CustomerView(Model):
     last_seen: PlatformSeen | None = None
     refreshed_at: datetime | None = None
     stale: bool = False
+    profile_layout: ProfileLayout = Field(default_factory=ProfileLayout)  # admins' labels, order
 
 
 class FlowStats(Model):
