@@ -66,9 +66,10 @@ def fields_message(layout: ProfileLayout, keys: Sequence[str], *,
     head = (f":white_check_mark: {safe_mrkdwn(changed, 300)}\n" if changed else "") + (
         f"*Profile fields* ({plural(len(ordered), 'field')}): the first {INLINE} shown are "
         "inline, the rest under More in the customer view.")
-    how = (f"Change with `{Command.CUSTOMER_CENTER} fields label <key> <label>`, `hide <key>`, "
-           "`show <key>`, `order <key> <key> …` or `reset [<key>]`. Keys are shown as "
-           "`inline code`; labels default to the key in words.")
+    how = (f"Change with `{Command.CUSTOMER_CENTER} fields label &lt;key&gt; &lt;label&gt;`, "
+           "`hide &lt;key&gt;`, `show &lt;key&gt;`, `order &lt;key&gt; &lt;key&gt; …` or "
+           "`reset [&lt;key&gt;]`. Keys are shown as `inline code`; labels default to the key "
+           "in words.")
     body = "\n".join(shown)[:2_900] or "No profile fields yet."
     blocks = [{"type": "section", "text": mrkdwn(head).to_dict()},
               {"type": "section", "text": mrkdwn(body).to_dict()},
