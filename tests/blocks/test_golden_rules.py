@@ -1,4 +1,4 @@
-"""Rules every golden file keeps, whichever builder wrote it (docs/style.md, "Golden files";
+"""Rules every golden file keeps, whichever builder wrote it (docs/style.md, "Tests";
 docs/slack-rules.md, "Accessibility"):
 
 - a button that repeats in a payload (same action or same text) has an `accessibility_label`;
@@ -157,7 +157,7 @@ def test_golden_file_keeps_the_rules(path: Path) -> None:
 
 
 # Send modal and support channel payloads that still use their own status emoji: the status
-# language reaches them in a change of their own (docs/style.md, "One status language"). Strict:
+# language reaches them in a change of their own (docs/style.md, "Blocks"). Strict:
 # once one is fixed its test passes, fails as XPASS, and its name must be removed from here.
 PENDING_STATUS_LANGUAGE = frozenset({
     "send_flow_modal__progress", "send_flow_result__left", "send_flow_result__pending",
