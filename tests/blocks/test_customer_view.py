@@ -305,3 +305,16 @@ def test_helpers() -> None:
     assert duration(None) == "—" and duration(30) == "under a minute"
     assert duration(2 * 86400 + 3 * 3600 + 60) == "2 days 3 hours"
     assert sparkline([0, 0]) == "▁▁" and sparkline([1, 4])[-1] == "█"
+
+
+def test_the_preview_image_alt_text_carries_the_card_text() -> None:
+    from blocks.preview import PreviewMeta, preview_modal
+
+    card = feed_card(0)
+    modal = preview_modal(card, PreviewMeta(card_id="ci_0"), file_id="F123",
+                          dark_available=False, sdk_versions=[])
+    validate_modal(modal)
+    image = next(b for b in modal["blocks"] if b["type"] == "image")
+    assert image["alt_text"].startswith("Preview of Verify your caller: ")
+    assert "Your verification code is **4821**" in image["alt_text"]  # variables filled
+    assert "Yes, it was me" in image["alt_text"]  # button labels too
