@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from blocks.format import absolute_time
+from blocks.format import absolute_time, slack_time
 from blocks.ids import ActionId, BlockId
 from bot.domain import Role
 from bot.errors import StaleForm
@@ -131,10 +131,7 @@ def access_requested_message(admin_ids: Sequence[str]) -> dict[str, Any]:
 
 def _slack_date(at: datetime) -> tuple[str, str]:
     """A Slack date token (each reader's time zone) and its UTC fallback text."""
-    moment = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    fallback = absolute_time(moment)
-    return (f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>",
-            fallback)
+    return slack_time(at), absolute_time(at)
 
 
 def access_request_pending_message(admin_ids: Sequence[str], *, asked_at: datetime,

@@ -145,7 +145,8 @@ def admin_help_message(role: Role | None, subcommands: Sequence[SubcommandHelp])
     lines = "\n".join(
         f"*`{Command.CUSTOMER_CENTER} {s.name}{' ' + s.usage if s.usage else ''}`*\n{s.help}"
         for s in usable)
-    return message_payload(f"Customer Center: {len(usable)} commands you can use.", [
+    commands = "1 command" if len(usable) == 1 else f"{len(usable)} commands"
+    return message_payload(f"Customer Center: {commands} you can use.", [
         SectionBlock(text=ids_mrkdwn(role_lines(role))),
         SectionBlock(text=ids_mrkdwn(
             f"*`{Command.CUSTOMER} <name | email | ID | phone | profile field>`*\n"

@@ -8,25 +8,25 @@ from typing import Any
 
 from slack_sdk.models.blocks import MarkdownTextObject
 
+from blocks.card_line import card_line, counts_line
 from blocks.format import (
-    STATUS_EMOJI,
     STATUS_ORDER,
-    absolute_time,
     format_input_value,
-    humanise_event,
     input_icon,
+    input_kind_name,
+    plural,
     relative_time,
-    status_label,
+    slack_time,
     when,
 )
 from blocks.ids import ActionId, BlockId
 from blocks.metadata import MAX_CUSTOMER_ID, CustomerRef
+from blocks.profile import profile_fields, profile_rest
 from blocks.text import safe_mrkdwn, safe_plain
-from bot.domain import Card, CardInput, Customer, CustomerSummary
+from bot.domain import Card, CardInput, CustomerSummary
 
 MAX_BLOCKS = 50
 MAX_CARDS = 10
-MAX_PROFILE_FIELDS = 10
 # Cumulative text of all blocks. Slack rejects long messages below the documented limits
 # (msg_blocks_too_long), so cards stop being added once this budget is spent.
 TEXT_BUDGET = 12_000
@@ -36,17 +36,7 @@ FIELD_LABEL_LIMIT = 80
 FIELD_VALUE_LIMIT = 300
 INPUT_LABEL_LIMIT = 100
 INPUT_VALUE_LIMIT = 500
-CARD_TITLE_LIMIT = 150
-EVENT_LIMIT = 60
 SUMMARY_TEXT_LIMIT = 300
-
-_BUILT_IN_FIELDS: tuple[tuple[str, str], ...] = (
-    ("Email", "email"),
-    ("Phone", "phone"),
-    ("Customer ID", "id"),
-    ("External ID", "external_id"),
-)
-
 
 def mrkdwn(text: str) -> MarkdownTextObject:
     """A verbatim mrkdwn object (no auto-linking of URLs, channels or mentions)."""
@@ -89,13 +79,15 @@ def customer_message(summary: CustomerSummary, *, now: datetime,
     prove it), built without the model objects: this message answers every lookup.
     """
     customer = summary.customer
+    # At most 6 blocks before the first card, so that it shows above the fold
+    # (docs/usage.md, "One line per card").
     blocks: list[dict[str, Any]] = [
         {"block_id": BlockId.CUSTOMER_HEADER,
          "text": _plain(safe_plain(customer.display_name, HEADER_LIMIT)), "type": "header"},
-        _profile_section(customer),
-        _context(_profile_notes(customer, now)),
+        {"block_id": BlockId.CUSTOMER_PROFILE, "type": "section",
+         "fields": [_md(f) for f in profile_fields(customer, summary.profile_layout)]},
+        _context(_profile_notes(summary, now)),
         _counts_section(summary),
-        _context([_freshness(summary, now)]),
     ]
     if 0 < len(customer.id) <= MAX_CUSTOMER_ID:
         ref = CustomerRef(customer_id=customer.id).model_dump_json()
@@ -109,27 +101,17 @@ def customer_message(summary: CustomerSummary, *, now: datetime,
     blocks.extend(_card_blocks(summary, now, used=blocks))
     total = _total(summary)
     name = safe_mrkdwn(customer.display_name, SUMMARY_TEXT_LIMIT)
-    text = f"Customer {name}: {total} card{'' if total == 1 else 's'}"
+    text = f"Customer {name}: {plural(total, 'card')}"
     return {"text": text, "blocks": blocks}
 
 
-def _profile_section(customer: Customer) -> dict[str, Any]:
-    fields = [
-        _md(f"*{label}*\n{safe_mrkdwn(getattr(customer, attr), FIELD_VALUE_LIMIT)}")
-        for label, attr in _BUILT_IN_FIELDS
-    ]
-    room = MAX_PROFILE_FIELDS - len(fields)
-    for key, value in list(customer.profile.items())[:room]:
-        label = safe_mrkdwn(key, FIELD_LABEL_LIMIT)
-        fields.append(_md(f"*{label}*\n{safe_mrkdwn(value, FIELD_VALUE_LIMIT)}"))
-    return {"block_id": BlockId.CUSTOMER_PROFILE, "fields": fields, "type": "section"}
-
-
-def _profile_notes(customer: Customer, now: datetime) -> list[str]:
-    notes = [f":eyes: Last seen {when(customer.last_seen_at, now)}"]
-    hidden = len(customer.profile) - (MAX_PROFILE_FIELDS - len(_BUILT_IN_FIELDS))
-    if hidden > 0:
-        notes.append(f"+{hidden} more profile field{'' if hidden == 1 else 's'} not shown")
+def _profile_notes(summary: CustomerSummary, now: datetime) -> list[str]:
+    customer = summary.customer
+    notes = [f":eyes: Last seen {when(customer.last_seen_at, now, never='not yet')}"]
+    rest = profile_rest(customer, summary.profile_layout)
+    if rest:
+        notes.append(f"+{plural(len(rest), 'more profile field')} in the Customer Center")
+    notes.append(_freshness(summary, now))
     return notes
 
 
@@ -139,13 +121,11 @@ def _total(summary: CustomerSummary) -> int:
 
 
 def _counts_section(summary: CustomerSummary) -> dict[str, Any]:
+    """`*12 cards*: 🟢 Active *2* · ✅ Completed *10*`: the non-zero states only."""
     total = _total(summary)
-    counts = "   ".join(
-        f"{STATUS_EMOJI[s]} {s.value.capitalize()} *{summary.counts_by_status.get(s, 0):,}*"
-        for s in STATUS_ORDER
-    )
+    counts = counts_line(summary.counts_by_status, STATUS_ORDER)
     return {"block_id": BlockId.CUSTOMER_COUNTS,
-            "text": _md(f"*Cards: {total} total*\n{counts}"), "type": "section"}
+            "text": _md(f"*{plural(total, 'card')}*: {counts}"), "type": "section"}
 
 
 def _freshness(summary: CustomerSummary, now: datetime) -> str:
@@ -156,7 +136,7 @@ def _freshness(summary: CustomerSummary, now: datetime) -> str:
     if summary.refreshed_at is None:
         return ":information_source: Not refreshed from Atomic yet."
     return (f":arrows_counterclockwise: Data refreshed {relative_time(summary.refreshed_at, now)} "
-            f"({absolute_time(summary.refreshed_at)}).")
+            f"({slack_time(summary.refreshed_at)}).")
 
 
 def _text_size(node: Any) -> int:
@@ -193,39 +173,33 @@ def _card_blocks(summary: CustomerSummary, now: datetime,
         shown += 1
     hidden = total - shown
     if hidden > 0:
-        note = (f"…and {hidden} more card{'' if hidden == 1 else 's'} not shown here "
-                f"(showing the {shown} most recent of {total}).")
+        note = (f"…and {plural(hidden, 'more card')} not shown here "
+                f"(showing the {shown:,} most recent of {total:,}; all are in the "
+                "Customer Center).")
         yield _context([note])
 
 
 def _card(card: Card, now: datetime) -> list[str]:
-    """The texts of the card's sections: its summary, then its inputs (if it has any)."""
-    title = safe_mrkdwn(card.title, CARD_TITLE_LIMIT)
-    if card.last_interaction or card.last_interacted_at:
-        event = safe_mrkdwn(humanise_event(card.last_interaction) if card.last_interaction
-                            else "Interacted", EVENT_LIMIT)
-        interaction = f"{event} {when(card.last_interacted_at, now, never='(time unknown)')}"
-    else:
-        interaction = "none yet"
-    lines = [
-        f"*{title}*   {status_label(card.status)}",
-        f"Created {when(card.created_at, now, never='—')}",
-        f"Last seen {when(card.last_seen_at, now)}",
-        f"Last interaction: {interaction}",
-    ]
-    texts = ["\n".join(lines)]
-    if card.inputs:
-        texts.append(_inputs_text(card.inputs))
-    return texts
+    """The texts of the card's sections: its line, with its inputs below (if it has any)."""
+    line = card_line(card, now=now, sent_by={})
+    return [line, _inputs_text(card.inputs)] if card.inputs else [line]
+
+
+def input_label(inp: CardInput) -> str:
+    """`*Phone number*`, or `*Text field* (no label) `textInput_z3jr7``: an input is never named
+    by its raw identifier alone (docs/usage.md, "Submitted values")."""
+    if inp.label.strip():
+        return f"*{safe_mrkdwn(inp.label, INPUT_LABEL_LIMIT)}*"
+    kind = input_kind_name(inp.kind)
+    return f"*{kind}* (no label) `{safe_mrkdwn(inp.name, INPUT_LABEL_LIMIT)}`"
 
 
 def input_line(inp: CardInput) -> str:
     """`:pencil2: *Label*: value`, escaped and clipped."""
-    label = safe_mrkdwn(inp.title, INPUT_LABEL_LIMIT)
     value = safe_mrkdwn(format_input_value(inp), INPUT_VALUE_LIMIT)
     if inp.value is None:
         value = f"_{value}_"
-    return f"{input_icon(inp.kind)} *{label}*: {value}"
+    return f"{input_icon(inp.kind)} {input_label(inp)}: {value}"
 
 
 def _inputs_text(inputs: list[CardInput]) -> str:
@@ -236,7 +210,7 @@ def _inputs_text(inputs: list[CardInput]) -> str:
         line = input_line(inp)
         if size + len(line) + 1 > SECTION_TEXT_LIMIT - reserve:
             hidden = len(inputs) - index
-            lines.append(f"…and {hidden} more input{'' if hidden == 1 else 's'}")
+            lines.append(f"…and {plural(hidden, 'more input')}")
             break
         lines.append(line)
         size += len(line) + 1

@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
+from blocks.card_line import button_label, counts_line
 from blocks.customer import mrkdwn
 from blocks.feed import (
     MAX_IMAGES_DETAILS,
@@ -33,17 +34,23 @@ from blocks.feed import (
     preview_lines,
 )
 from blocks.follows import follow_button
-from blocks.format import STATUS_ORDER, absolute_time, relative_time, when
-from blocks.history import history_button, with_impressions
+from blocks.format import STATUS_ORDER, relative_time, slack_time, when
+from blocks.history import history_button, impressions_part
 from blocks.ids import ActionId, BlockId, CallbackId
 from blocks.metadata import ALL_CONTAINERS, ALL_TAB, CustomerRef, CustomerViewMeta
 from blocks.preview import preview_button
+from blocks.profile import (
+    MAX_REST,
+    NO_WORKBENCH,
+    Workbench,
+    profile_fields,
+    profile_rest,
+)
 from blocks.text import safe_mrkdwn, safe_plain
-from bot.domain import Card, CardStatus, Customer, CustomerView, StreamContainer
+from blocks.vocabulary import card_state
+from bot.domain import Card, CardStatus, CustomerView, StreamContainer
 
 TITLE = "Customer Center"
-MAX_PROFILE_FIELDS = 10
-FIELD_LIMIT = 300
 OPTION_LIMIT = 75
 MAX_CONTAINERS = 99
 LATEST_SDK = "latest"
@@ -87,35 +94,26 @@ def failure_modal(problem: str, incident: str, *, advice: str = TRY_AGAIN) -> di
 
 
 def tab_label(tab: str) -> str:
-    return "All" if tab == ALL_TAB else tab.capitalize()
+    return "All" if tab == ALL_TAB else card_state(CardStatus(tab)).word
 
 
-def _profile(customer: Customer) -> SectionBlock:
-    fields = [("Email", customer.email), ("Phone", customer.phone), ("Customer ID", customer.id),
-              ("External ID", customer.external_id)]
-    fields += list(customer.profile.items())[:MAX_PROFILE_FIELDS - len(fields)]
-    return SectionBlock(block_id=BlockId.CUSTOMER_PROFILE, fields=[
-        mrkdwn(f"*{safe_mrkdwn(label, 80)}*\n{safe_mrkdwn(value, FIELD_LIMIT)}")
-        for label, value in fields])
-
-
-def _notes(view: CustomerView, now: datetime) -> list[str]:
+def _notes(view: CustomerView, now: datetime, workbench: Workbench) -> list[str]:
     customer = view.customer
     seen_at = customer.last_seen_at
     if view.last_seen is not None and (seen_at is None
                                        or as_utc(view.last_seen.at) > as_utc(seen_at)):
         seen_at = view.last_seen.at
-    seen = f":eyes: Last seen {when(seen_at, now)}"
+    seen = f":eyes: Last seen {when(seen_at, now, never='not yet')}"
     if view.last_seen is not None:
         how = safe_mrkdwn(view.last_seen.platform or "unknown platform", 30)
         if view.last_seen.sdk_version:
             how += f", SDK {safe_mrkdwn(view.last_seen.sdk_version, 20)}"
         seen += f" on {how}"
     notes = [seen, f":calendar: Customer since {when(customer.created_at, now, never='—')}"]
-    hidden = len(customer.profile) - (MAX_PROFILE_FIELDS - 4)
-    if hidden > 0:
-        notes.append(f"+{hidden} more profile field{'' if hidden == 1 else 's'} "
-                     "(see Analytics for engagement)")
+    link = workbench.customer_link(customer.id)
+    if link:
+        notes.append(link)
+    notes.append(freshness(view.refreshed_at, view.stale, now))
     return notes
 
 
@@ -126,44 +124,30 @@ def freshness(refreshed_at: datetime | None, stale: bool, now: datetime) -> str:
     if refreshed_at is None:
         return ":information_source: Not refreshed from Atomic yet: press Refresh."
     return (f":arrows_counterclockwise: Refreshed {relative_time(refreshed_at, now)} "
-            f"({absolute_time(refreshed_at)}).")
-
-
-def _tools(customer_id: str, can_edit: bool) -> ActionsBlock:
-    ref = CustomerRef(customer_id=customer_id).model_dump_json()
-    elements = [ButtonElement(text=":arrows_counterclockwise: Refresh",
-                              action_id=ActionId.CUSTOMER_REFRESH, value="refresh"),
-                ButtonElement(text=":bar_chart: Analytics", action_id=ActionId.CUSTOMER_ANALYTICS,
-                              value="analytics")]
-    if can_edit:
-        elements.append(ButtonElement(text="Send Action Flow", action_id=ActionId.OPEN_SEND_FLOW,
-                                      value=ref, style="primary"))
-    follow = follow_button(customer_id)  # docs/usage.md, "Following a customer"
-    if follow is not None:
-        elements.append(ButtonElement(text=follow["text"]["text"], action_id=follow["action_id"],
-                                      value=follow["value"]))
-    return ActionsBlock(block_id=BlockId.VIEW_TOOLS, elements=elements)
-
-
-def _tabs(view: CustomerView) -> ActionsBlock:
-    buttons = []
-    for tab in [s.value for s in STATUS_ORDER] + [ALL_TAB]:
-        count = (sum(view.counts.values()) if tab == ALL_TAB
-                 else view.counts.get(CardStatus(tab), 0))
-        buttons.append(ButtonElement(text=f"{tab_label(tab)} {count:,}",
-                                     action_id=f"{ActionId.CUSTOMER_TAB}{tab}", value=tab,
-                                     style="primary" if tab == view.tab else None))
-    return ActionsBlock(block_id=BlockId.VIEW_TABS, elements=buttons)
+            f"({slack_time(refreshed_at)}).")
 
 
 def _option(text: str, value: str) -> Option:
     return Option(text=safe_plain(text, OPTION_LIMIT), value=value[:150])
 
 
+def state_options(view: CustomerView) -> list[Option]:
+    """`Showing: Active (2)` for each non-empty state, the chosen one (even when empty), and All:
+    the choice is marked by its text, not a colour (docs/usage.md, "Controls")."""
+    options = []
+    for status in STATUS_ORDER:
+        count = view.counts.get(status, 0)
+        if count > 0 or status.value == view.tab:
+            options.append(_option(f"Showing: {card_state(status).word} ({count:,})",
+                                   status.value))
+    options.append(_option(f"Showing: All ({sum(view.counts.values()):,})", ALL_TAB))
+    return options
+
+
 def container_options(containers: list[StreamContainer]) -> list[Option]:
-    options = [_option(f"{c.name or c.id}{' (default)' if c.is_default else ''}", c.id)
+    options = [_option(f"In: {c.name or c.id}{' (default)' if c.is_default else ''}", c.id)
                for c in containers[:MAX_CONTAINERS] if 0 < len(c.id) <= 150]
-    return options + [_option("All cards", ALL_CONTAINERS)]
+    return options + [_option("In: all containers", ALL_CONTAINERS)]
 
 
 def sdk_options(versions: list[str]) -> list[Option]:
@@ -171,29 +155,41 @@ def sdk_options(versions: list[str]) -> list[Option]:
         _option(f"SDK {v}", v) for v in versions[:99] if 0 < len(v) <= 30]
 
 
-def _filters(view: CustomerView) -> ActionsBlock:
-    containers = container_options(view.containers)
-    chosen_container = view.container.id if view.container is not None else ALL_CONTAINERS
-    initial_container = next((o for o in containers if o.value == chosen_container),
-                             containers[-1])
-    versions = sdk_options(view.sdk_versions)
-    initial_sdk = next((o for o in versions if o.value == (view.sdk or LATEST_SDK)), versions[0])
-    return ActionsBlock(block_id=BlockId.VIEW_FILTERS, elements=[
-        StaticSelectElement(action_id=ActionId.CUSTOMER_CONTAINER, options=containers,
-                            initial_option=initial_container, placeholder="Stream container"),
-        StaticSelectElement(action_id=ActionId.CUSTOMER_SDK, options=versions,
-                            initial_option=initial_sdk, placeholder="SDK version"),
-    ])
+def _controls(view: CustomerView, can_edit: bool) -> dict[str, Any]:
+    """The one control row: which cards (state, then container when there is a choice), Refresh,
+    Analytics and, with Edit, Send Action Flow. The SDK version is chosen in Preview."""
+    states = state_options(view)
+    chosen = next((o for o in states if o.value == view.tab), states[-1])
+    elements: list[Any] = [StaticSelectElement(
+        action_id=ActionId.CUSTOMER_STATE, options=states, initial_option=chosen,
+        placeholder="Cards to show")]
+    if view.containers:
+        containers = container_options(view.containers)
+        chosen_id = view.container.id if view.container is not None else ALL_CONTAINERS
+        initial = next((o for o in containers if o.value == chosen_id), containers[-1])
+        elements.append(StaticSelectElement(
+            action_id=ActionId.CUSTOMER_CONTAINER, options=containers, initial_option=initial,
+            placeholder="Stream container"))
+    elements += [ButtonElement(text="Refresh", action_id=ActionId.CUSTOMER_REFRESH,
+                               value="refresh"),
+                 ButtonElement(text="Analytics", action_id=ActionId.CUSTOMER_ANALYTICS,
+                               value="analytics")]
+    if can_edit:
+        ref = CustomerRef(customer_id=view.customer.id).model_dump_json()
+        elements.append(ButtonElement(text="Send Action Flow", action_id=ActionId.OPEN_SEND_FLOW,
+                                      value=ref, style="primary"))
+    row = ActionsBlock(block_id=BlockId.VIEW_TOOLS, elements=elements).to_dict()
+    follow = follow_button(view.customer.id)  # docs/usage.md, "Following a customer"
+    if follow is not None:
+        row["elements"].append(follow)
+    return row
 
 
 def _where(view: CustomerView) -> str:
-    tab = "all" if view.tab == ALL_TAB else f"*{tab_label(view.tab)}*"
-    place = ("*All cards*" if view.container is None
-             else f"*{safe_mrkdwn(view.container.name or view.container.id, 80)}*")
-    sdk = f"SDK {safe_mrkdwn(view.sdk, 20)}" if view.sdk else "the latest SDK"
-    count = f"{view.total:,} card{'' if view.total == 1 else 's'}"
-    return (f"Showing {tab} cards in {place} ({count}) · page {view.page} of {view.pages} · "
-            f"previews assume {sdk}")
+    """`🟢 Active *2* · ✅ Completed *5* · page 1 of 3`: the non-zero states only."""
+    counts = counts_line(view.counts, STATUS_ORDER)
+    page = f" · page {view.page} of {view.pages}" if view.pages > 1 else ""
+    return f"{counts}{page}"
 
 
 def _pager(view: CustomerView) -> ActionsBlock | None:
@@ -214,47 +210,51 @@ def view_meta(view: CustomerView) -> CustomerViewMeta:
                             stale=view.stale)
 
 
-def customer_view_modal(view: CustomerView, *, now: datetime, can_edit: bool) -> dict[str, Any]:
-    """The customer view: at most 100 blocks whatever the data."""
+def customer_view_modal(view: CustomerView, *, now: datetime, can_edit: bool,
+                        workbench: Workbench = NO_WORKBENCH) -> dict[str, Any]:
+    """The customer view: at most 100 blocks whatever the data, and at most 6 before the first
+    card (docs/usage.md, "Customer view"). Profile fields follow the admins' layout."""
     customer = view.customer
-    blocks: list[dict[str, Any]] = [b.to_dict() for b in [
+    layout = view.profile_layout
+    blocks: list[dict[str, Any]] = [
         HeaderBlock(block_id=BlockId.CUSTOMER_HEADER,
-                    text=safe_plain(customer.display_name, 150)),
-        _profile(customer),
-        ContextBlock(elements=[mrkdwn(n) for n in _notes(view, now)]),
-        ContextBlock(elements=[mrkdwn(freshness(view.refreshed_at, view.stale, now))]),
-        _tools(customer.id, can_edit),
-        _tabs(view),
-        _filters(view),
-        ContextBlock(elements=[mrkdwn(_where(view))]),
-        DividerBlock(),
-    ]]
+                    text=safe_plain(customer.display_name, 150)).to_dict(),
+        SectionBlock(block_id=BlockId.CUSTOMER_PROFILE,
+                     fields=[mrkdwn(f) for f in profile_fields(customer, layout)]).to_dict(),
+        ContextBlock(elements=[mrkdwn(n) for n in _notes(view, now, workbench)]).to_dict(),
+        _controls(view, can_edit),
+        ContextBlock(elements=[mrkdwn(_where(view))]).to_dict(),
+    ]
     if not view.cards:
         empty = ("This customer has not received any cards yet." if not view.counts
-                 else "No cards in this tab and container.")
+                 else "No cards in this state and container.")
         blocks.append(SectionBlock(text=mrkdwn(f":inbox_tray: {empty}")).to_dict())
+    rest = profile_rest(customer, layout)
+    tail = 2 + (1 if rest else 0)  # the pager, a divider and the rest of the profile
     for index, card in enumerate(view.cards):
         entry = card_blocks(card, index=index, now=now, containers=view.containers,
                             sent_by=view.sent_by, sdk=view.sdk,
                             block_id=f"{BlockId.VIEW_CARD}{index}",
-                            buttons=[preview_button(card.card_instance_id),
-                                     history_button(card.card_instance_id)])
-        entry = with_impressions(entry, view.impressions.get(card.card_instance_id), now)
-        if len(blocks) + len(entry) > 97:
+                            extra=[p for p in [impressions_part(
+                                view.impressions.get(card.card_instance_id), now)] if p])
+        if len(blocks) + len(entry) > 100 - tail:
             break
         blocks.extend(entry)
     pager = _pager(view)
     if pager is not None:
         blocks.append(pager.to_dict())
-    blocks.append(ContextBlock(elements=[mrkdwn(
-        f"Page {view.page} of {view.pages}")]).to_dict())
+    if rest:
+        blocks.append(DividerBlock().to_dict())
+        blocks.append(SectionBlock(block_id=BlockId.CUSTOMER_PROFILE_MORE, text=mrkdwn(
+            fit([f"*More about {safe_mrkdwn(customer.display_name, 100)}*", *rest[:MAX_REST]])))
+            .to_dict())
     return _view(TITLE, blocks, callback_id=CallbackId.CUSTOMER_VIEW,
                  private_metadata=view_meta(view).model_dump_json())
 
 
 def card_details_modal(card: Card, *, now: datetime, containers: list[StreamContainer],
-                       sent_by: dict[str, str], sdk: str,
-                       private_metadata: str = "") -> dict[str, Any]:
+                       sent_by: dict[str, str], sdk: str, private_metadata: str = "",
+                       workbench: Workbench = NO_WORKBENCH) -> dict[str, Any]:
     """Everything about one card, pushed over the customer view, with a Preview button.
 
     `private_metadata` carries the customer view's state (CustomerViewMeta JSON) so that the
@@ -265,6 +265,9 @@ def card_details_modal(card: Card, *, now: datetime, containers: list[StreamCont
               f"Template `{safe_mrkdwn(card.template_id, 200)}`"
               + (f" · Flow `{safe_mrkdwn(card.flow_id, 200)}`" if card.flow_id else ""),
               f"Updated {when(card.updated_at, now, never='—')}"]
+    link = workbench.card_link(card.card_instance_id, card.customer_id)
+    if link:
+        facts.append(link)
     blocks: list[Block] = [
         HeaderBlock(text=safe_plain(card.title, 150)),
         SectionBlock(text=mrkdwn(fit(facts))),
@@ -279,7 +282,11 @@ def card_details_modal(card: Card, *, now: datetime, containers: list[StreamCont
         blocks.append(SectionBlock(text=mrkdwn(fit(["*Variables*"] + lines))))
     rendered: list[Block | dict[str, Any]] = list(blocks)
     if 0 < len(card.card_instance_id) <= 2_000:
+        button = preview_button(card.card_instance_id)
+        button["accessibility_label"] = button_label("Preview", card, now)
+        history = history_button(card.card_instance_id)  # docs/usage.md, "A card's history"
+        history["accessibility_label"] = button_label("History", card, now)
         rendered.append({"type": "actions", "block_id": BlockId.CARD_DETAILS_BUTTONS.value,
-                         "elements": [preview_button(card.card_instance_id)]})
+                         "elements": [button, history]})
     return _view("Card details", rendered, callback_id=CallbackId.CARD_DETAILS,
                  private_metadata=private_metadata)

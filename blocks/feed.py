@@ -1,4 +1,5 @@
-"""One card of the customer view feed: facts, a preview of its definition, and its inputs.
+"""One card of the customer view feed (its line, its inputs, Details) and the facts, preview and
+inputs card details show.
 
 Pure: cards, containers, the SDK version and `now` come in; Block Kit dicts go out. Every customer
 string is escaped and clipped (blocks/text.py); each section stays under Slack's 3,000 characters.
@@ -13,18 +14,17 @@ from typing import Any
 
 from slack_sdk.models.blocks import (
     Block,
-    ButtonElement,
     ContextBlock,
-    DividerBlock,
     ImageBlock,
-    SectionBlock,
 )
 
+from blocks.card_line import CLOSED, card_line, details_button, sender_mention
 from blocks.customer import input_line, mrkdwn
 from blocks.format import (
-    absolute_time,
     humanise_event,
+    plural,
     relative_time,
+    slack_time,
     status_label,
     time_until,
     when,
@@ -44,7 +44,6 @@ MAX_IMAGES_DETAILS = 5
 URL_LIMIT = 2_000
 ALT_LIMIT = 200
 DEFAULT_PRIORITY = 5
-SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,30}")
 _VARIABLE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
@@ -113,12 +112,15 @@ def priority_text(priority: int) -> str:
     return f"{priority} (default)"
 
 
-def expiry_text(expires_at: datetime | None, now: datetime) -> str:
+def expiry_text(expires_at: datetime | None, now: datetime, *, closed: bool = False) -> str:
+    """When the card expires; on a closed card, only when its expiry was set for."""
     if expires_at is None:
         return "no expiry"
+    if closed:
+        return f"expiry was set for {slack_time(expires_at)}"
     if as_utc(expires_at) <= as_utc(now):
-        return f"expired {relative_time(expires_at, now)} ({absolute_time(expires_at)})"
-    return f"expires {time_until(expires_at, now)} ({absolute_time(expires_at)})"
+        return f"expired {relative_time(expires_at, now)} ({slack_time(expires_at)})"
+    return f"expires {time_until(expires_at, now)} ({slack_time(expires_at)})"
 
 
 def platforms_text(platforms: Sequence[str]) -> str:
@@ -149,20 +151,21 @@ def sender_text(card: Card, sent_by: Mapping[str, str]) -> str | None:
     user = sent_by.get(card.sent_by_send_id) if card.sent_by_send_id else None
     if user is None:
         return None
-    if SLACK_USER.fullmatch(user):
-        return f":outbox_tray: Sent from Slack by <@{user}>"
-    return f":outbox_tray: Sent from Slack by {safe_mrkdwn(user, 40)}"
+    return f":outbox_tray: Sent from Slack by {sender_mention(user)}"
 
 
 def fact_lines(card: Card, *, now: datetime, containers: Sequence[StreamContainer],
                sent_by: Mapping[str, str]) -> list[str]:
+    """Every fact of a card, with full times, for card details."""
     title = safe_mrkdwn(card.title, TITLE_LIMIT)
+    closed = card.status in CLOSED
     lines = [
         f"*{title}*   {status_label(card.status)}",
-        f"Created {when(card.created_at, now, never='—')} · {expiry_text(card.expires_at, now)}",
+        f"Sent {when(card.created_at, now, never='—')} · "
+        f"{expiry_text(card.expires_at, now, closed=closed)}",
         f"Priority {priority_text(card.priority)} · Platforms: {platforms_text(card.platforms)}",
         f"Containers: {containers_text(card, containers)}",
-        f"Last seen {when(card.last_seen_at, now)} · Last interaction: "
+        f"Last seen {when(card.last_seen_at, now, never='not yet')} · Last interaction: "
         f"{interaction_text(card, now)}",
     ]
     sender = sender_text(card, sent_by)
@@ -223,14 +226,27 @@ def preview_lines(card: Card, *, sdk: str) -> list[str]:
             text = safe_mrkdwn(fill_variables(_text(node), card.variables), PREVIEW_TEXT_LIMIT)
             lines.append(_BOLD.sub(r"*\1*", text) + note)
         elif kind == "image":
-            alt = safe_mrkdwn(_text(node, "alt") or "image", ALT_LIMIT)
-            lines.append(f":frame_with_picture: {alt}{note}")
+            alt = safe_mrkdwn(_text(node, "alt") or "no description", ALT_LIMIT)
+            lines.append(f":frame_with_picture: Image: {alt}{note}")
         elif kind in BUTTON_TYPES:
             label = safe_mrkdwn(_text(node) or _text(node, "name") or kind, NAME_LIMIT)
-            lines.append(f":radio_button: [ {label} ]{note}")
+            lines.append(f"Button: *{label}*{note}")
         else:
-            lines.append(f"_unsupported element ({safe_mrkdwn(kind or 'unknown', 40)})_{note}")
+            shown = safe_mrkdwn(kind or "unknown", 40)
+            lines.append(f"_{shown} element: shown in the app, not in this preview_{note}")
     return lines or ["_no preview: the card definition is not stored_"]
+
+
+def card_text(card: Card) -> str:
+    """The card's words (headline, text, button labels), plain, for an image's alt text."""
+    words: list[str] = []
+    for node in _nodes(card.definition, subviews=False):
+        kind = str(node.get("type", ""))
+        if kind in ("headline", "text", "category"):
+            words.append(fill_variables(_text(node), card.variables))
+        elif kind in BUTTON_TYPES:
+            words.append(_text(node) or _text(node, "name"))
+    return " ".join(w.strip() for w in words if w.strip())
 
 
 def image_blocks(card: Card, *, limit: int) -> list[Block]:
@@ -240,7 +256,8 @@ def image_blocks(card: Card, *, limit: int) -> list[Block]:
             continue
         url = image_url(node)
         if url is not None:
-            alt = strip_bidi(_text(node, "alt")).strip() or "card image"
+            alt = (strip_bidi(_text(node, "alt")).strip()
+                   or f"Image in the card {strip_bidi(card.title)}")
             images.append(ImageBlock(image_url=url, alt_text=safe_plain(alt, ALT_LIMIT)))
     return images
 
@@ -264,7 +281,7 @@ def fit(lines: Sequence[str], limit: int = SECTION_LIMIT) -> str:
         if len(line) > LINE_LIMIT * 5:
             line = line[:LINE_LIMIT * 5 - 1].rsplit("&", 1)[0] + ELLIPSIS
         if size + len(line) + 1 > limit - reserve:
-            kept.append(f"…and {rest} more line{'' if rest == 1 else 's'}")
+            kept.append(f"…and {plural(rest, 'more line', 'more lines')}")
             break
         kept.append(line)
         size += len(line) + 1
@@ -273,32 +290,30 @@ def fit(lines: Sequence[str], limit: int = SECTION_LIMIT) -> str:
 
 def card_buttons(card: Card, *, block_id: str,
                  extra: Sequence[dict[str, Any]] = ()) -> dict[str, Any] | None:
-    """The card's row of buttons: Details, then `extra` (e.g. the Preview button), or None when
-    the card has no usable id."""
-    if not 0 < len(card.card_instance_id) <= 2_000:
+    """A row of a card's further buttons (`extra`), or None without any or without a usable id."""
+    if not extra or not 0 < len(card.card_instance_id) <= 2_000:
         return None
-    details = ButtonElement(text="Details", action_id=ActionId.CARD_DETAILS,
-                            value=card.card_instance_id).to_dict()
-    return {"type": "actions", "block_id": block_id, "elements": [details, *extra]}
+    return {"type": "actions", "block_id": block_id, "elements": list(extra)}
 
 
 def card_blocks(card: Card, *, index: int, now: datetime, containers: Sequence[StreamContainer],
                 sent_by: Mapping[str, str], sdk: str, block_id: str,
-                buttons: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
-    """The feed entry of one card (at most 6 blocks) ending with Details and `buttons`."""
-    blocks: list[Block] = [
-        SectionBlock(block_id=block_id,
-                     text=mrkdwn(fit(fact_lines(card, now=now, containers=containers,
-                                                sent_by=sent_by)))),
-        ContextBlock(elements=[mrkdwn(fit(preview_lines(card, sdk=sdk), 2_000))]),
-    ]
-    blocks.extend(image_blocks(card, limit=MAX_IMAGES_FEED))
+                buttons: Sequence[dict[str, Any]] = (),
+                extra: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The feed entry of one card (at most 3 blocks): its line with a Details button, what the
+    customer submitted, and a row of `buttons` when given (docs/usage.md, "One line per card").
+    Priority, platforms, containers, full times, the preview and the images are in Details."""
+    section: dict[str, Any] = {"type": "section", "block_id": block_id,
+                               "text": mrkdwn(fit([card_line(card, now=now, sent_by=sent_by,
+                                                             extra=extra)]))
+                               .to_dict()}
+    if 0 < len(card.card_instance_id) <= 2_000:
+        section["accessory"] = details_button(card, action_id=ActionId.CARD_DETAILS, now=now)
+    rendered = [section]
     inputs = input_lines(card, sdk=sdk)
     if inputs:
-        blocks.append(SectionBlock(text=mrkdwn(fit(inputs))))
-    rendered = [block.to_dict() for block in blocks]
+        rendered.append(ContextBlock(elements=[mrkdwn(fit(inputs, 2_000))]).to_dict())
     row = card_buttons(card, block_id=f"{block_id}.buttons", extra=buttons)
     if row is not None:
         rendered.append(row)
-    rendered.append(DividerBlock().to_dict())
     return rendered

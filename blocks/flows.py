@@ -219,8 +219,10 @@ def confirm_send_modal(customer: Customer, flow: ActionFlow, meta: ConfirmMeta, 
                   private_metadata=meta.model_dump_json())
 
 
-def send_progress_modal(text: str = "Sending…") -> dict[str, Any]:
-    return _modal([SectionBlock(text=_md(f":hourglass_flowing_sand: {safe_mrkdwn(text, 200)}"))])
+def send_progress_modal() -> dict[str, Any]:
+    """What the modal shows while the send is on its way (the status language's Sending)."""
+    sending = send_status(SendStatus.SENDING)
+    return _modal([SectionBlock(text=_md(f"{sending.emoji} {sending.word}…"))])
 
 
 @dataclass(frozen=True)
@@ -352,10 +354,12 @@ def _registry_row(position: int, entry: RegistryEntry) -> SectionBlock:
     accessory = None
     if flow.enabled_for_cc:
         accessory = ButtonElement(text="Disable", action_id=ActionId.FLOW_DISABLE.value,
-                                  value=flow.id, style="danger")
+                                  value=flow.id, style="danger",
+                                  accessibility_label=safe_plain(f"Disable {flow.name}", 75))
     elif not entry.problem:
         accessory = ButtonElement(text="Enable", action_id=ActionId.FLOW_ENABLE.value,
-                                  value=flow.id, style="primary")
+                                  value=flow.id, style="primary",
+                                  accessibility_label=safe_plain(f"Enable {flow.name}", 75))
     return SectionBlock(block_id=f"{BlockId.FLOW_ROW}{position}", text=_md(text[:3000]),
                         accessory=accessory)
 

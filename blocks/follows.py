@@ -9,10 +9,11 @@ shown there; they never go to a channel.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from blocks.feed import SLACK_USER, as_utc, fit
+from blocks.card_line import sender_mention
+from blocks.feed import fit
+from blocks.format import slack_time
 from blocks.history import value_text
 from blocks.ids import ActionId, BlockId, CallbackId
 from blocks.metadata import CustomerRef
@@ -27,17 +28,6 @@ WHAT = ("a new card, or a card completed (with its values, shown only to you), d
 # Event name -> the moment the DM names (blocks/vocabulary.py).
 MOMENTS = {"card-published": "published", "card-completed": "completed",
            "card-dismissed": "dismissed", "card-expired": "expired"}
-
-
-def slack_time(at: datetime) -> str:
-    """A Slack date token (the reader's time zone) with a UTC fallback; before 1970, only the
-    UTC text (a token needs a positive Unix time)."""
-    at = as_utc(at)
-    fallback = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    stamp = int(at.timestamp())
-    if stamp < 0:
-        return fallback
-    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def _ref(customer_id: str) -> str | None:
@@ -157,14 +147,14 @@ def follows_message(follows: Sequence[Follow], *, viewer: str,
         name = _name(follow.customer_name, follow.customer_id)
         who = ""
         if everyone:
-            who = (f"<@{follow.user_id}> · " if SLACK_USER.fullmatch(follow.user_id)
-                   else f"{safe_mrkdwn(follow.user_id, 40)} · ")
+            who = f"{sender_mention(follow.user_id)} · "
         row: dict[str, Any] = {"type": "section", "block_id": f"{BlockId.FOLLOW_ROW}{index}",
                                "text": {"type": "mrkdwn", "text": (
                                    f"{who}*{name}* until {slack_time(follow.expires_at)}")}}
         unfollow = unfollow_button(follow.customer_id)
         if unfollow is not None and follow.user_id == viewer:
-            row["accessory"] = unfollow
+            label = f"Unfollow {follow.customer_name or follow.customer_id}"
+            row["accessory"] = {**unfollow, "accessibility_label": label[:75]}
         blocks.append(row)
     hidden = len(follows) - MAX_LISTED
     if hidden > 0:

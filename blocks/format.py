@@ -7,16 +7,18 @@ a mrkdwn object, since much of it is derived from customer data.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from blocks.vocabulary import CARD_STATE, card_moment, card_state
 from bot.domain import CardInput, CardStatus, InputKind, InputOption
 from bot.domain.format import format_number, truthy
 
 NOT_SUBMITTED = "not submitted"
-CHECKED = "✓"
-UNCHECKED = "✗"
+YES = "Yes"
+NO = "No"
 
 STATUS_ORDER: tuple[CardStatus, ...] = (
     CardStatus.ACTIVE,
@@ -28,15 +30,8 @@ STATUS_ORDER: tuple[CardStatus, ...] = (
     CardStatus.CANCELLED,
 )
 
-STATUS_EMOJI: dict[CardStatus, str] = {
-    CardStatus.ACTIVE: ":large_green_circle:",
-    CardStatus.SNOOZED: ":zzz:",
-    CardStatus.EMBARGOED: ":hourglass_flowing_sand:",
-    CardStatus.COMPLETED: ":white_check_mark:",
-    CardStatus.DISMISSED: ":no_entry_sign:",
-    CardStatus.EXPIRED: ":alarm_clock:",
-    CardStatus.CANCELLED: ":x:",
-}
+# The emoji of each state, from the one status language (blocks/vocabulary.py).
+STATUS_EMOJI: dict[CardStatus, str] = {status: term.emoji for status, term in CARD_STATE.items()}
 
 INPUT_ICONS: dict[InputKind, str] = {
     InputKind.TEXT: ":pencil2:",
@@ -50,8 +45,22 @@ INPUT_ICONS: dict[InputKind, str] = {
     InputKind.FILE: ":paperclip:",
 }
 
+# What each input kind is called in words, beside its icon, so the icon never carries the meaning
+# alone (docs/usage.md, "Submitted values").
+INPUT_KIND_NAMES: dict[InputKind, str] = {
+    InputKind.TEXT: "Text field",
+    InputKind.NUMBER: "Number field",
+    InputKind.DATE: "Date",
+    InputKind.DROPDOWN: "Dropdown",
+    InputKind.CHECKBOX_GROUP: "Checkboxes",
+    InputKind.SWITCH: "Switch",
+    InputKind.STEPPER: "Stepper",
+    InputKind.RADIO: "Choice",
+    InputKind.FILE: "File upload",
+}
+
 _EVENT_NAMES: dict[str, str] = {
-    "card-published": "Published",
+    "card-published": "Sent",
     "card-displayed": "Seen",
     "card-subview-displayed": "Opened a subview",
     "card-completed": "Completed",
@@ -82,8 +91,26 @@ def _utc(dt: datetime) -> datetime:
 
 
 def absolute_time(dt: datetime) -> str:
-    """`2026-11-25 14:02 UTC`."""
-    return _utc(dt).strftime("%Y-%m-%d %H:%M UTC")
+    """`2026-11-25 14:02 UTC`: for plain_text, which cannot hold a date token, and as the token's
+    fallback (the zone is always named)."""
+    moment = _utc(dt)
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M} UTC"  # %Y does not pad years before 1000
+
+
+def slack_time(dt: datetime) -> str:
+    """An absolute time for mrkdwn: Slack's date token, shown in each reader's own time zone,
+    with `2026-11-25 14:02 UTC` as the fallback (docs/slack-rules.md, "Times").
+
+    Every absolute time in mrkdwn text is written by this function; plain_text keeps
+    `absolute_time` (UTC, named)."""
+    moment = _utc(dt)
+    try:
+        epoch = int(moment.timestamp())
+    except (OverflowError, ValueError, OSError):  # pragma: no cover - datetime's own range
+        return absolute_time(moment)
+    if epoch < 0:  # a token needs a positive Unix time: before 1970, the UTC text alone
+        return absolute_time(moment)
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{absolute_time(moment)}>"
 
 
 def _phrase(seconds: float) -> str:
@@ -114,34 +141,59 @@ def time_until(then: datetime, now: datetime) -> str:
 
 
 def when(dt: datetime | None, now: datetime, *, never: str = "never") -> str:
-    """`3 days ago (2026-11-25 14:02 UTC)`, or `never` without a time.
+    """`3 days ago (<!date^…|2026-11-25 14:02 UTC>)` for mrkdwn, or `never` without a time.
 
     A time up to FUTURE_SKEW after `now` is `just now (…)`; one further ahead cannot have happened
-    yet, so only its date is shown, as recorded (`9999-01-01 00:00 UTC`), never `in N years`.
+    yet, so only its date is shown, as recorded, never `in N years`.
     """
     if dt is None:
         return never
     if _utc(dt) - _utc(now) > FUTURE_SKEW:
-        return absolute_time(dt)
-    return f"{relative_time(dt, now)} ({absolute_time(dt)})"
+        return slack_time(dt)
+    return f"{relative_time(dt, now)} ({slack_time(dt)})"
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """`1 card`, `2 cards`, `1,204 cards` (`many` for irregular plurals: `1 entry`, `2 entries`)."""
+    word = noun if count == 1 else (many or f"{noun}s")
+    return f"{count:,} {word}"
 
 
 def status_label(status: CardStatus) -> str:
-    """`:white_check_mark: Completed`."""
-    return f"{STATUS_EMOJI[status]} {status.value.capitalize()}"
+    """`:white_check_mark: Completed` (blocks/vocabulary.py)."""
+    return card_state(status).label
 
 
 def humanise_event(name: str) -> str:
-    """`card-completed` → `Completed`; unknown names lose their `card-` prefix and dashes."""
+    """`card-completed` → `Completed`; unknown names lose their `card-` prefix and dashes.
+    A moment the status language names takes its word (one verb per moment)."""
     key = name.strip().lower()
     if key in _EVENT_NAMES:
         return _EVENT_NAMES[key]
+    term = card_moment(key.removeprefix("card-"))
+    if term is not None:
+        return term.word
     words = key.removeprefix("card-").replace("-", " ").replace("_", " ").split()
     return " ".join(words).capitalize() if words else "Interaction"
 
 
 def input_icon(kind: InputKind) -> str:
     return INPUT_ICONS[kind]
+
+
+def input_kind_name(kind: InputKind) -> str:
+    """`Text field`: the kind in words (an icon never stands alone)."""
+    return INPUT_KIND_NAMES[kind]
+
+
+def humanise_key(key: str) -> str:
+    """`signup_date` → `Signup date`, `userType` → `User type`: a profile key as a label."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key.strip())
+    words = spaced.replace("_", " ").replace("-", " ").replace(".", " ").split()
+    if not words:
+        return key
+    text = " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)
+    return text[:1].upper() + text[1:]
 
 
 def format_date(value: Any) -> str:
@@ -172,7 +224,7 @@ def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return YES if value else NO
     if isinstance(value, int | float):
         return format_number(value)
     try:
@@ -194,15 +246,16 @@ def _checkbox_group(inp: CardInput) -> str:
         mentioned = [str(value)]
     known = [option.key for option in inp.options]
     keys = known + [k for k in dict.fromkeys(mentioned) if k not in known]
-    if not keys:
-        return "nothing selected"
-    parts = [f"{CHECKED if key in checked else UNCHECKED} {_option_label(inp.options, key)}"
-             for key in keys]
-    return ", ".join(parts)
+    chosen = [_option_label(inp.options, key) for key in keys if key in checked]
+    left = [_option_label(inp.options, key) for key in keys if key not in checked]
+    if not chosen:
+        return "nothing selected" + (f" (of {', '.join(left)})" if left else "")
+    text = f"{', '.join(chosen)} selected"
+    return f"{text}; {', '.join(left)} not" if left else text
 
 
 def _switch(value: Any) -> str:
-    return "on" if truthy(value) else "off"
+    return YES if truthy(value) else NO
 
 
 def _file(value: Any) -> str:

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from blocks.feed import SLACK_USER, fit
-from blocks.format import absolute_time, humanise_event, when
+from blocks.card_line import sender_mention
+from blocks.feed import fit
+from blocks.format import humanise_event, relative_time, slack_time, when
 from blocks.ids import ActionId, BlockId, CallbackId
 from blocks.metadata import HistoryMeta
 from blocks.text import safe_mrkdwn, safe_plain
@@ -44,16 +45,18 @@ def impressions_text(seen: Impressions | None, now: datetime) -> str:
             f"last {when(seen.last_at, now, never='—')}")
 
 
-def with_impressions(entry: list[dict[str, Any]], seen: Impressions | None,
-                     now: datetime) -> list[dict[str, Any]]:
-    """A card's feed entry (blocks/feed.py card_blocks) with its impressions under its facts."""
-    facts = {"type": "context", "elements": [{"type": "mrkdwn",
-                                              "text": impressions_text(seen, now)}]}
-    return [*entry[:1], facts, *entry[1:]]
+def impressions_part(seen: Impressions | None, now: datetime) -> str | None:
+    """`4 impressions since 3 days ago`: a part of the card's one line (blocks/card_line.py);
+    None when no display is stored (the line already says "not seen yet")."""
+    if seen is None or seen.count <= 0:
+        return None
+    times = f"{seen.count:,} impression{'' if seen.count == 1 else 's'}"
+    since = relative_time(seen.first_at, now) if seen.first_at is not None else "—"
+    return f"{times} since {since}"
 
 
 def _clock(at: datetime) -> str:
-    return absolute_time(at)
+    return slack_time(at)
 
 
 def _how(entry: HistoryEntry) -> str:
@@ -95,9 +98,7 @@ def entry_line(entry: HistoryEntry) -> str:
     else:
         line = f"{_clock(entry.at)} · {_label(entry.name)}{' ' + how if how else ''}"
     if entry.sent_by:
-        who = (f"<@{entry.sent_by}>" if SLACK_USER.fullmatch(entry.sent_by)
-               else safe_mrkdwn(entry.sent_by, 40))
-        line += f" · sent from Slack by {who}"
+        line += f" · sent from Slack by {sender_mention(entry.sent_by)}"
     if entry.subview:
         line += f" · _{safe_mrkdwn(entry.subview, 100)}_"
     if entry.button:

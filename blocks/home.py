@@ -212,7 +212,9 @@ def _grant_row(index: int, grant: Grant, group: UserGroup | None) -> SectionBloc
         block_id=f"{BlockId.HOME_GRANT}{index}",
         text=_md(f"{who}: *{ROLE_NAMES[grant.role]}*{detail}"),
         accessory=ButtonElement(text="Remove", action_id=ActionId.HOME_REMOVE_GRANT, value=value,
-                                style="danger", confirm=confirm))
+                                style="danger", confirm=confirm, accessibility_label=(
+                                    f"Remove the {ROLE_NAMES[grant.role]} grant of "
+                                    f"{grant.subject_id}")[:75]))
 
 
 # -- a public support channel ---------------------------------------------------------------

@@ -26,7 +26,8 @@ class ActionId(StrEnum):
     GRANT_ROLE = "access.role"  # add-grant modal: role radio buttons
     AUDIT_PAGE = "audit.page"  # /customer-center audit: older entries; value: AuditQuery JSON
     OPEN_CUSTOMER_VIEW = "customer.open"  # "Open Customer Center" on a lookup answer: CustomerRef
-    CUSTOMER_TAB = "customer.tab."  # + tab: feed tab buttons (a state, or "all")
+    CUSTOMER_TAB = "customer.tab."  # + tab: feed tab buttons (a state, or "all"; older views)
+    CUSTOMER_STATE = "customer.state"  # the control row's state select (a state, or "all")
     CUSTOMER_CONTAINER = "customer.container"  # stream container select
     CUSTOMER_SDK = "customer.sdk"  # SDK version select
     CUSTOMER_PAGE = "customer.page."  # + prev/next; value: the page number
@@ -86,6 +87,7 @@ class BlockId(StrEnum):
     ACCESS_REQUEST = "access.request"
     AUDIT_PAGER = "audit.pager"
     CUSTOMER_PROFILE = "customer.profile"
+    CUSTOMER_PROFILE_MORE = "customer.profile.more"  # the fields past the first six
     CUSTOMER_COUNTS = "customer.counts"
     MATCHES = "customer.matches"
     MATCH = "customer.match."  # + index

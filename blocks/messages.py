@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 from blocks.customer import mrkdwn
 from blocks.ids import ActionId, BlockId, Command
 from blocks.metadata import MAX_CUSTOMER_ID, MAX_QUERY, CustomerRef, SearchPage
-from blocks.text import safe_mrkdwn
+from blocks.text import safe_mrkdwn, safe_plain
 from bot.domain import Customer, CustomerMatch, LookupResult, Role
 
 MAX_MATCHES = 10
@@ -146,7 +146,9 @@ def _match_row(index: int, match: CustomerMatch, fields: Sequence[str]) -> Secti
     accessory = None
     if 0 < len(customer.id) <= MAX_CUSTOMER_ID:
         accessory = ButtonElement(text="View", action_id=ActionId.VIEW_CUSTOMER,
-                                  value=CustomerRef(customer_id=customer.id).model_dump_json())
+                                  value=CustomerRef(customer_id=customer.id).model_dump_json(),
+                                  accessibility_label=safe_plain(
+                                      f"View {customer.display_name}", 75))
     return SectionBlock(block_id=f"{BlockId.MATCH}{index}", text=mrkdwn(text), accessory=accessory)
 
 

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from blocks.format import format_input_value
+from blocks.format import format_input_value, slack_time
 from blocks.ids import ActionId, BlockId
 from blocks.metadata import MAX_CUSTOMER_ID, CustomerRef
 from blocks.text import clip, safe_mrkdwn, safe_plain, strip_bidi
@@ -36,8 +36,7 @@ def _md(text: str, *, verbatim: bool = True) -> MarkdownTextObject:
 
 def _when(at: datetime) -> str:
     """A Slack date token (shown in each reader's time zone) with a UTC fallback."""
-    fallback = at.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+    return slack_time(at)
 
 
 @dataclass(frozen=True)
@@ -240,8 +239,8 @@ def outcome_unknown_message(notice: SendNotice, *, window_minutes: float) -> dic
         text="Send again", action_id=ActionId.SEND_AGAIN.value, value=notice.send_id,
         style="primary", confirm=ConfirmObject(
             title="Send again?", confirm="Send again", deny="Cancel",
-            text=f"{flow} goes to {customer} once more. If the first send went through, the "
-                 "customer gets it twice."))
+            text=clip(f"{flow} goes to {customer} once more. If the first send went through, "
+                      "the customer gets it twice.", 300)))
     leave = ButtonElement(text="Leave it", action_id=ActionId.LEAVE_SEND.value,
                           value=notice.send_id)
     blocks: list[Block] = [

@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 
 from blocks.customer import mrkdwn
-from blocks.feed import fit, input_lines, preview_lines
+from blocks.feed import card_text, fit, input_lines, preview_lines
 from blocks.ids import ActionId, BlockId, CallbackId
 from blocks.metadata import CustomerViewMeta
 from blocks.text import safe_mrkdwn, safe_plain
@@ -138,7 +138,11 @@ def preview_modal(card: Card, meta: PreviewMeta, *, file_id: str = "", error: st
         _controls(meta, dark_available=dark_available, sdk_versions=sdk_versions),
     ]
     if file_id:
-        blocks.append(_image_block(file_id, f"Preview of {card.title}"))
+        # The alt text carries the card's words, so a screen reader hears the card
+        # (docs/slack-rules.md, "Accessibility").
+        words = card_text(card)
+        blocks.append(_image_block(file_id, f"Preview of {card.title}"
+                                   + (f": {words}" if words else "")))
     else:
         reason = error or "The preview image is not available."
         blocks.append(SectionBlock(text=mrkdwn(

@@ -10,7 +10,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, SectionBlock
 
 from blocks.customer import mrkdwn
-from blocks.format import relative_time
+from blocks.format import plural, relative_time
 from blocks.text import safe_mrkdwn
 from bot.domain import JobStatus
 
@@ -39,15 +39,16 @@ def _needs_attention(status: JobStatus) -> bool:
 
 
 def _icon(status: JobStatus) -> str:
+    """The job's health as an emoji and a word: the emoji never carries it alone."""
     if status.interval_seconds <= 0:
-        return ":white_circle:"
+        return ":white_circle: Off"
     if status.last_run_at is None:
-        return ":hourglass_flowing_sand:"
+        return ":hourglass_flowing_sand: Waiting"
     if _needs_attention(status):
-        return ":warning:"
+        return ":warning: Needs attention"
     if status.warnings:  # working, with something missing (docs/atomic.md, "Optional APIs")
-        return ":large_yellow_circle:"
-    return ":large_green_circle:"
+        return ":large_yellow_circle: Working, with warnings"
+    return ":large_green_circle: Healthy"
 
 
 def skipped_hint(status: JobStatus) -> str:
@@ -60,7 +61,7 @@ def skipped_hint(status: JobStatus) -> str:
 
 def _line(status: JobStatus, now: datetime) -> str:
     name = safe_mrkdwn(status.name, 100)
-    parts = [f"{_icon(status)} *{name}* · {every(status.interval_seconds)}"]
+    parts = [f"*{name}*: {_icon(status)} · {every(status.interval_seconds)}"]
     if status.last_run_at is None:
         parts.append("not run yet")
     else:
@@ -107,17 +108,19 @@ def job_status_blocks(statuses: Sequence[JobStatus], now: datetime, *,
     for status in statuses[:MAX_JOBS]:
         blocks.append(SectionBlock(text=mrkdwn(_line(status, now))))
     failing = sum(1 for s in statuses if _needs_attention(s))
-    summary = (f":warning: {failing} of {len(statuses)} jobs need attention." if failing
-               else f"All {len(statuses)} jobs are healthy.") if statuses else ""
+    jobs = plural(len(statuses), "job")
+    summary = (f":warning: {failing} of {jobs} {'needs' if failing == 1 else 'need'} attention."
+               if failing else (f"{jobs}, healthy." if len(statuses) == 1
+                                else f"All {jobs} are healthy.")) if statuses else ""
     warned = sum(1 for s in statuses if s.warnings and not _needs_attention(s))
     if warned:
         summary += (f" {warned} with warnings (Atomic lacks an optional API or paging stopped "
                     "early).")
     if len(statuses) > MAX_JOBS:
-        summary += f" {len(statuses) - MAX_JOBS} more not shown."
+        summary += f" {len(statuses) - MAX_JOBS:,} more not shown."
     if summary:
         blocks.append(ContextBlock(elements=[mrkdwn(
-            f"{summary} Jobs run on one instance (the leader); times in UTC.")]))
+            f"{summary} Jobs run on one instance (the leader).")]))
     return [block.to_dict() for block in blocks]
 
 
@@ -126,11 +129,12 @@ def job_status_message(statuses: Sequence[JobStatus], now: datetime, *,
     """The private answer to `/customer-center status`."""
     failing = [s.name for s in statuses if _needs_attention(s)]
     warned = [s.name for s in statuses if s.warnings and not _needs_attention(s)]
-    text = (f"Scheduled jobs: {len(failing)} need attention ({', '.join(failing)})" if failing
-            else f"Scheduled jobs: all {len(statuses)} healthy")
+    text = (f"Scheduled jobs: {len(failing)} {'needs' if len(failing) == 1 else 'need'} attention"
+            f" ({', '.join(failing)})" if failing
+            else f"Scheduled jobs: {plural(len(statuses), 'job')}, all healthy")
     if warned:
         text += f"; warnings in {', '.join(warned)}"
     if dead_letters > 0:
-        text += f"; {dead_letters:,} dead letters"
+        text += f"; {plural(dead_letters, 'dead letter')}"
     return {"text": text[:3000],
             "blocks": job_status_blocks(statuses, now, dead_letters=dead_letters)}

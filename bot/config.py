@@ -146,6 +146,11 @@ class Settings(BaseSettings):
     preview_image_max_bytes: int = Field(default=2_000_000, ge=1)
     preview_fetch_images: bool | None = None  # None: fetch, except from the emulator's demo URLs
 
+    # "Open in Workbench" links (docs/operations.md, "Workbench links"): URL templates with
+    # {environment_id}, {customer_id} and (cards) {card_instance_id}; empty: no link.
+    workbench_customer_url: str = Field(default="", max_length=1_000)
+    workbench_card_url: str = Field(default="", max_length=1_000)
+
     # True only in tests: Bolt then answers HTTP after the listener finishes.
     process_before_response: bool = False
 

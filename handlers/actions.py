@@ -19,7 +19,7 @@ from blocks.search import parse_search_again, search_modal
 from bot.deps import Deps
 from bot.domain import Actor, Role
 from bot.services import access, customer_view, lookup
-from handlers.common import Build, Listener, fill, in_view, on_modal, open_or_push, reply
+from handlers.common import Build, Listener, fill, in_view, on_modal, open_or_push, reply, workbench
 
 MORE_FAILED = "Couldn't load more results."
 
@@ -27,7 +27,8 @@ MORE_FAILED = "Couldn't load more results."
 def view_builder(deps: Deps, actor: Actor, meta: CustomerViewMeta) -> Build:
     async def build() -> dict[str, Any]:
         data = await customer_view.customer_view(deps, actor, meta)
-        return customer_view_modal(data, now=deps.clock(), can_edit=actor.has(Role.EDIT))
+        return customer_view_modal(data, now=deps.clock(), can_edit=actor.has(Role.EDIT),
+                                   workbench=workbench(deps))
     return build
 
 

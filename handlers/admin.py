@@ -42,10 +42,12 @@ from blocks.admin import (
     usage_error_message,
 )
 from blocks.ids import ActionId
+from blocks.profile_admin import USAGE as FIELDS_USAGE
+from blocks.profile_admin import fields_message, parse_fields_args
 from bot.deps import Deps
 from bot.domain import Actor, Role, SubjectKind
 from bot.errors import InvalidInput
-from bot.services import access, admin, audit
+from bot.services import access, admin, audit, profile_fields
 from handlers.common import (
     Listener,
     Subcommand,
@@ -138,6 +140,18 @@ async def channel_subcommand(call: SubcommandCall) -> dict[str, Any]:
                           "Invite the app there if it's a private channel.")
 
 
+async def fields_subcommand(call: SubcommandCall) -> dict[str, Any]:
+    wanted = parse_fields_args(call.args)
+    if wanted.op == "list":
+        seen = await profile_fields.overview(call.deps, call.actor)
+        return fields_message(seen.layout, seen.keys)
+    done = await profile_fields.change(call.deps, call.actor, wanted)  # re-checks Admin
+    what = wanted.key or ", ".join(wanted.keys) or "every field"
+    changed = {"label": "Label set", "hide": "Hidden", "show": "Shown", "order": "Reordered",
+               "reset": "Back to the default"}[wanted.op]
+    return fields_message(done.layout, done.keys, changed=f"{changed}: {what}.")
+
+
 async def audit_subcommand(call: SubcommandCall) -> dict[str, Any]:
     return await audit_page(call.deps, call.actor, parse_audit_args(call.args))
 
@@ -162,6 +176,8 @@ SUBCOMMANDS = (
                help="Remove a person's or a user group's grant."),
     Subcommand("channel", channel_subcommand, role=Role.ADMIN, usage="<#channel>",
                help="Choose the support channel that hears about sends."),
+    Subcommand("fields", fields_subcommand, role=Role.ADMIN, usage=FIELDS_USAGE.removeprefix(
+        "fields "), help="Label, order and hide the profile fields the customer view shows."),
     Subcommand("audit", audit_subcommand, role=Role.ADMIN,
                usage="[<@user> | <customer id>] [days]",
                help="Read the audit log: lookups, views, sends, grant changes, refusals."),

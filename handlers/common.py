@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.admin import SubcommandHelp
 from blocks.customer_view import TRY_AGAIN, loading_modal
+from blocks.profile import Workbench
 from bot.deps import Deps
 from bot.domain import Actor, Role
 from bot.errors import AppBusy
@@ -29,6 +30,14 @@ Build = Callable[[], Awaitable[dict[str, Any]]]
 Listener = Callable[..., Awaitable[None]]
 
 CUSTOMER = "Couldn't load this customer."
+
+
+def workbench(deps: Deps) -> Workbench:
+    """The "Open in Workbench" URL templates (docs/operations.md, "Workbench links")."""
+    settings = deps.settings
+    return Workbench(customer_url=settings.workbench_customer_url,
+                     card_url=settings.workbench_card_url,
+                     environment_id=settings.atomic_environment_id or "")
 
 
 async def reply(respond: AsyncRespond, payload: dict[str, Any], *,

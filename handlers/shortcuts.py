@@ -14,7 +14,7 @@ from blocks.search import search_modal, search_text
 from bot.deps import Deps
 from bot.domain import Actor, LookupResult, Role
 from bot.services import customer_view
-from handlers.common import Listener, open_or_push
+from handlers.common import Listener, open_or_push, workbench
 
 NONE_FOUND = ("No email address or customer ID of a known customer was found in that message. "
               "Its text is in the search box: change it and search.")
@@ -32,7 +32,8 @@ async def handle_lookup_message_shortcut(ack: AsyncAck, shortcut: dict[str, Any]
             return search_modal(search_text(text), note=NONE_FOUND)
         if isinstance(found, LookupResult):
             return search_modal(found.query, found)
-        return customer_view_modal(found, now=deps.clock(), can_edit=actor.has(Role.EDIT))
+        return customer_view_modal(found, now=deps.clock(), can_edit=actor.has(Role.EDIT),
+                                   workbench=workbench(deps))
     await open_or_push(context, deps, shortcut, build,
                        loading=loading_modal(text="Looking for a customer…"))
 

@@ -20,7 +20,7 @@ from blocks.search import parse_search, search_modal
 from bot.deps import Deps
 from bot.domain import Actor, Role
 from bot.services import analytics, customer_view, lookup
-from handlers.common import Build, Listener, fill, on_modal, open_or_push
+from handlers.common import Build, Listener, fill, on_modal, open_or_push, workbench
 
 Change = Callable[[CustomerViewMeta, dict[str, Any]], CustomerViewMeta]
 
@@ -31,6 +31,11 @@ def _selected(action: dict[str, Any]) -> str:
 
 def _tab(meta: CustomerViewMeta, action: dict[str, Any]) -> CustomerViewMeta:
     tab = str(action.get("value") or "")
+    return meta.model_copy(update={"tab": tab if tab in TABS else meta.tab, "page": 1})
+
+
+def _state(meta: CustomerViewMeta, action: dict[str, Any]) -> CustomerViewMeta:
+    tab = _selected(action)
     return meta.model_copy(update={"tab": tab if tab in TABS else meta.tab, "page": 1})
 
 
@@ -71,7 +76,8 @@ def _changer(change: Change) -> Listener:
 
         async def build() -> dict[str, Any]:
             data = await customer_view.customer_view(deps, actor, meta)
-            return customer_view_modal(data, now=deps.clock(), can_edit=actor.has(Role.EDIT))
+            return customer_view_modal(data, now=deps.clock(), can_edit=actor.has(Role.EDIT),
+                                   workbench=workbench(deps))
         await _update(context, deps, body, build)
     return handle_customer_view_action
 
@@ -83,7 +89,8 @@ async def handle_refresh(ack: AsyncAck, body: dict[str, Any], context: AsyncBolt
 
     async def build() -> dict[str, Any]:
         data = await customer_view.refresh(deps, actor, meta)
-        return customer_view_modal(data, now=deps.clock(), can_edit=actor.has(Role.EDIT))
+        return customer_view_modal(data, now=deps.clock(), can_edit=actor.has(Role.EDIT),
+                                   workbench=workbench(deps))
     await _update(context, deps, body, build)
 
 
@@ -108,7 +115,8 @@ async def handle_card_details(ack: AsyncAck, action: dict[str, Any], body: dict[
             deps, actor, customer_id=meta.customer_id, card_instance_id=card_id)
         details = card_details_modal(card, now=deps.clock(), containers=containers,
                                      sent_by=senders, sdk=meta.sdk,
-                                     private_metadata=meta.model_dump_json())
+                                     private_metadata=meta.model_dump_json(),
+                                     workbench=workbench(deps))
         return with_send_again(details, card, customer_id=meta.customer_id,
                                can_edit=actor.has(Role.EDIT))
     await open_or_push(context, deps, body, build, problem="Couldn't load this card.")
@@ -129,6 +137,7 @@ async def handle_search_submission(ack: AsyncAck, view: dict[str, Any],
 
 LISTENERS: dict[ActionId, Listener] = {
     ActionId.CUSTOMER_TAB: _changer(_tab),
+    ActionId.CUSTOMER_STATE: _changer(_state),
     ActionId.CUSTOMER_CONTAINER: _changer(_container),
     ActionId.CUSTOMER_SDK: _changer(_sdk),
     ActionId.CUSTOMER_PAGE: _changer(_page),

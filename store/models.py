@@ -387,9 +387,21 @@ slack_oauth_states = Table(
     Column("state", String(200), nullable=False), Column("expire_at", DateTime, nullable=False))
 
 
+class ProfileFieldsSetting(Base):
+    """The profile field layout admins set with `/customer-center fields` (docs/usage.md,
+    "Profile fields"): a JSON list of {key, label, hidden}, in order."""
+
+    __tablename__ = "profile_fields"
+    enterprise_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    fields: Mapped[list[Any]] = mapped_column(default=list)
+    updated_by: Mapped[str] = mapped_column(String(32), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 __all__ = ["AccessGrant", "ActionFlow", "AuditLog", "Base", "Card", "CardEvent", "CardInput",
-           "Customer", "CustomerSearch", "Follow", "SearchWord", "SlackAdminCache",
-           "TeamSetting", "Usergroup",
+           "Customer", "CustomerSearch", "Follow", "ProfileFieldsSetting", "SearchWord",
+           "SlackAdminCache", "TeamSetting", "Usergroup",
            "UsergroupMember", "FlowSend", "Notification", "StreamContainer", "SyncState",
            "UniqueConstraint"]
 

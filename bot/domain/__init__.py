@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain.profile import ProfileLayout
+
 
 class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -201,6 +203,7 @@ class CustomerSummary(Model):
     recent_cards: list[Card] = Field(default_factory=list)  # newest first, with inputs
     refreshed_at: datetime | None = None  # when this customer's cards were last read from Atomic
     stale: bool = False  # Atomic could not be reached to refresh
+    profile_layout: ProfileLayout = Field(default_factory=ProfileLayout)  # admins' labels, order
 
 
 class LookupResult(Model):
@@ -334,6 +337,7 @@ class CustomerView(Model):
     refreshed_at: datetime | None = None
     stale: bool = False
     impressions: dict[str, Impressions] = Field(default_factory=dict)  # card id -> displays
+    profile_layout: ProfileLayout = Field(default_factory=ProfileLayout)  # admins' labels, order
 
 
 class FlowStats(Model):

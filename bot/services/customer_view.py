@@ -21,6 +21,7 @@ from bot.domain import (
     Role,
     StreamContainer,
 )
+from bot.domain.profile import ProfileLayout
 from bot.errors import (
     AtomicError,
     AtomicNotFound,
@@ -29,7 +30,7 @@ from bot.errors import (
     NotFound,
 )
 from bot.services import access, audit, lookup
-from store import card_feed, cards, containers, customers, history, sends
+from store import card_feed, cards, containers, customers, history, profile_fields, sends
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,12 @@ async def sent_by(session: AsyncSession, send_ids: Sequence[str]) -> dict[str, s
     if not ids:
         return {}
     return await sends.sent_by(session, send_ids=ids)
+
+
+async def _layout(session: AsyncSession, actor: Actor) -> ProfileLayout:
+    """The profile field layout the actor's workspace set (docs/usage.md, "Profile fields")."""
+    return await profile_fields.get_layout(session, enterprise_id=actor.identity.enterprise_id,
+                                           team_id=actor.identity.team_id)
 
 
 async def _require(deps: Deps, actor: Actor, action: str, target: str) -> None:
@@ -110,6 +117,7 @@ async def customer_view(deps: Deps, actor: Actor, meta: CustomerViewMeta) -> Cus
     await _require(deps, actor, "customer.view", meta.customer_id)
     async with deps.readers() as session:  # reads beside writers (SQLite: no write lock)
         view = await load_view(session, meta)
+        view = view.model_copy(update={"profile_layout": await _layout(session, actor)})
     async with deps.sessions.begin() as session:
         await audit.record(session, deps, actor, "customer.view", meta.customer_id,
                            {"tab": meta.tab, "container": meta.container, "page": view.page})
@@ -160,6 +168,7 @@ async def refresh(deps: Deps, actor: Actor, meta: CustomerViewMeta) -> CustomerV
             await customers.set_cards_refreshed_at(session, customer_ids=[meta.customer_id],
                                                    at=deps.clock())
         view = await load_view(session, meta.model_copy(update={"stale": stale}))
+        view = view.model_copy(update={"profile_layout": await _layout(session, actor)})
         await audit.record(session, deps, actor, "customer.refresh", meta.customer_id,
                            {"cards": len(found), "stale": stale})
     return view

@@ -10,7 +10,7 @@ from bot.deps import Deps
 from bot.domain import Actor, CustomerSummary, LookupResult, Role
 from bot.errors import CustomerNotFound, InvalidInput
 from bot.services import access, audit
-from store import cards, customer_search, customers
+from store import cards, customer_search, customers, profile_fields
 
 QUERY_MAX = 200
 EMPTY_QUERY = "Type a name, email, phone number, id or any profile value to find a customer."
@@ -70,6 +70,10 @@ async def lookup(deps: Deps, actor: Actor, query: str, *, limit: int = 10,
         summary = None
         if total == 1 and len(matches) == 1 and not matches[0].close:  # a guess is confirmed
             summary = await _summary(session, matches[0].customer.id, recent=10)
+            layout = await profile_fields.get_layout(
+                session, enterprise_id=actor.identity.enterprise_id,
+                team_id=actor.identity.team_id)
+            summary = summary.model_copy(update={"profile_layout": layout})
     async with deps.sessions.begin() as session:
         await audit.record(session, deps, actor, "customer.lookup", text,
                            {"matches": total, "offset": offset,
@@ -89,6 +93,9 @@ async def customer_summary(deps: Deps, actor: Actor, customer_id: str, *,
     await _require_view(deps, actor, "customer.view", customer_id)
     async with deps.readers() as session:
         summary = await _summary(session, customer_id, recent)
+        layout = await profile_fields.get_layout(
+            session, enterprise_id=actor.identity.enterprise_id, team_id=actor.identity.team_id)
+        summary = summary.model_copy(update={"profile_layout": layout})
     async with deps.sessions.begin() as session:
         await audit.record(session, deps, actor, "customer.view", customer_id,
                            {"cards": summary.total_cards})

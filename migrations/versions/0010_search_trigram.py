@@ -7,7 +7,7 @@ If pg_trgm or unaccent is not installed on the PostgreSQL server, the upgrade st
 saying how to install it (postgresql-contrib).
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from store.search import VOCABULARY_FIELDS, is_vocabulary_word
 from store.types import SearchTerm
 
 revision: str = "0010"
-down_revision: str | Sequence[str] | None = "0005"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -93,12 +93,20 @@ def test_each_tab(tab: str, request: pytest.FixtureRequest) -> None:
     cards = [feed_card(i, status=status or CardStatus.ACTIVE) for i in range(2)]
     modal = render(make_view(cards, tab=tab, total=len(cards), pages=1))
     assert_golden(f"customer_view_modal__tab_{tab}", modal, request)
-    tabs = next(b for b in modal["blocks"] if b.get("block_id") == BlockId.VIEW_TABS)
-    chosen = [e for e in tabs["elements"] if e.get("style") == "primary"]
-    assert [e["value"] for e in chosen] == [tab]
-    assert [e["text"]["text"] for e in tabs["elements"]] == [
-        "Active 2", "Snoozed 1", "Embargoed 0", "Completed 12", "Dismissed 1", "Expired 3",
-        "Cancelled 0", "All 19"]
+    controls = next(b for b in modal["blocks"] if b.get("block_id") == BlockId.VIEW_TOOLS)
+    state = next(e for e in controls["elements"] if e["action_id"] == ActionId.CUSTOMER_STATE)
+    # The non-empty states and All, and the chosen one even when empty; marked by its text.
+    expected = ["Showing: Active (2)", "Showing: Snoozed (1)", "Showing: Embargoed (0)",
+                "Showing: Completed (12)", "Showing: Dismissed (1)", "Showing: Expired (3)",
+                "Showing: Cancelled (0)", "Showing: All (19)"]
+    expected = [o for o in expected
+                if "(0)" not in o or o.split(": ")[1].split(" ")[0].lower() == tab]
+    assert [o["text"]["text"] for o in state["options"]] == expected
+    assert state["initial_option"]["value"] == tab
+    assert not [e for e in controls["elements"] if e.get("style") and e["type"] != "button"]
+    # One control row above the first card; the counts line lists non-zero states only.
+    assert sum(1 for b in modal["blocks"] if b["type"] == "actions") == 1
+    assert "Embargoed *0*" not in text(modal) and ":zzz: Snoozed *1*" in text(modal)
     assert CustomerViewMeta.model_validate_json(modal["private_metadata"]).tab == tab
 
 
@@ -119,8 +127,9 @@ def test_card_with_every_input_kind(request: pytest.FixtureRequest) -> None:
                  ":ballot_box_with_check:", ":left_right_arrow:", ":heavy_plus_sign:",
                  ":radio_button:", ":paperclip:"):
         assert icon in body
-    assert "*textInput_z3jr7*: Yes, please call me" in body  # unlabeled: the name
-    assert "*Amount*: 1,234.5" in body and "*Keep me updated*: on" in body
+    # unlabeled: its kind, "no label" and its identifier as inline code
+    assert "*Text field* (no label) `textInput_z3jr7`: Yes, please call me" in body
+    assert "*Amount*: 1,234.5" in body and "*Keep me updated*: Yes" in body
     assert "*Anything else?*: _not submitted_" in body
     assert "receipt-0042.pdf" in body
 
@@ -133,14 +142,14 @@ def test_checkbox_group_lists_every_option(request: pytest.FixtureRequest) -> No
                                InputOption(key="post", label="Post")])
     modal = render(make_view([feed_card(0, inputs=[group])], pages=1))
     assert_golden("customer_view_modal__checkbox_group", modal, request)
-    assert "*Contact me by*: ✓ Email, ✗ SMS, ✗ Post" in text(modal)
+    assert "*Contact me by*: Email selected; SMS, Post not" in text(modal)
 
 
 def test_unlabeled_input_shows_its_name(request: pytest.FixtureRequest) -> None:
     unlabeled = CardInput(name="textInput_z3jr7", kind=InputKind.TEXT, value="call me")
     modal = render(make_view([feed_card(0, inputs=[unlabeled])], pages=1))
     assert_golden("customer_view_modal__unlabeled_input", modal, request)
-    assert "*textInput_z3jr7*: call me" in text(modal)
+    assert "*Text field* (no label) `textInput_z3jr7`: call me" in text(modal)
 
 
 def test_long_feed_page_two(request: pytest.FixtureRequest) -> None:
@@ -160,26 +169,64 @@ def test_atomic_outage_is_marked_stale(request: pytest.FixtureRequest) -> None:
     assert CustomerViewMeta.model_validate_json(modal["private_metadata"]).stale is True
 
 
-def test_card_facts_and_preview() -> None:
-    body = text(render(make_view([feed_card(0)], pages=1, sdk="23.0.0")))
+def test_card_line_is_one_line_led_by_what_happened() -> None:
+    active = feed_card(0, status=CardStatus.ACTIVE, last_interaction="", last_interacted_at=None,
+                       template_name="Card 0")
+    modal = render(make_view([active], pages=1, tab="active"))
+    card = next(b for b in modal["blocks"] if b.get("block_id") == f"{BlockId.VIEW_CARD}0")
+    line = card["text"]["text"]
+    assert "\n" not in line
+    assert line.startswith("*Card 0*: :large_green_circle: Active · sent ")
+    assert "expires in 3 days" in line and "seen 2 days ago" in line
+    assert "sent by <@U0SENDER>" in line
+    assert card["accessory"]["accessibility_label"] == "Details for Card 0, Active, sent 5 days ago"
+    for moved in ("Priority", "Platforms", "Containers", "UTC", "image_url"):
+        assert moved not in json.dumps(card)
+
+
+def test_closed_card_says_when_it_closed_and_never_when_it_expires() -> None:
+    done = feed_card(0, status=CardStatus.COMPLETED, last_interaction="card-completed",
+                     last_interacted_at=ago(days=1))
+    modal = render(make_view([done], pages=1, tab="completed"))
+    card = next(b for b in modal["blocks"] if b.get("block_id") == f"{BlockId.VIEW_CARD}0")
+    assert card["text"]["text"].startswith(
+        "*Verify your caller*: :white_check_mark: Completed 1 day ago · ")
+    assert "expire" not in card["text"]["text"]
+    details = text(card_details_modal(done, now=NOW, containers=[HOME], sent_by={}, sdk=""))
+    assert "expiry was set for <!date^" in details and "expires in" not in details
+
+
+def test_card_facts_and_preview_are_in_details() -> None:
+    body = text(card_details_modal(feed_card(0, status=CardStatus.ACTIVE), now=NOW,
+                                   containers=[HOME, OFFERS], sent_by={"s_1": "U0SENDER"},
+                                   sdk="23.0.0"))
     assert "Priority 3 (higher than the default 5)" in body
     assert "Platforms: iOS, Web" in body and "Containers: Home" in body
     assert "expires in 3 days" in body
     assert "Sent from Slack by <@U0SENDER>" in body
     assert "Your verification code is *4821*, {{missing}}." in body  # variables filled
-    assert "[ Yes, it was me ]  :warning: _not shown before SDK 24.2.0_" in body
-    assert "_unsupported element (carousel)_" in body
+    assert "Button: *Yes, it was me*  :warning: _not shown before SDK 24.2.0_" in body
+    assert "_carousel element: shown in the app, not in this preview_" in body
     assert '"image_url": "https://example.com/card.png"' in body
-    assert "Last seen 3 hours ago" in body and "on iOS, SDK 24.2.5" in body
+    assert "Last seen 2 days ago (<!date^" in body
+    view = text(render(make_view([feed_card(0)], pages=1)))
+    assert "on iOS, SDK 24.2.5" in view
 
 
 def test_card_without_target_or_expiry() -> None:
     card = feed_card(0, stream_ids=[], platforms=[], expires_at=None, priority=5,
                      sent_by_send_id="")
-    body = text(render(make_view([card], container=None, pages=1)))
+    view = render(make_view([card], container=None, pages=1))
+    controls = next(b for b in view["blocks"] if b.get("block_id") == BlockId.VIEW_TOOLS)
+    chosen = next(e for e in controls["elements"]
+                  if e["action_id"] == ActionId.CUSTOMER_CONTAINER)["initial_option"]
+    assert chosen["text"]["text"] == "In: all containers"
+    shown = [b["text"]["text"] for b in view["blocks"]
+             if b.get("block_id") == f"{BlockId.VIEW_CARD}0"]
+    assert "sent by" not in shown[0] and "expire" not in shown[0]
+    body = text(card_details_modal(card, now=NOW, containers=[HOME], sent_by={}, sdk=""))
     assert "no expiry" in body and "all platforms" in body and "Priority 5 (default)" in body
     assert "every container (no target stream)" in body and "Sent from Slack" not in body
-    assert "in *All cards*" in body
 
 
 def test_card_details(request: pytest.FixtureRequest) -> None:
@@ -190,12 +237,11 @@ def test_card_details(request: pytest.FixtureRequest) -> None:
     assert "`code` = 4821" in text(modal) and "*Inputs*" in text(modal)
 
 
-def test_every_card_has_details_preview_and_history_buttons() -> None:
+def test_every_card_has_a_labelled_details_button() -> None:
     modal = render(make_view([feed_card(i) for i in range(3)], pages=1))
-    rows = [b for b in modal["blocks"] if str(b.get("block_id", "")).endswith(".buttons")]
-    assert [[(e["action_id"], e["value"]) for e in row["elements"]] for row in rows] == [
-        [(ActionId.CARD_DETAILS, f"ci_{i}"), (ActionId.PREVIEW_CARD, f"ci_{i}"),
-         (ActionId.CARD_HISTORY, f"ci_{i}")]
+    buttons = [b["accessory"] for b in modal["blocks"] if "accessory" in b]
+    assert [(e["action_id"], e["value"], e["accessibility_label"]) for e in buttons] == [
+        (ActionId.CARD_DETAILS, f"ci_{i}", "Details for Verify your caller, Completed 1 day ago")
         for i in range(3)]
 
 
@@ -206,8 +252,9 @@ def test_card_details_has_preview_and_keeps_the_view_state() -> None:
     validate_modal(modal)
     assert modal["private_metadata"] == meta
     row = next(b for b in modal["blocks"] if b.get("block_id") == BlockId.CARD_DETAILS_BUTTONS)
-    assert [(e["action_id"], e["value"]) for e in row["elements"]] == [
-        (ActionId.PREVIEW_CARD, "ci_0")]
+    assert [(e["action_id"], e["value"], e["accessibility_label"]) for e in row["elements"]] == [
+        (ActionId.PREVIEW_CARD, "ci_0", "Preview for Verify your caller, Completed 1 day ago"),
+        (ActionId.CARD_HISTORY, "ci_0", "History for Verify your caller, Completed 1 day ago")]
 
 
 def test_loading_modal() -> None:
@@ -233,6 +280,9 @@ def test_analytics(request: pytest.FixtureRequest) -> None:
     assert "first display to completed:* 45 minutes (over 11 completed cards" in body
     assert "Caller verification*: sent 10, completed 7 (70%)" in body
     assert "Period:" in body and "last 30 days" in body
+    # The sparkline's bars are in words too.
+    assert "4 weeks ago: 0 events · 3 weeks ago: 2 events" in body
+    assert "this week: 2 events" in body
 
 
 def test_search_modal(request: pytest.FixtureRequest) -> None:
@@ -259,3 +309,16 @@ def test_helpers() -> None:
     assert duration(None) == "—" and duration(30) == "under a minute"
     assert duration(2 * 86400 + 3 * 3600 + 60) == "2 days 3 hours"
     assert sparkline([0, 0]) == "▁▁" and sparkline([1, 4])[-1] == "█"
+
+
+def test_the_preview_image_alt_text_carries_the_card_text() -> None:
+    from blocks.preview import PreviewMeta, preview_modal
+
+    card = feed_card(0)
+    modal = preview_modal(card, PreviewMeta(card_id="ci_0"), file_id="F123",
+                          dark_available=False, sdk_versions=[])
+    validate_modal(modal)
+    image = next(b for b in modal["blocks"] if b["type"] == "image")
+    assert image["alt_text"].startswith("Preview of Verify your caller: ")
+    assert "Your verification code is **4821**" in image["alt_text"]  # variables filled
+    assert "Yes, it was me" in image["alt_text"]  # button labels too

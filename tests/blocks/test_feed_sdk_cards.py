@@ -55,8 +55,9 @@ LABELLED = [
     ":1234: *Amount you expected*: 120.5",
     ":date: *When did you pay?*: 2025-05-28",
     ":arrow_down_small: *Reason*: My mistake",
-    ":ballot_box_with_check: *checkbox_ab12c*: ✓ Email, ✗ SMS, ✓ Phone call",
-    ":left_right_arrow: *Block the card now*: off",
+    ":ballot_box_with_check: *Checkboxes* (no label) `checkbox_ab12c`: Email, Phone call selected; "
+    "SMS not",
+    ":left_right_arrow: *Block the card now*: No",
     ":heavy_plus_sign: *How sure are you?*: 4",
     ":paperclip: *Photo of the receipt*: c2f1e0d9-receipt.jpg",
     "*Merchant name*: _not submitted_",
@@ -67,11 +68,9 @@ def test_sdk_card_in_the_customer_view(request: pytest.FixtureRequest) -> None:
     modal = render(make_view([sdk_card()], pages=1))
     assert_golden("customer_view_modal__sdk_form_card", modal, request)
     body = text(modal)
-    assert "unsupported element" not in body
-    assert "_FRAUD ALERT_" in body and "*Did you spend NZ$120.50?*" in body
-    assert "[ Send answer ]" in body and "[ Not now ]" in body
-    for line in LABELLED:
+    for line in LABELLED:  # what the customer submitted stays in the feed
         assert line in body, line
+    assert "_FRAUD ALERT_" not in body  # the preview is one click away, in Details
 
 
 def test_sdk_card_details(request: pytest.FixtureRequest) -> None:
@@ -80,7 +79,9 @@ def test_sdk_card_details(request: pytest.FixtureRequest) -> None:
     validate_modal(modal)
     assert_golden("card_details_modal__sdk_form_card", modal, request)
     body = text(modal)
-    assert "unsupported element (form)" not in body and "*Inputs*" in body
+    assert "form element" not in body and "*Inputs*" in body
+    assert "_FRAUD ALERT_" in body and "*Did you spend NZ$120.50?*" in body
+    assert "Button: *Send answer*" in body and "Button: *Not now*" in body
     for line in LABELLED:
         assert line in body, line
 
@@ -93,10 +94,11 @@ def test_sdk_card_in_the_customer_answer(request: pytest.FixtureRequest) -> None
 
 
 def test_sdk_card_with_subviews_and_unknown_elements() -> None:
-    body = text(render(make_view([sdk_card("definition_sdk_subviews.json", submitted=False)],
-                                 pages=1)))
-    assert "_unsupported element (video)_" in body
-    assert "unsupported element (list)" not in body and "• Activate it in the app" in body
+    card = sdk_card("definition_sdk_subviews.json", submitted=False)
+    assert "*Deliver to*: _not submitted_" in text(render(make_view([card], pages=1)))
+    body = text(card_details_modal(card, now=NOW, containers=[HOME, OFFERS], sent_by={}, sdk=""))
+    assert "_video element: shown in the app, not in this preview_" in body
+    assert "list element" not in body and "• Activate it in the app" in body
     assert '"image_url": "https://images.test/banner-small.png"' in body
-    assert "[ Useful ]" in body and "[ Tell us where to send it ]" in body
+    assert "Button: *Useful*" in body and "Button: *Tell us where to send it*" in body
     assert "*Deliver to*: _not submitted_" in body  # an input of a subview

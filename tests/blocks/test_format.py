@@ -15,8 +15,11 @@ from blocks.format import (
     absolute_time,
     format_input_value,
     humanise_event,
+    humanise_key,
     input_icon,
+    plural,
     relative_time,
+    slack_time,
     status_label,
     time_until,
     when,
@@ -56,7 +59,8 @@ def test_absolute_time_is_utc_and_naive_means_utc() -> None:
 
 def test_when_combines_relative_and_absolute() -> None:
     then = datetime(2026, 11, 25, 14, 2, tzinfo=UTC)
-    assert when(then, NOW) == "3 days ago (2026-11-25 14:02 UTC)"
+    assert when(then, NOW) == ("3 days ago (<!date^1795615320^{date_short_pretty} {time}"
+                               "|2026-11-25 14:02 UTC>)")
     assert when(None, NOW) == "never"
     assert when(None, NOW, never="—") == "—"
 
@@ -81,14 +85,51 @@ def test_when_shows_a_far_future_time_as_its_date_only(then: datetime, now: date
     assert not text.startswith("in "), text
     ahead = then.replace(tzinfo=then.tzinfo or UTC) - now.replace(tzinfo=now.tzinfo or UTC)
     if ahead > FUTURE_SKEW:
-        assert text == absolute_time(then)
+        assert text == slack_time(then) and absolute_time(then) in text
     else:
         assert PAST.fullmatch(text.split(" (")[0]), text
 
 
 def test_last_seen_in_year_7978_is_not_in_7978_years() -> None:
-    assert when(datetime(9999, 1, 1, tzinfo=UTC), NOW) == "9999-01-01 00:00 UTC"
-    assert when(NOW + timedelta(minutes=2), NOW) == "just now (2026-11-28 14:04 UTC)"
+    assert when(datetime(9999, 1, 1, tzinfo=UTC), NOW) == (
+        "<!date^253370764800^{date_short_pretty} {time}|9999-01-01 00:00 UTC>")
+    assert when(NOW + timedelta(minutes=2), NOW).startswith("just now (<!date^")
+
+
+def test_slack_time_is_the_date_token_with_a_utc_fallback() -> None:
+    then = datetime(2026, 11, 25, 14, 2, tzinfo=UTC)
+    assert slack_time(then) == ("<!date^1795615320^{date_short_pretty} {time}"
+                                "|2026-11-25 14:02 UTC>")
+    # naive times are UTC; other zones are converted, so the fallback always names UTC
+    assert slack_time(then.replace(tzinfo=None)) == slack_time(then)
+    auckland = then.astimezone(timezone(timedelta(hours=13)))
+    assert slack_time(auckland) == slack_time(then)
+
+
+@given(instants)
+def test_slack_time_always_names_utc_in_its_fallback(then: datetime) -> None:
+    token = slack_time(then)
+    utc = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
+    if then.replace(tzinfo=then.tzinfo or UTC).timestamp() < 0:  # a token needs a Unix time > 0
+        assert re.fullmatch(utc, token), token
+    else:
+        assert re.fullmatch(r"<!date\^\d+\^\{date_short_pretty\} \{time\}\|" + utc + ">",
+                            token), token
+
+
+@pytest.mark.parametrize(("key", "label"), [
+    ("signup_date", "Signup date"), ("userType", "User type"), ("plan", "Plan"),
+    ("crm-ID", "Crm ID"), ("  ", "  "), ("a.b_c", "A b c")])
+def test_humanise_key(key: str, label: str) -> None:
+    assert humanise_key(key) == label
+
+
+@pytest.mark.parametrize(("count", "text"), [(0, "0 cards"), (1, "1 card"), (2, "2 cards"),
+                                             (1_204, "1,204 cards")])
+def test_plural(count: int, text: str) -> None:
+    assert plural(count, "card") == text
+    assert plural(1, "entry", "entries") == "1 entry" and plural(3, "entry", "entries") == \
+        "3 entries"
 
 
 @pytest.mark.parametrize(("delta", "expected"), [
@@ -150,9 +191,9 @@ OPTIONS = [InputOption(key="email", label="Email"), InputOption(key="sms", label
     (InputKind.DATE, "2026-12-03", "2026-12-03"),
     (InputKind.DATE, "2026-12-03T09:30:00Z", "2026-12-03 09:30 UTC"),
     (InputKind.DATE, "next tuesday", "next tuesday"),
-    (InputKind.SWITCH, True, "on"),
-    (InputKind.SWITCH, False, "off"),
-    (InputKind.SWITCH, "true", "on"),
+    (InputKind.SWITCH, True, "Yes"),
+    (InputKind.SWITCH, False, "No"),
+    (InputKind.SWITCH, "true", "Yes"),
     (InputKind.FILE, {"filename": "receipt.pdf", "bucketId": "b"}, "receipt.pdf"),
     (InputKind.FILE, {"bucketId": "b"}, "file uploaded"),
     (InputKind.FILE, "scan.png", "scan.png"),
@@ -171,9 +212,13 @@ def test_choice_inputs_show_the_option_label() -> None:
 
 def test_checkbox_group_lists_every_option() -> None:
     assert value(InputKind.CHECKBOX_GROUP, {"email": True, "sms": False}, OPTIONS) == \
-        "✓ Email, ✗ SMS, ✗ Post"
+        "Email selected; SMS, Post not"
     # keys the definition does not know are still shown; lists mean "these are checked"
     assert value(InputKind.CHECKBOX_GROUP, {"fax": True}, OPTIONS) == \
-        "✗ Email, ✗ SMS, ✗ Post, ✓ fax"
-    assert value(InputKind.CHECKBOX_GROUP, ["post"], OPTIONS) == "✗ Email, ✗ SMS, ✓ Post"
+        "fax selected; Email, SMS, Post not"
+    assert value(InputKind.CHECKBOX_GROUP, ["post"], OPTIONS) == "Post selected; Email, SMS not"
+    assert value(InputKind.CHECKBOX_GROUP, ["post", "email", "sms"], OPTIONS) == \
+        "Email, SMS, Post selected"
+    assert value(InputKind.CHECKBOX_GROUP, {"email": False}, OPTIONS) == \
+        "nothing selected (of Email, SMS, Post)"
     assert value(InputKind.CHECKBOX_GROUP, {}, []) == "nothing selected"

@@ -13,7 +13,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from blocks.follows import follow_dm_message, following_modal, follows_message
-from blocks.history import MAX_SECTIONS, card_history_modal, entry_line, impressions_text
+from blocks.format import slack_time
+from blocks.history import (
+    MAX_SECTIONS,
+    card_history_modal,
+    entry_line,
+    impressions_part,
+    impressions_text,
+)
 from blocks.ids import ActionId, BlockId
 from blocks.metadata import parse_history_meta
 from bot.domain import Card, CardStatus, Customer, Impressions
@@ -81,8 +88,10 @@ def test_short_history(request: pytest.FixtureRequest) -> None:
     validate_modal(modal)
     assert_golden("card_history_modal__short", modal, request)
     body = shown(modal)
-    assert ("Seen* 4 times on iOS, SDK 24.2.0, container `home` between 2026-11-28 09:02 UTC "
-            "and 2026-11-28 09:40 UTC") in body
+    first, last = (datetime(2026, 11, 28, 9, 2, tzinfo=UTC),
+                   datetime(2026, 11, 28, 9, 40, tzinfo=UTC))
+    assert (f"Seen* 4 times on iOS, SDK 24.2.0, container `home` between {slack_time(first)} "
+            f"and {slack_time(last)}") in body
     assert "sent from Slack by <@U0AGENT>" in body
     assert "Opened a subview* on Web · _Details_" in body
     assert "button “Read more” · to https://example.com/help" in body
@@ -138,8 +147,12 @@ def test_impression_facts() -> None:
     seen = Impressions(count=1_204, first_at=NOW - timedelta(days=2),
                        last_at=NOW - timedelta(hours=1))
     assert impressions_text(seen, NOW) == (
-        ":eyes: Seen 1,204 times · first 2 days ago (2026-11-26 14:02 UTC) · "
-        "last 1 hour ago (2026-11-28 13:02 UTC)")
+        f":eyes: Seen 1,204 times · first 2 days ago ({slack_time(NOW - timedelta(days=2))}) · "
+        f"last 1 hour ago ({slack_time(NOW - timedelta(hours=1))})")
+    assert impressions_part(seen, NOW) == "1,204 impressions since 2 days ago"
+    assert impressions_part(Impressions(count=1, first_at=NOW, last_at=NOW), NOW) == (
+        "1 impression since just now")
+    assert impressions_part(None, NOW) is None
     assert impressions_text(Impressions(count=1, first_at=NOW, last_at=NOW), NOW).startswith(
         ":eyes: Seen 1 time ·")
     assert "Seen 0 times" in impressions_text(None, NOW)

@@ -32,7 +32,7 @@ def test_job_status_message(request: pytest.FixtureRequest) -> None:
     message = job_status_message(STATUSES, NOW)
     validate_message(message)
     assert_golden("job_status_message__mixed", message, request)
-    assert message["text"] == "Scheduled jobs: 1 need attention (flows)"
+    assert message["text"] == "Scheduled jobs: 1 needs attention (flows)"
 
 
 def test_job_status_blocks_fit_a_home_tab_and_escape_errors() -> None:
@@ -42,13 +42,14 @@ def test_job_status_blocks_fit_a_home_tab_and_escape_errors() -> None:
     assert "<!channel>" not in text and "&lt;!channel&gt; &amp; co" in text
     assert "every 15 min" in text and "not run yet" in text and "disabled" in text
     assert "last success 1 hour ago" in text and "Overdue" in text
-    assert "1 of 4 jobs need attention" in text
+    assert "1 of 4 jobs needs attention" in text
 
 
 def test_all_healthy_and_no_jobs() -> None:
     healthy = job_status_message(STATUSES[:1], NOW)
-    assert healthy["text"] == "Scheduled jobs: all 1 healthy"
-    assert "All 1 jobs are healthy" in str(healthy["blocks"])
+    assert healthy["text"] == "Scheduled jobs: 1 job, all healthy"
+    assert "1 job, healthy." in str(healthy["blocks"])
+    assert "All 1 jobs" not in str(healthy["blocks"])
     empty = job_status_blocks([], NOW)
     validate_home({"type": "home", "blocks": empty})
     assert "No scheduled jobs" in str(empty)
@@ -102,9 +103,10 @@ def test_job_warnings_are_shown_but_are_not_failures(request: pytest.FixtureRequ
     validate_message(message)
     validate_home({"type": "home", "blocks": job_status_blocks(WARNED, NOW)})
     assert_golden("job_status_message__warnings", message, request)
-    assert message["text"] == "Scheduled jobs: all 2 healthy; warnings in containers, users"
+    assert message["text"] == "Scheduled jobs: 2 jobs, all healthy; warnings in containers, users"
     text = str(message["blocks"])
-    assert ":large_yellow_circle: *containers*" in text and ":warning:" not in text
+    assert "*containers*: :large_yellow_circle: Working, with warnings" in text
+    assert ":warning:" not in text
     assert "Warning: stream containers API: Atomic answered HTTP 404" in text
     assert "<!here>" not in text and "warning 2" in text and "warning 3" not in text
     assert "… and 2 more: run `customer-center sync users` to see them" in text
@@ -115,7 +117,7 @@ def test_dead_letters_are_counted_with_the_next_step(request: pytest.FixtureRequ
     message = job_status_message(STATUSES[:1], NOW, dead_letters=1234)
     validate_message(message)
     assert_golden("job_status_message__dead_letters", message, request)
-    assert message["text"] == "Scheduled jobs: all 1 healthy; 1,234 dead letters"
+    assert message["text"] == "Scheduled jobs: 1 job, all healthy; 1,234 dead letters"
     blocks = job_status_blocks(STATUSES, NOW, dead_letters=1)
     validate_home({"type": "home", "blocks": blocks})
     text = str(blocks)

@@ -64,6 +64,35 @@ def test_preview_prints_the_block_kit_answer_and_a_builder_link(tmp_path: Path) 
     assert (tmp_path / "cc.db").exists()
 
 
+def test_preview_of_a_customer_with_many_cards_shows_the_first_card_above_the_fold(
+        tmp_path: Path) -> None:
+    """Tried as a new user would: `customer-center preview` for a customer with 19 or more cards
+    has at most 6 blocks before the first card (docs/usage.md, "One line per card")."""
+    from collections import Counter
+    from datetime import UTC, datetime
+
+    dataset = build_demo_dataset(customers=20, seed=7, now=datetime.now(UTC))
+    counts = Counter(card["userId"] for card in dataset.cards)
+    customer_id, count = min(((u, n) for u, n in counts.items() if n >= 19), key=lambda p: p[1])
+    user = next(u for u in dataset.users if u["id"] == customer_id)
+
+    result = run_cli(["preview", user["profile"]["email"]], tmp_path,
+                     DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/cc.db", EMULATOR_CUSTOMERS="20",
+                     LOG_LEVEL="WARNING")
+
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout.strip().rpartition("\n\n")[0])
+    validate_message(payload)
+    assert f"{count} cards" in payload["text"]
+    blocks = payload["blocks"]
+    titles = {c["cardTemplateName"] for c in dataset.cards if c["userId"] == customer_id}
+    lines = [i for i, b in enumerate(blocks) if b.get("type") == "section"
+             and any(str(b.get("text", {}).get("text", "")).startswith(f"*{t}*: ")
+                     for t in titles)]
+    assert len(lines) >= 5  # several cards, one line each
+    assert lines[0] <= 6, [b["type"] for b in blocks[:lines[0]]]
+
+
 @pytest.mark.parametrize("argv", [
     ["sync", "users"], ["sync"], ["migrate"], ["preview", "sam"],
     ["emulator", "--port", "8001", "--replay-history", "--webhook-url", "http://x/atomic/webhooks"],

@@ -102,27 +102,28 @@ async def test_lookup_open_tab_container_page_two_and_card_details(
     view = current(fake_slack)
     assert meta_of(view) == CustomerViewMeta(customer_id=customer_id, tab="active",
                                              container=meta_of(view).container)
-    tabs = find(view, lambda n: n.get("block_id") == BlockId.VIEW_TABS)
-    labels = [e["text"]["text"].rsplit(" ", 1)[0] for e in tabs["elements"]]
-    assert labels == ["Active", "Snoozed", "Embargoed", "Completed", "Dismissed", "Expired",
-                      "Cancelled", "All"]
-    assert tabs["elements"][0].get("style") == "primary"
+    state = find(view, lambda n: n.get("action_id") == ActionId.CUSTOMER_STATE)
+    labels = [o["text"]["text"] for o in state["options"]]
+    assert labels[-1].startswith("Showing: All (") and state["initial_option"]["value"] == "active"
+    assert all(not label.endswith("(0)") for label in labels if "Active" not in label)
+    completed_option = next(o for o in state["options"] if o["value"] == "completed")
 
-    completed_tab = tabs["elements"][3]
-    await app.async_dispatch(view_action(view, {"type": "button", **completed_tab,
-                                                "block_id": BlockId.VIEW_TABS}))
+    await app.async_dispatch(view_action(view, {
+        "type": "static_select", "action_id": ActionId.CUSTOMER_STATE,
+        "block_id": BlockId.VIEW_TOOLS, "selected_option": completed_option}))
     view = current(fake_slack)
     assert fake_slack.last("views.update")["hash"].startswith("hash-after-")
     assert meta_of(view).tab == "completed"
-    assert "Showing *Completed* cards" in json.dumps(view)
+    state = find(view, lambda n: n.get("action_id") == ActionId.CUSTOMER_STATE)
+    assert state["initial_option"]["text"]["text"].startswith("Showing: Completed (")
 
     await app.async_dispatch(view_action(view, {
         "type": "static_select", "action_id": ActionId.CUSTOMER_CONTAINER,
-        "block_id": BlockId.VIEW_FILTERS, "selected_option": {"value": "*"}}))
+        "block_id": BlockId.VIEW_TOOLS, "selected_option": {"value": "*"}}))
     view = current(fake_slack)
     assert meta_of(view).container == "*"
-    assert f"Showing *Completed* cards in *All cards* ({completed} cards) · page 1 of " \
-        in json.dumps(view, ensure_ascii=False)
+    assert f"Showing: Completed ({completed})" in json.dumps(view, ensure_ascii=False)
+    assert "· page 1 of " in json.dumps(view, ensure_ascii=False)
 
     next_button = find(view, lambda n: n.get("action_id") == f"{ActionId.CUSTOMER_PAGE}next")
     await app.async_dispatch(view_action(view, {"type": "button", **next_button,

@@ -35,7 +35,7 @@ async def test_admin_sees_every_job_with_its_last_error(
     for job in deps.jobs:
         assert f"*{job.name}*" in text
     assert "Atomic is not reachable" in text
-    assert "flows" in answer["text"] and "need attention" in answer["text"]
+    assert "flows" in answer["text"] and "needs attention" in answer["text"]
 
 
 async def test_status_is_for_admins_only(
