@@ -29,8 +29,9 @@ MAX_SUMMARY = 400
 MAX_NAMED = 80  # characters of an author-written name echoed back in a sentence
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "on"})
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "off", ""})
-NO_RUNNER = ("Set the step's “Run as” input (user_id) to the person who used this workflow: the "
-             "Customer Center checks that person's access.")
+NO_RUNNER = ("Start this workflow from a button or link, or set the step's “Run as” input "
+             "(user_id) to the person who used this workflow: the Customer Center checks that "
+             "person's access.")
 
 
 class StepCall(BaseModel):
@@ -69,9 +70,19 @@ def _named(name: str) -> str:
     return clip(" ".join(name.split()) or "(empty)", MAX_NAMED)
 
 
+def _interactor(inputs: dict[str, Any]) -> object:
+    """`interactivity.interactor.id`: who started the workflow (slack#/types/interactivity)."""
+    interactivity = inputs.get("interactivity")
+    interactor = interactivity.get("interactor") if isinstance(interactivity, dict) else None
+    return interactor.get("id") if isinstance(interactor, dict) else None
+
+
 def runner_id(inputs: dict[str, Any]) -> str:
-    """The `user_id` input: who runs the step, whose access is checked."""
+    """Who runs the step, whose access is checked: the `user_id` input, by default the person
+    who started the workflow (docs/workflow-steps.md, "Who runs a step")."""
     user = inputs.get("user_id")
+    if user is None or (isinstance(user, str) and not user.strip()):
+        user = _interactor(inputs)
     if not isinstance(user, str) or not USER_ID.match(user.strip()):
         raise InvalidInput(NO_RUNNER)
     return user.strip()

@@ -154,13 +154,16 @@ def test_the_built_app_has_exactly_these_listeners() -> None:
 
 def test_steps_run_in_this_app_with_typed_parameters(manifest: dict[str, Any]) -> None:
     """Custom steps run remotely (Bolt's app.function), each parameter typed and named as its key;
-    both steps check the access of a `user_id` the workflow gives (docs/workflow-steps.md)."""
+    both steps check the access of whoever started the workflow (`interactivity`), or of the
+    `user_id` the workflow gives (docs/workflow-steps.md)."""
     assert manifest["settings"]["function_runtime"] == "remote"
     for callback_id, function in manifest["functions"].items():
         params = {**function["input_parameters"], **function["output_parameters"]}
         assert all(p["name"] == key and p["type"] for key, p in params.items()), callback_id
         runner = function["input_parameters"]["user_id"]
-        assert runner["type"] == "slack#/types/user_id" and runner["is_required"] is True
+        assert runner["type"] == "slack#/types/user_id" and runner["is_required"] is False
+        started = function["input_parameters"]["interactivity"]
+        assert started["type"] == "slack#/types/interactivity"
     find = manifest["functions"][StepFunction.FIND_CUSTOMER.value]["output_parameters"]
     assert (find["found"]["type"], find["active_cards"]["type"], find["last_seen"]["type"]) == (
         "boolean", "integer", "slack#/types/timestamp")

@@ -93,6 +93,19 @@ def test_the_runner_must_be_a_slack_user() -> None:
     assert "user_id" in NO_RUNNER
 
 
+def test_the_runner_defaults_to_the_person_who_started_the_workflow() -> None:
+    started = {"interactivity": {"interactor": {"id": "U0STARTER"},
+                                 "interactivity_pointer": "123.456.abc"}}
+    assert runner_id(started) == "U0STARTER"
+    assert runner_id({**started, "user_id": ""}) == "U0STARTER"
+    assert runner_id({**started, "user_id": "U0STAFF"}) == "U0STAFF"  # Run as overrides it
+    for bad in ({"interactivity": {}}, {"interactivity": "U0X"},
+                {"interactivity": {"interactor": {"id": "C0CHANNEL"}}},
+                {"interactivity": {"interactor": "U0X"}}):
+        with pytest.raises(InvalidInput, match="Run as"):
+            runner_id(bad)
+
+
 def test_the_event_is_read_or_left() -> None:
     event = {"type": "function_executed", "function_execution_id": "Fx01",
              "function": {"callback_id": "send_action_flow"}, "inputs": {"flow": "f"},

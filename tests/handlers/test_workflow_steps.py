@@ -179,6 +179,18 @@ async def test_a_step_without_its_runner_fails_asking_for_one(
     assert "“Run as” input (user_id)" in failed(fake_slack)
 
 
+async def test_a_workflow_started_from_a_button_runs_as_whoever_pressed_it(
+        app: AsyncApp, deps: Deps, slack: SlackRequests, fake_slack: FakeSlack) -> None:
+    await grant(deps, STAFF, Role.VIEW)
+    started = {"interactor": {"id": STAFF, "secret": "x"}, "interactivity_pointer": "1.2.abc"}
+    await run_step(app, step_event(slack, StepFunction.FIND_CUSTOMER,
+                                   {"query": customer(deps)["email"], "interactivity": started}))
+    assert completed(fake_slack)["found"] is True
+    async with deps.sessions() as session:
+        rows = await audit_store.recent(session, limit=50, actor_id=STAFF)
+    assert "customer.lookup" in [r.action for r in rows]
+
+
 # --- send_action_flow ---------------------------------------------------------------------------
 
 
