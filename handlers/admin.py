@@ -41,13 +41,14 @@ from blocks.admin import (
     subject_mention,
     usage_error_message,
 )
+from blocks.home import public_channel_modal
 from blocks.ids import ActionId
 from blocks.profile_admin import USAGE as FIELDS_USAGE
 from blocks.profile_admin import fields_message, parse_fields_args
 from bot.deps import Deps
 from bot.domain import Actor, Role, SubjectKind
 from bot.errors import InvalidInput
-from bot.services import access, admin, audit, profile_fields
+from bot.services import access, admin, audit, home, profile_fields
 from handlers.common import (
     Listener,
     Subcommand,
@@ -135,6 +136,14 @@ async def channel_subcommand(call: SubcommandCall) -> dict[str, Any]:
     if len(call.args) != 1:
         raise InvalidInput("Name one channel.")
     channel_id = parse_channel(call.args[0])
+    # A public channel is confirmed first, saying what will be visible there (docs/operations.md,
+    # "The support channel"); the confirmation is App Home's, whoever opened it.
+    if await home.channel_is_public(call.deps, call.actor, call.client, channel_id):
+        await call.client.views_open(
+            trigger_id=call.command.get("trigger_id", ""), view=public_channel_modal(
+                channel_id, initials_only=call.deps.settings.support_channel_initials))
+        return notice_message(f"<#{channel_id}> is a public channel: confirm in the window that "
+                              "opened, or name a private channel.")
     await admin.set_support_channel(call.deps, call.actor, channel_id)
     return notice_message(f"Sends from Slack will be announced in <#{channel_id}>. "
                           "Invite the app there if it's a private channel.")

@@ -161,6 +161,7 @@ async def test_bootstrap_admins_are_scoped(org: Workspaces) -> None:
 
 
 async def test_the_support_channel_is_per_workspace(org: Workspaces) -> None:
+    org.fake.private_channels.update({"C0AAAA", "C0BBBB"})  # a public one is confirmed first
     await org.command(TA, ORG_ADMIN, Command.CUSTOMER_CENTER, "channel <#C0AAAA|a>")
     await org.command(TB, ORG_ADMIN, Command.CUSTOMER_CENTER, "channel <#C0BBBB|b>")
 
@@ -172,3 +173,11 @@ async def test_the_support_channel_is_per_workspace(org: Workspaces) -> None:
     assert "<#C0BBBB>" in await channel_of(TB)
     unset: Any = await channel_of(TEAM_ID)
     assert "C0AAAA" not in unset and "C0BBBB" not in unset
+
+
+async def test_a_public_channel_named_in_the_command_is_confirmed_first(org: Workspaces) -> None:
+    answer = await org.command(TA, ORG_ADMIN, Command.CUSTOMER_CENTER, "channel <#C0PUBLIC|p>")
+    assert "public channel: confirm in the window that opened" in answer
+    asked = org.fake.last("views.open")["view"]
+    assert "<#C0PUBLIC>" in json.dumps(asked) and "*public*" in json.dumps(asked)
+    assert "C0PUBLIC" not in await org.command(TA, ORG_ADMIN, Command.CUSTOMER_CENTER, "access")
