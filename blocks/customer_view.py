@@ -179,7 +179,8 @@ def _controls(view: CustomerView, can_edit: bool) -> dict[str, Any]:
         elements.append(ButtonElement(text="Send Action Flow", action_id=ActionId.OPEN_SEND_FLOW,
                                       value=ref, style="primary"))
     row = ActionsBlock(block_id=BlockId.VIEW_TOOLS, elements=elements).to_dict()
-    follow = follow_button(view.customer.id)  # docs/usage.md, "Following a customer"
+    # docs/usage.md, "Following a customer"
+    follow = follow_button(view.customer.id, following=view.following)
     if follow is not None:
         row["elements"].append(follow)
     return row

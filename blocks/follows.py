@@ -47,10 +47,17 @@ def _button(text: str, action_id: ActionId, value: str, *,
     return button
 
 
-def follow_button(customer_id: str) -> dict[str, Any] | None:
-    """The customer view's Follow button (None for an id a button cannot carry)."""
+def follow_button(customer_id: str, *, following: bool = False) -> dict[str, Any] | None:
+    """The customer view's Follow button (None for an id a button cannot carry). Once followed it
+    reads Following; pressing it again starts the days again and offers Unfollow."""
     ref = _ref(customer_id)
-    return None if ref is None else _button(":bell: Follow", ActionId.FOLLOW_CUSTOMER, ref)
+    if ref is None:
+        return None
+    if not following:
+        return _button(":bell: Follow", ActionId.FOLLOW_CUSTOMER, ref)
+    button = _button(":bell: Following", ActionId.FOLLOW_CUSTOMER, ref)
+    button["accessibility_label"] = "Following this customer: see until when, or unfollow"
+    return button
 
 
 def unfollow_button(customer_id: str) -> dict[str, Any] | None:

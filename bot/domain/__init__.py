@@ -337,6 +337,7 @@ class CustomerView(Model):
     refreshed_at: datetime | None = None
     stale: bool = False
     impressions: dict[str, Impressions] = Field(default_factory=dict)  # card id -> displays
+    following: bool = False  # the viewer follows this customer now (docs/usage.md)
     profile_layout: ProfileLayout = Field(default_factory=ProfileLayout)  # admins' labels, order
 
 

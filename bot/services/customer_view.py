@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from datetime import UTC
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +31,16 @@ from bot.errors import (
     NotFound,
 )
 from bot.services import access, audit, lookup
-from store import card_feed, cards, containers, customers, history, profile_fields, sends
+from store import (
+    card_feed,
+    cards,
+    containers,
+    customers,
+    follows,
+    history,
+    profile_fields,
+    sends,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +117,22 @@ async def load_view(session: AsyncSession, meta: CustomerViewMeta, *,
             session, card_instance_ids=[c.card_instance_id for c in page_cards]))
 
 
+async def _for_viewer(session: AsyncSession, deps: Deps, actor: Actor,
+                      view: CustomerView) -> CustomerView:
+    """The view as this viewer sees it: the admins' profile layout, and whether they follow the
+    customer now (docs/usage.md, "Following a customer")."""
+    identity = actor.identity
+    follow = await follows.get_follow(
+        session, enterprise_id=identity.enterprise_id, team_id=identity.team_id,
+        user_id=identity.user_id, customer_id=view.customer.id)
+    now = deps.clock()
+    until = follow.expires_at if follow is not None else None
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)  # the store keeps UTC
+    return view.model_copy(update={"profile_layout": await _layout(session, actor),
+                                   "following": until is not None and until > now})
+
+
 async def customer_view(deps: Deps, actor: Actor, meta: CustomerViewMeta) -> CustomerView:
     """One page of the customer view, from the read model; the view is audited.
 
@@ -117,7 +143,7 @@ async def customer_view(deps: Deps, actor: Actor, meta: CustomerViewMeta) -> Cus
     await _require(deps, actor, "customer.view", meta.customer_id)
     async with deps.readers() as session:  # reads beside writers (SQLite: no write lock)
         view = await load_view(session, meta)
-        view = view.model_copy(update={"profile_layout": await _layout(session, actor)})
+        view = await _for_viewer(session, deps, actor, view)
     async with deps.sessions.begin() as session:
         await audit.record(session, deps, actor, "customer.view", meta.customer_id,
                            {"tab": meta.tab, "container": meta.container, "page": view.page})
@@ -168,7 +194,7 @@ async def refresh(deps: Deps, actor: Actor, meta: CustomerViewMeta) -> CustomerV
             await customers.set_cards_refreshed_at(session, customer_ids=[meta.customer_id],
                                                    at=deps.clock())
         view = await load_view(session, meta.model_copy(update={"stale": stale}))
-        view = view.model_copy(update={"profile_layout": await _layout(session, actor)})
+        view = await _for_viewer(session, deps, actor, view)
         await audit.record(session, deps, actor, "customer.refresh", meta.customer_id,
                            {"cards": len(found), "stale": stale})
     return view

@@ -70,16 +70,19 @@ async def test_history_from_a_card_of_the_customer_view_paged(
         app: AsyncApp, slack: SlackRequests, fake_slack: FakeSlack, deps: Deps) -> None:
     customer_id = await customer_with_active_cards(deps, 1)
     view = await open_view(app, slack, fake_slack, customer_id, ADMIN)
+    details = find(view, lambda n: n.get("action_id") == ActionId.CARD_DETAILS)
+    await app.async_dispatch(view_action(view, {"type": "button", **details,
+                                                "block_id": f"{BlockId.VIEW_CARD}0"}))
+    view = current(fake_slack)  # History is in the card's Details
     history = find(view, lambda n: n.get("action_id") == ActionId.CARD_HISTORY)
     card_id = history["value"]
-    assert "Seen" in json.dumps(view)
     displays = [{"identifier": f"h-{i}", "eventName": "card-displayed", "userId": customer_id,
                  "timestamp": f"2026-01-0{1 + i // 60}T09:{i % 60:02d}:00Z",
                  "cardContext": {"cardInstanceId": card_id},
                  "sdkContext": {"platform": "iOS", "sdkVersion": "24.2.0"}} for i in range(90)]
     await ingest_events(deps, displays + displays[:20])  # redelivered ones count once
     await app.async_dispatch(view_action(view, {"type": "button", **history,
-                                                "block_id": f"{BlockId.VIEW_CARD}0.buttons"}))
+                                                "block_id": BlockId.CARD_DETAILS_BUTTONS}))
     assert "Loading" in json.dumps(fake_slack.last("views.push")["view"])
     shown = current(fake_slack)
     assert shown["callback_id"] == CallbackId.CARD_HISTORY
@@ -115,6 +118,10 @@ async def test_follow_simulate_dm_unfollow(
     following = current(fake_slack)
     assert following["callback_id"] == CallbackId.FOLLOW
     assert "You follow" in json.dumps(following)
+    assert follow["text"]["text"] == ":bell: Follow"
+    again = await open_view(app, slack, fake_slack, customer_id, VIEWER)
+    button = find(again, lambda n: n.get("action_id") == ActionId.FOLLOW_CUSTOMER)
+    assert button["text"]["text"] == ":bell: Following"  # the view says it is followed
 
     async with emulator_webhooks_into(deps):
         await deps.emulator.simulate(first, "dismiss", platform="Android")
@@ -137,6 +144,9 @@ async def test_follow_simulate_dm_unfollow(
     await app.async_dispatch(slack.action(ActionId.UNFOLLOW_CUSTOMER, unfollow["value"],
                                           user_id=VIEWER).bolt())
     assert "no longer follow" in json.dumps(fake_slack.last("response"))
+    after = await open_view(app, slack, fake_slack, customer_id, VIEWER)
+    button = find(after, lambda n: n.get("action_id") == ActionId.FOLLOW_CUSTOMER)
+    assert button["text"]["text"] == ":bell: Follow"
 
     async with emulator_webhooks_into(deps):
         await deps.emulator.simulate(second, "complete")
