@@ -58,6 +58,6 @@ async def test_send_again_and_leave_it_from_slack(app: AsyncApp, deps: Deps,
     await app.async_dispatch(slack.action(ActionId.LEAVE_SEND, second.send_id,
                                           user_id=EDITOR).bolt())
     left = fake_slack.responses[-1]
-    assert "left as it is" in json.dumps(left) and left["replace_original"] is True
+    assert "Left as it is" in json.dumps(left) and left["replace_original"] is True
     assert (await row_of(deps, second.send_id)).status == SendStatus.LEFT
     assert len(starts(deps)) == 1

@@ -10,7 +10,7 @@ import pytest
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from blocks.ids import Command
+from blocks.ids import ActionId, Command
 from bot.app import build_app
 from bot.deps import Deps
 from tests.blockkit import validate_home, validate_message
@@ -103,8 +103,13 @@ async def test_app_home_opened_publishes_a_valid_home(app: AsyncApp, slack: Slac
     if user == STAFF:  # someone without access learns whom to ask
         assert f"<@{ADMIN}>" in rendered and f"<@{OTHER_ADMIN}>" in rendered
         assert "Scheduled jobs" not in rendered
-    else:  # admins also see how the scheduled jobs are doing
-        assert "Scheduled jobs" in rendered and "users" in rendered
+    else:  # admins see their tools, job status included, behind Manage access
+        assert "Scheduled jobs" not in rendered and "Manage access" in rendered
+        await app.async_dispatch(slack.action(ActionId.HOME_MANAGE_ACCESS, "open",
+                                              user_id=user).bolt())
+        managed = fake_slack.last("views.publish")["view"]
+        validate_home(managed)
+        assert "Scheduled jobs" in json.dumps(managed) and "users" in json.dumps(managed)
 
 
 async def test_messages_tab_open_publishes_nothing(app: AsyncApp, slack: SlackRequests,

@@ -8,7 +8,7 @@ import json
 
 from slack_bolt.async_app import AsyncApp
 
-from blocks.ids import Command
+from blocks.ids import ActionId, Command
 from bot.deps import Deps
 from bot.services import optional_apis, sync
 from tests.blockkit import validate_home, validate_message
@@ -38,6 +38,8 @@ async def test_status_and_home_show_missing_apis_as_warnings(
 
     await app.async_dispatch(slack.event({"type": "app_home_opened", "user": ADMIN,
                                           "tab": "home"}).bolt())
+    await app.async_dispatch(slack.action(ActionId.HOME_MANAGE_ACCESS, "open",
+                                          user_id=ADMIN).bolt())  # the admin tools
     home = fake_slack.last("views.publish")["view"]
     validate_home(home)
     assert "Warning: stream containers API" in json.dumps(home)

@@ -224,7 +224,7 @@ async def test_leave_it_settles_the_send_and_updates_the_channel(ready: Deps) ->
         updates = await outbox.for_send(session, send_id=row.send_id, kind=outbox.UPDATE)
         posts = await outbox.for_send(session, send_id=row.send_id, kind=outbox.POST)
     latest = (updates or posts)[-1].payload
-    assert "left as it is" in json.dumps(latest["blocks"])
+    assert "Left as it is" in json.dumps(latest["blocks"])
 
 
 async def test_connection_refused_is_retried(ready: Deps) -> None:

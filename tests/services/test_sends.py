@@ -316,7 +316,7 @@ async def test_webhooks_follow_the_send_to_completion(ready: Deps, fake_slack: F
     assert len(replies) == 1 and "Completed" in replies[0]["text"]
     assert replies[0]["channel"] == CHANNEL
     dms = [c.body for c in fake_slack.calls_to("chat.postMessage") if c.body["channel"] == ADMIN]
-    assert len(dms) == 1 and "completed" in dms[0]["text"]
+    assert len(dms) == 1 and "Completed" in dms[0]["text"]
 
     viewer = actor("U0VIEWER", Role.VIEW)
     answer = await notifications.responses(ready, viewer, outcome.send.send_id)
