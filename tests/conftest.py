@@ -24,6 +24,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="rewrite golden files from the current output (review the diff)")
 
 
+# The longest tests (the soak, the two-process handover) start first, so that with xdist they run
+# beside the rest instead of alone at the end.
+LONGEST_FIRST = ("tests/bot/test_soak.py", "tests/bot/test_two_processes.py",
+                 "tests/bot/test_socket_mode.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+    items.sort(key=rank)  # stable: every other test keeps its order
+
+
 def _worker_database_url() -> str:
     """A database of this test process's own on the TEST_DATABASE_URL server (per xdist worker and
     process id, so two runs on one server at the same time never share one); dropped at the end."""
