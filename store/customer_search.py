@@ -6,7 +6,8 @@ The common queries are one statement (`_ranked_page`): a single word, or several
 order start a field value ("sam smi" of "Sam Smith", indexed as one term), read one bounded
 range of the term index; grouping by customer, ranking, the page and the total are done by the
 database, and only the page's customers come back. Other multi-word queries find their hits with
-the bounded strategies of `_prefix_hits` and are ranked the same way.
+the per-customer document index (store.customer_docs), or, when no word is long enough for it,
+the bounded strategies of `_prefix_hits`, ranked the same way.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import CustomerMatch
-from store import customer_fuzzy, models
+from store import customer_docs, customer_fuzzy, models
 from store.bulk import ROWS, is_postgres, json_rows, rows_param
 from store.customers import to_customer
 from store.search import (
@@ -45,6 +46,7 @@ from store.search import (
     exact_candidates,
     iter_chunks,
     next_prefix,
+    query_doc_words,
     query_tokens,
 )
 
@@ -310,9 +312,17 @@ async def _prefix_search(session: AsyncSession, query: str, *, limit: int, offse
     # One word, or the words in order starting a field value: one range, one statement.
     matches, total, read = await _ranked_page(session, _range(" ".join(words)), exact_terms,
                                               limit=limit, offset=offset)
-    if read or len(words) == 1:
+    if read or len(words) == 1 or any(m.exact for m in matches):
         return matches, total
-    # No field value starts with the phrase: every word by prefix, in any order or field.
+    # No field value starts with the phrase: every word by prefix, in any order or field; the
+    # document index answers when it can (a word of 3+ letters or digits), else the term index.
+    doc_words = [query_doc_words(word) for word in words]
+    if all(doc_words):
+        found = await customer_docs.doc_search(
+            session, list(dict.fromkeys(w for ws in doc_words for w in ws)),
+            limit=limit, offset=offset)
+        if found is not None:
+            return found
     hits, more = await _prefix_hits(session, words)
     if not hits:
         return matches, total  # exact hits alone, if any

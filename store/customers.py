@@ -28,7 +28,9 @@ from bot.domain import Customer
 from store import bulk, fitting, models
 from store.search import (
     DEFAULT_PHONE_REGION,
+    Term,
     customer_terms,
+    doc_words,
     iter_chunks,
     vocabulary,
 )
@@ -38,6 +40,7 @@ CHUNK = 1000  # customers per bulk statement
 _customers: Table = models.Customer.__table__  # type: ignore[assignment]
 _search: Table = models.CustomerSearch.__table__  # type: ignore[assignment]
 _words: Table = models.SearchWord.__table__  # type: ignore[assignment]
+_docs: Table = models.CustomerDoc.__table__  # type: ignore[assignment]
 
 
 def dialect_insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -99,11 +102,28 @@ async def upsert_customers(session: AsyncSession, customers: Sequence[Customer],
                  for cid, ts in found.items() for t in ts]
         if terms:
             await session.execute(insert(_search), terms)
+        await write_docs(session, found)
         words = sorted(set().union(*(vocabulary(ts) for ts in found.values())))
         if words:
             await session.execute(dialect_insert(session, _words).on_conflict_do_nothing(
                 index_elements=[_words.c.word]), [{"word": w} for w in words])
     return notes
+
+
+async def write_docs(session: AsyncSession, found: Mapping[str, Sequence[Term]]) -> None:
+    """Replace the documents of these customers (id -> its terms); none for a customer
+    without words (a placeholder known by id only)."""
+    ids = list(found)
+    for chunk in iter_chunks(ids, CHUNK):
+        await session.execute(delete(_docs).where(_docs.c.customer_id.in_(chunk)))
+    rows = []
+    for cid, terms in found.items():
+        name, every = doc_words(terms)
+        if every:
+            rows.append({"customer_id": cid, "name_words": " ".join(name),
+                         "words": " ".join(every)})
+    if rows:
+        await session.execute(insert(_docs), rows)
 
 
 _PLACEHOLDER_COLUMNS: tuple[tuple[str, Any], ...] = (("id", String()),)

@@ -82,6 +82,19 @@ class SearchWord(Base):
                             postgresql_ops={"word": "gin_trgm_ops"}),)
 
 
+class CustomerDoc(Base):
+    """Every word a customer is found by, in one row (store.customer_docs): the engines' own
+    full-text index over it (a generated tsvector with a GIN index on PostgreSQL, an FTS5 table on
+    SQLite, store.search_index) answers multi-word queries in any order."""
+
+    __tablename__ = "customer_docs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), unique=True)
+    name_words: Mapped[str] = mapped_column(Text, default="")  # the name's words, space-separated
+    words: Mapped[str] = mapped_column(Text, default="")  # every word, the name's included
+
+
 class Card(Base):
     __tablename__ = "cards"
     card_instance_id: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -400,7 +413,8 @@ class ProfileFieldsSetting(Base):
 
 
 __all__ = ["AccessGrant", "ActionFlow", "AuditLog", "Base", "Card", "CardEvent", "CardInput",
-           "Customer", "CustomerSearch", "Follow", "ProfileFieldsSetting", "SearchWord",
+           "Customer", "CustomerDoc", "CustomerSearch", "Follow", "ProfileFieldsSetting",
+           "SearchWord",
            "SlackAdminCache", "TeamSetting", "Usergroup",
            "UsergroupMember", "FlowSend", "Notification", "StreamContainer", "SyncState",
            "UniqueConstraint"]
@@ -445,4 +459,16 @@ def _search_fts(target: Any, connection: Connection, **kw: Any) -> None:
 def _search_fts_drop(target: Any, connection: Connection, **kw: Any) -> None:
     if connection.dialect.name == "sqlite":
         for statement in search_index.SQLITE_FTS_DROP:
+            connection.exec_driver_sql(statement)
+
+
+@event.listens_for(CustomerDoc.__table__, "after_create")
+def _doc_index(target: Any, connection: Connection, **kw: Any) -> None:
+    search_index.create_doc_index(connection.exec_driver_sql, connection.dialect.name)
+
+
+@event.listens_for(CustomerDoc.__table__, "before_drop")
+def _doc_index_drop(target: Any, connection: Connection, **kw: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        for statement in search_index.SQLITE_DOC_DROP:
             connection.exec_driver_sql(statement)

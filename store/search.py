@@ -113,8 +113,10 @@ def _clip(term: str) -> str:
     return term[:TERM_MAX].rstrip()
 
 
-def customer_terms(customer: Customer, *, region: str = DEFAULT_PHONE_REGION) -> list[Term]:
-    """Every (field, term) row a customer is found by; one row per (field, term), exact wins."""
+def customer_terms(customer: Customer, *, region: str = DEFAULT_PHONE_REGION,
+                   phones: bool = True) -> list[Term]:
+    """Every (field, term) row a customer is found by; one row per (field, term), exact wins.
+    `phones=False` leaves the phone's terms out (all exact: no document word is made of them)."""
     found: dict[tuple[str, str], bool] = {}
 
     def add(field: str, term: str, exact: bool = False) -> None:
@@ -138,7 +140,7 @@ def customer_terms(customer: Customer, *, region: str = DEFAULT_PHONE_REGION) ->
         add("email", local)
         for word in tokens(local):
             add("email", word)
-    if customer.phone:
+    if customer.phone and phones:
         add("phone", normalise(customer.phone), exact=True)
         add("phone", digits(customer.phone), exact=True)
         for key in phone_keys(customer.phone, region):
@@ -168,6 +170,35 @@ def vocabulary(terms: Sequence[Term]) -> set[str]:
     """The words of these terms a misspelling is matched against (name and email words)."""
     return {t.term for t in terms
             if not t.exact and t.field in VOCABULARY_FIELDS and is_vocabulary_word(t.term)}
+
+
+DOC_WORD_MIN = 3  # query words this long drive the document index; shorter ones filter its hits
+
+
+def doc_words(terms: Sequence[Term]) -> tuple[list[str], list[str]]:
+    """(the name's words, every word) of a customer's terms, for customer_docs: the one-word,
+    not-exact terms made of letters and digits only (`o'brien` gives `o`, `brien`, `obrien`),
+    so no query syntax of either engine can be in them."""
+    name: dict[str, None] = {}
+    every: dict[str, None] = {}
+    for t in terms:
+        if t.exact or not t.term.isalnum() or len(t.term) > WORD_MAX:
+            continue
+        every.setdefault(t.term, None)
+        if t.field == NAME_FIELD:
+            name.setdefault(t.term, None)
+    return list(name), list(every)
+
+
+def query_doc_words(query: str) -> list[str]:
+    """The query's words as the document holds them: each word's letters and digits joined
+    (`o'brien` -> `obrien`, `sofia.parker` -> `sofiaparker`); distinct, in order."""
+    found: dict[str, None] = {}
+    for word in normalise(query).split(" "):
+        joined = "".join(p for p in _WORD_SPLIT.split(word) if p)[:WORD_MAX]
+        if joined and joined.isalnum():
+            found.setdefault(joined, None)
+    return list(found)
 
 
 def query_tokens(query: str) -> list[str]:

@@ -48,3 +48,40 @@ def create_sqlite_fts(execute: Any) -> bool:
     for statement in SQLITE_FTS:
         execute(statement)
     return True
+
+
+# The per-customer word document (customer_docs, store.customer_docs): the engine's own full-text
+# index over every word a customer is found by, for multi-word queries in any order.
+DOC_TABLE = "customer_docs"
+DOC_FTS_TABLE = "customer_docs_fts"
+DOC_INDEX = "ix_customer_docs_doc"
+# PostgreSQL: a tsvector made from the words as they are (no parser, no dictionary: they are
+# already folded), kept by the database, with a GIN index (prefix queries: 'word':*).
+PG_DOC = (
+    f"ALTER TABLE {DOC_TABLE} ADD COLUMN doc tsvector GENERATED ALWAYS AS "
+    "(array_to_tsvector(string_to_array(words, ' '))) STORED",
+    f"CREATE INDEX {DOC_INDEX} ON {DOC_TABLE} USING gin (doc)",
+)
+# SQLite: an FTS5 table over customer_docs (external content), kept by triggers.
+SQLITE_DOC = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {DOC_FTS_TABLE} USING fts5(words, "
+    f"content='{DOC_TABLE}', content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
+    f"CREATE TRIGGER IF NOT EXISTS {DOC_FTS_TABLE}_insert AFTER INSERT ON {DOC_TABLE} BEGIN "
+    f"INSERT INTO {DOC_FTS_TABLE}(rowid, words) VALUES (new.id, new.words); END",
+    f"CREATE TRIGGER IF NOT EXISTS {DOC_FTS_TABLE}_delete AFTER DELETE ON {DOC_TABLE} BEGIN "
+    f"INSERT INTO {DOC_FTS_TABLE}({DOC_FTS_TABLE}, rowid, words) "
+    "VALUES ('delete', old.id, old.words); END",
+    f"CREATE TRIGGER IF NOT EXISTS {DOC_FTS_TABLE}_update AFTER UPDATE ON {DOC_TABLE} BEGIN "
+    f"INSERT INTO {DOC_FTS_TABLE}({DOC_FTS_TABLE}, rowid, words) "
+    "VALUES ('delete', old.id, old.words); "
+    f"INSERT INTO {DOC_FTS_TABLE}(rowid, words) VALUES (new.id, new.words); END",
+)
+SQLITE_DOC_DROP = tuple(f"DROP TRIGGER IF EXISTS {DOC_FTS_TABLE}_{kind}"
+                        for kind in ("insert", "delete", "update")) + (
+    f"DROP TABLE IF EXISTS {DOC_FTS_TABLE}",)
+
+
+def create_doc_index(execute: Any, dialect: str) -> None:
+    """The full-text index of customer_docs through `execute(sql)` (models and migration 0012)."""
+    for statement in PG_DOC if dialect == "postgresql" else SQLITE_DOC:
+        execute(statement)

@@ -21,7 +21,7 @@ from store.migrate import (
     upgrade_to_head,
 )
 from store.models import Base
-from store.search_index import FTS_TABLE
+from store.search_index import DOC_FTS_TABLE, DOC_INDEX, DOC_TABLE, FTS_TABLE
 from tests.conftest import TEST_DATABASE_URL
 from tests.fakes.databases import fresh_postgres_database
 
@@ -29,9 +29,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _ours(name, type_, parent_names):
-    """Not the FTS5 table of search_words and its shadow tables: made by raw DDL
-    (store.search_index), not in the models."""
-    return not (type_ == "table" and name.startswith(FTS_TABLE))
+    """Not the full-text machinery made by raw DDL (store.search_index), not in the models: the
+    FTS5 tables of search_words and customer_docs and their shadow tables, customer_docs' tsvector
+    column and its GIN index."""
+    if type_ == "table" and name.startswith((FTS_TABLE, DOC_FTS_TABLE)):
+        return False
+    if type_ == "column" and parent_names.get("table_name") == DOC_TABLE and name == "doc":
+        return False
+    return not (type_ == "index" and name == DOC_INDEX)
 
 
 def _diff(connection):
