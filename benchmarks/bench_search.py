@@ -7,8 +7,9 @@ The databases are filled by benchmarks/dataset.py when they do not hold the data
 $TMPDIR, PostgreSQL in the `customer_center_bench` database, created when missing). Each shape's
 queries are made from random customers (exact id, email and phone; one word; a prefix; two and
 three words in and out of order; a typo in one word and in two; one very common word) and timed,
-alternately in the same loop, through the old path (`search_customers(close=False)`: the term
-index alone), the new path (with close matches, what the app runs) and the raw floor (the one
+alternately in the same loop, through the old path (`search_customers(close=False,
+documents=False)`: the term index alone), the new path (the document index for words in any
+order, and close matches: what the app runs) and the raw floor (the one
 indexed read any answer needs, joined to customers, LIMIT 10); the ratio is new p95 / raw p95.
 "Found" is the share of queries whose customer is on the first page.
 """
@@ -172,7 +173,7 @@ async def bench_database(url: str, customers: int, runs: int) -> dict[str, dict[
                 async def call() -> Any:
                     async with sessions() as session:
                         matches, _ = await search_customers(session, query=query, limit=10,
-                                                            close=close)
+                                                            close=close, documents=close)
                     found[("new" if close else "old", query)] = bool(matches)
                     return matches
                 return call
@@ -220,7 +221,8 @@ async def _meant_found(sessions: async_sessionmaker[Any], pairs: list[tuple[str,
     for query, meant in pairs:
         for name, close in (("old", False), ("new", True)):
             async with sessions() as session:
-                matches, _ = await search_customers(session, query=query, limit=10, close=close)
+                matches, _ = await search_customers(session, query=query, limit=10, close=close,
+                                                    documents=close)
             ids = [m.customer.id for m in matches]
             hits[name] += bool(ids) if not meant else meant in ids
     return {name: 100 * count / max(1, len(pairs)) for name, count in hits.items()}

@@ -52,8 +52,8 @@ from store.db import make_engine, make_sessions
 from store.migrate import upgrade_to_head
 from store.models import CardEvent
 from store.models import Customer as CustomerRow
-from store.search import VOCABULARY_FIELDS, customer_terms, is_vocabulary_word
-from store.search_index import FTS_TABLE
+from store.search import VOCABULARY_FIELDS, Term, customer_terms, doc_words, is_vocabulary_word
+from store.search_index import DOC_FTS_TABLE, DOC_INDEX, FTS_TABLE, PG_DOC, SQLITE_DOC
 
 DEFAULT_CUSTOMERS = 1_000_000
 BIG_CARDS = 5_000
@@ -63,8 +63,9 @@ BATCH = 20_000  # customers per cached chunk
 CUSTOMER_COLUMNS = ("id", "name", "email", "phone", "external_id", "profile", "created_at",
                     "last_seen_at")
 SEARCH_COLUMNS = ("customer_id", "field", "term", "exact")
-OUR_TABLES = ("card_inputs", "card_events", "cards", "customer_search", "customers",
-              "stream_containers")
+OUR_TABLES = ("card_inputs", "card_events", "cards", "customer_docs", "customer_search",
+              "customers", "stream_containers")
+DOC_COLUMNS = ("customer_id", "name_words", "words")
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,20 @@ def chunks(files: list[Path]) -> Iterator[tuple[list[tuple[Any, ...]], list[tupl
 
 # -- loading ----------------------------------------------------------------------------
 
+def docs(search: list[tuple[Any, ...]]) -> list[tuple[str, str, str]]:
+    """The customer_docs rows of these search rows (store.search.doc_words on the cached tuples;
+    a customer's rows are together in a chunk)."""
+    terms: dict[str, list[Term]] = {}
+    for cid, field, term, exact in search:
+        terms.setdefault(cid, []).append(Term(field, term, exact))
+    rows = []
+    for cid, found in terms.items():
+        name, every = doc_words(found)
+        if every:
+            rows.append((cid, " ".join(name), " ".join(every)))
+    return rows
+
+
 def _sqlite_time(value: str | None) -> str | None:
     """What SQLAlchemy's SQLite DATETIME stores for a UTC datetime (naive, with microseconds)."""
     if value is None:
@@ -166,6 +181,7 @@ def load_sqlite(path: str, files: list[Path]) -> None:
             db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
         db.execute("DELETE FROM search_words")
         db.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('delete-all')")
+        db.execute(f"DROP TRIGGER IF EXISTS {DOC_FTS_TABLE}_insert")  # rebuilt once at the end
         db.execute("DROP INDEX IF EXISTS ix_customer_search_term")
         columns = ", ".join(CUSTOMER_COLUMNS)
         put_customer = (f"INSERT INTO customers ({columns}) "  # noqa: S608
@@ -176,11 +192,16 @@ def load_sqlite(path: str, files: list[Path]) -> None:
             db.executemany(put_customer, [(*row[:6], _sqlite_time(row[6]), _sqlite_time(row[7]))
                                           for row in customers])
             db.executemany(put_term, search)
+            db.executemany("INSERT INTO customer_docs (customer_id, name_words, words) "
+                           "VALUES (?, ?, ?)", docs(search))
             words |= vocabulary(search)
         db.executemany("INSERT INTO search_words (word) VALUES (?)", [(w,) for w in sorted(words)])
         db.execute("COMMIT")
         loaded = time.perf_counter()
         db.execute("CREATE INDEX ix_customer_search_term ON customer_search (term, customer_id)")
+        db.execute(f"INSERT INTO {DOC_FTS_TABLE}({DOC_FTS_TABLE}) VALUES ('rebuild')")
+        for statement in SQLITE_DOC:  # the insert trigger again (IF NOT EXISTS: the rest stay)
+            db.execute(statement)
         db.execute("ANALYZE")
         print(f"  rows {loaded - started:,.1f} s, index + analyze "
               f"{time.perf_counter() - loaded:,.1f} s")
@@ -200,6 +221,7 @@ async def load_postgres(dsn: str, files: list[Path]) -> None:
             "fk_customer_search_customer_id_customers, "
             "DROP CONSTRAINT IF EXISTS pk_customer_search")
         await conn.execute("DROP INDEX IF EXISTS ix_customer_search_term")
+        await conn.execute(f"DROP INDEX IF EXISTS {DOC_INDEX}")
 
         def stamp(value: str | None) -> datetime | None:
             return None if value is None else datetime.fromisoformat(value)
@@ -210,6 +232,8 @@ async def load_postgres(dsn: str, files: list[Path]) -> None:
                 records=[(*row[:6], stamp(row[6]), stamp(row[7])) for row in customers])
             await conn.copy_records_to_table("customer_search", columns=list(SEARCH_COLUMNS),
                                              records=search)
+            await conn.copy_records_to_table("customer_docs", columns=list(DOC_COLUMNS),
+                                             records=docs(search))
             words |= vocabulary(search)
         await conn.copy_records_to_table("search_words", columns=["word"],
                                          records=[(w,) for w in sorted(words)])
@@ -217,6 +241,7 @@ async def load_postgres(dsn: str, files: list[Path]) -> None:
                            "PRIMARY KEY (customer_id, field, term)")
         await conn.execute("CREATE INDEX ix_customer_search_term ON customer_search "
                            "(term, customer_id)")
+        await conn.execute(PG_DOC[1])  # the GIN index, built once
         await conn.execute(
             "ALTER TABLE customer_search ADD CONSTRAINT fk_customer_search_customer_id_customers "
             "FOREIGN KEY (customer_id) REFERENCES customers (id) ON DELETE CASCADE")
@@ -224,6 +249,7 @@ async def load_postgres(dsn: str, files: list[Path]) -> None:
         await conn.execute("VACUUM ANALYZE customers")
         await conn.execute("VACUUM ANALYZE customer_search")
         await conn.execute("VACUUM ANALYZE search_words")
+        await conn.execute("VACUUM ANALYZE customer_docs")
     finally:
         await conn.close()
 
@@ -274,7 +300,10 @@ async def is_filled(url: str, customers: int, count: int = BIG_CARDS) -> bool:
 
 async def fill(url: str, *, customers: int = DEFAULT_CUSTOMERS, seed: int = SEED,
                big_cards: int = BIG_CARDS, force: bool = False, log: Any = print) -> Dataset:
-    """Make `url` hold N customers plus the big customer (skipped when it already does)."""
+    """Make `url` hold N customers plus the big customer (skipped when it already does; a
+    database filled before a migration is brought to head, which fills what the migration adds)."""
+    if not force and await is_filled(url, customers, big_cards):
+        await upgrade_to_head(url)
     if not force and await is_filled(url, customers, big_cards):
         return Dataset(url, customers, big_customer_id(customers), big_cards, 0.0)
     started = time.perf_counter()

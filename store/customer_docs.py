@@ -6,7 +6,9 @@ The engine's own full-text index over it answers a query whose words do not star
 in order ("smith sam", "parker sofia auckland"): PostgreSQL intersects the GIN posting lists of
 `'word':*` prefixes, SQLite's FTS5 the doclists of `"word"*`, instead of the term index joining
 two large ranges. At most DOC_CAP customers are read, in the index's own order (deterministic for
-the same data), then ranked: every word in the name first, then by name and id.
+the same data), then ranked: every word in the name first, then by name and id. When some field
+value starts with the phrase in order (the term index's answer), those customers come first
+(store.customer_search).
 """
 
 from __future__ import annotations
@@ -63,33 +65,37 @@ def _has_all(words: Sequence[str], have: str) -> bool:
     return all(any(p.startswith(w) for p in present) for w in words)
 
 
-async def doc_search(session: AsyncSession, words: list[str], *, limit: int, offset: int,
-                     ) -> tuple[list[CustomerMatch], int] | None:
+Ranked = list[tuple[int, str, str]]  # (1: every word in the name, else 2; lowered name; id)
+
+
+async def ranked(session: AsyncSession, words: list[str]) -> tuple[Ranked, bool] | None:
     """Customers having a word starting with each of `words` (store.search.query_doc_words), in
-    any order and any field: those whose name has a word starting with the longest word first,
-    then by name, then id.
-    None when the document index cannot answer (no word long enough; SQLite without FTS5)."""
+    any order and any field: those whose name has every word first, then by name, then id; and
+    whether DOC_CAP was reached (more may exist). None when the document index cannot answer
+    (no word long enough; SQLite without FTS5)."""
     if not usable(words) or (not is_postgres(session) and not sqlite_has_trigram()):
         return None
     driving = [w for w in words if len(w) >= DOC_WORD_MIN]
     short = [w for w in words if len(w) < DOC_WORD_MIN]
     found = await _candidates(session, driving)
-    read = len(found)
-    longest = max(words, key=len)
-    ranked = sorted(
-        ((0 if _has_all([longest], names) else 1, name.lower(), cid)
-         for cid, names, every, name in found if _has_all(short, every)))
-    total = DOC_CAP if read >= DOC_CAP else len(ranked)
-    page = ranked[offset:offset + limit]
-    if not page:
-        return [], total
-    ids = [cid for _, _, cid in page]
+    return sorted((1 if _has_all(words, names) else 2, name.lower(), cid)
+                  for cid, names, every, name in found if _has_all(short, every)), \
+        len(found) >= DOC_CAP
+
+
+async def page(session: AsyncSession, entries: Ranked, words: list[str]) -> list[CustomerMatch]:
+    """The matches of these ranked entries, in their order: shown by the name when every word
+    is in it, else by the field of a term starting with the longest word."""
+    if not entries:
+        return []
+    ids = [cid for _, _, cid in entries]
     rows = await session.execute(select(_customers).where(_customers.c.id.in_(ids)))
     customers = {str(row.id): to_customer(row) for row in rows.all()}
-    fields = await _fields(session, [cid for rank, _, cid in page if rank], longest)
+    fields = await _fields(session, [cid for rank, _, cid in entries if rank > 1],
+                           max(words, key=len))
     return [CustomerMatch(customer=customers[cid],
-                          matched_field=NAME_FIELD if not rank else fields.get(cid, NAME_FIELD))
-            for rank, _, cid in page if cid in customers], total
+                          matched_field=NAME_FIELD if rank == 1 else fields.get(cid, NAME_FIELD))
+            for rank, _, cid in entries if cid in customers]
 
 
 async def _fields(session: AsyncSession, ids: list[str], word: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -46,6 +46,7 @@ from store.search import (
     exact_candidates,
     iter_chunks,
     next_prefix,
+    normalise,
     query_doc_words,
     query_tokens,
 )
@@ -275,36 +276,83 @@ def _range(term: str) -> dict[str, Any]:
 
 async def search_customers(session: AsyncSession, *, query: str, limit: int = 10,
                            offset: int = 0, phone_region: str = DEFAULT_PHONE_REGION,
-                           close: bool = True) -> tuple[list[CustomerMatch], int]:
+                           close: bool = True, documents: bool = True,
+                           ) -> tuple[list[CustomerMatch], int]:
     """Customers matching every word of the query by prefix, exact id/email/phone hits first
     (local phone numbers read in `phone_region`); when fewer than CLOSE_BELOW match, none
     exactly, the customers with every word in another order and the close matches (a misspelt
     word, store.customer_fuzzy, marked `close`) follow them.
+
+    `documents=False` answers multi-word queries in any order with the term index alone (the
+    benchmarks' "old" path) instead of the document index (store.customer_docs).
 
     Returns one page of matches and the total, which stops counting at COUNT_CAP.
     """
     limit = max(1, min(limit, 100))
     offset = max(0, offset)
     matches, total = await _prefix_search(session, query, limit=limit, offset=offset,
-                                   region=phone_region)
+                                          region=phone_region, documents=documents)
     if not close or total >= CLOSE_BELOW or not query_tokens(query):
         return matches, total
     # Few or no exact and prefix matches: all of them, then the close matches, one list paged.
     if offset or total > len(matches):
         everything, total = await _prefix_search(session, query, limit=CLOSE_BELOW, offset=0,
-                                          region=phone_region)
+                                                 region=phone_region, documents=documents)
     else:
         everything = matches
-    if any(m.exact for m in everything):  # an exact id/email/phone hit is the answer
-        return matches, total
+    if any(m.exact for m in everything) or _whole_value(everything, query):
+        return matches, total  # an exact hit, or an email without its domain, is the answer
     found = await customer_fuzzy.close_matches(
         session, query, exclude={m.customer.id for m in everything})
     ranked = everything + found
     return ranked[offset:offset + limit], min(len(ranked), COUNT_CAP)
 
 
-async def _prefix_search(session: AsyncSession, query: str, *, limit: int, offset: int, region: str,
-                  ) -> tuple[list[CustomerMatch], int]:
+class _Phrase(NamedTuple):
+    """The term index's answer to the phrase: its source, the exact terms, the page, the total
+    and the rows read."""
+
+    source: dict[str, Any]
+    exact_terms: list[str]
+    matches: list[CustomerMatch]
+    total: int
+    read: int
+
+
+async def _with_documents(session: AsyncSession, phrase: _Phrase,
+                          found: tuple[customer_docs.Ranked, bool], words: list[str], *,
+                          limit: int, offset: int) -> tuple[list[CustomerMatch], int]:
+    """The customers the phrase found (the term index's page), then those the document index
+    found besides them. The total counts both (at least: past the page, customers found both
+    ways may be counted twice); COUNT_CAP when either was capped."""
+    entries, capped = found
+    if not phrase.read:
+        page = await customer_docs.page(session, entries[offset:offset + limit], words)
+        return page, COUNT_CAP if capped else min(len(entries), COUNT_CAP)
+    total, need = phrase.total, offset + limit
+    before = phrase.matches
+    if offset and total > len(before):  # the phrase's customers on the pages before too
+        before, _, _ = await _ranked_page(session, phrase.source, phrase.exact_terms,
+                                          limit=min(need, total), offset=0)
+    seen = {m.customer.id for m in before}
+    extra = [e for e in entries if e[2] not in seen]
+    grand = COUNT_CAP if capped else min(COUNT_CAP, total + len(extra))
+    if total >= need:
+        return phrase.matches, grand
+    rest = extra[max(0, offset - total):need - total]
+    return phrase.matches + await customer_docs.page(session, rest, words), grand
+
+
+def _whole_value(matches: list[CustomerMatch], query: str) -> bool:
+    """Whether a match's email, before "@", is the query (folded): an address typed without its
+    domain is an identifier, not a misspelt name."""
+    text = normalise(query)
+    return " " not in text and any(normalise(m.customer.email).split("@", 1)[0] == text
+                                   for m in matches)
+
+
+async def _prefix_search(session: AsyncSession, query: str, *, limit: int, offset: int,
+                         region: str, documents: bool) -> tuple[list[CustomerMatch], int]:
     words = query_tokens(query)
     if not words:
         return [], 0
@@ -312,17 +360,20 @@ async def _prefix_search(session: AsyncSession, query: str, *, limit: int, offse
     # One word, or the words in order starting a field value: one range, one statement.
     matches, total, read = await _ranked_page(session, _range(" ".join(words)), exact_terms,
                                               limit=limit, offset=offset)
-    if read or len(words) == 1 or any(m.exact for m in matches):
+    if len(words) == 1 or any(m.exact for m in matches):
         return matches, total
-    # No field value starts with the phrase: every word by prefix, in any order or field; the
-    # document index answers when it can (a word of 3+ letters or digits), else the term index.
+    # Every word by prefix, in any order or field: the document index, when it can answer (a
+    # word of 3+ letters or digits), after the customers the phrase found; else the term index.
     doc_words = [query_doc_words(word) for word in words]
-    if all(doc_words):
-        found = await customer_docs.doc_search(
-            session, list(dict.fromkeys(w for ws in doc_words for w in ws)),
-            limit=limit, offset=offset)
+    if documents and all(doc_words):
+        all_words = list(dict.fromkeys(w for ws in doc_words for w in ws))
+        found = await customer_docs.ranked(session, all_words)
         if found is not None:
-            return found
+            phrase = _Phrase(_range(" ".join(words)), exact_terms, matches, total, read)
+            return await _with_documents(session, phrase, found, all_words,
+                                         limit=limit, offset=offset)
+    if read:
+        return matches, total
     hits, more = await _prefix_hits(session, words)
     if not hits:
         return matches, total  # exact hits alone, if any

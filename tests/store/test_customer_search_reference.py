@@ -76,21 +76,27 @@ def reference(people: list[Customer], query: str) -> list[tuple[str, str, bool]]
                 if customer.id not in best or key < best[customer.id]:
                     best[customer.id] = key
     names = {c.id: c.name.lower() for c in people}
-    if not phrase_hit and len(words) > 1 and not any(key[0] == 0 for key in best.values()):
+    doc = None
+    if len(words) > 1 and not any(key[0] == 0 for key in best.values()):
         doc = doc_reference(people, query)
-        if doc is not None:
-            return doc
     ranked = sorted(best.items(), key=lambda item: (item[1][0], names[item[0]], item[0]))
-    return [(cid, key[2], key[0] == 0) for cid, key in ranked]
+    answer = [(cid, key[2], key[0] == 0) for cid, key in ranked]
+    if doc is None:
+        return answer
+    if not phrase_hit:
+        return doc
+    # The customers the phrase found, then the document index's others (store.customer_search)
+    seen = {cid for cid, _, _ in answer}
+    return answer + [entry for entry in doc if entry[0] not in seen]
 
 
 def doc_reference(people: list[Customer], query: str) -> list[tuple[str, str, bool]] | None:
     """The document index's answer (store.customer_docs) to a multi-word query no term starts
     with in order, or None when it does not answer (a word with no letter or digit, none of 3+):
     customers having, for each word (its letters and digits joined), a one-word, not-exact term
-    of letters and digits starting with it; those whose name has such a term for the longest
-    word first, shown by the name, the others by the field of a term starting with it (email
-    first, then by field name); then by name, then id."""
+    of letters and digits starting with it; those whose name has such a term for every word
+    first, shown by the name, the others by the field of a term starting with the longest word
+    (email first, then by field name); then by name, then id."""
     words = ["".join(ch for ch in w if ch.isalnum()) for w in query_tokens(query)]
     words = [w.replace("_", "") for w in words]
     if not all(words) or not any(len(w) >= 3 for w in words):
@@ -105,7 +111,7 @@ def doc_reference(people: list[Customer], query: str) -> list[tuple[str, str, bo
         doc = [t for t in terms if not t.exact and t.term.isalnum()]
         if not all(any(t.term.startswith(w) for t in doc) for w in words):
             continue
-        if any(t.field == NAME_FIELD and t.term.startswith(longest) for t in doc):
+        if all(any(t.field == NAME_FIELD and t.term.startswith(w) for t in doc) for w in words):
             found.append((1, names[customer.id], customer.id, NAME_FIELD))
             continue
         fields = {t.field for t in terms if not t.exact and t.term.startswith(longest)}
