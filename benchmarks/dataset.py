@@ -65,7 +65,7 @@ CUSTOMER_COLUMNS = ("id", "name", "email", "phone", "external_id", "profile", "c
 SEARCH_COLUMNS = ("customer_id", "field", "term", "exact")
 OUR_TABLES = ("card_inputs", "card_events", "cards", "customer_docs", "customer_search",
               "customers", "stream_containers")
-DOC_COLUMNS = ("customer_id", "name_words", "words")
+DOC_COLUMNS = ("customer_id", "name_words", "words", "sort_name")
 
 
 @dataclass(frozen=True)
@@ -148,17 +148,19 @@ def chunks(files: list[Path]) -> Iterator[tuple[list[tuple[Any, ...]], list[tupl
 
 # -- loading ----------------------------------------------------------------------------
 
-def docs(search: list[tuple[Any, ...]]) -> list[tuple[str, str, str]]:
+def docs(customers: list[tuple[Any, ...]], search: list[tuple[Any, ...]],
+         ) -> list[tuple[str, str, str, str]]:
     """The customer_docs rows of these search rows (store.search.doc_words on the cached tuples;
     a customer's rows are together in a chunk)."""
     terms: dict[str, list[Term]] = {}
     for cid, field, term, exact in search:
         terms.setdefault(cid, []).append(Term(field, term, exact))
+    names = {row[0]: row[1] or "" for row in customers}
     rows = []
     for cid, found in terms.items():
         name, every = doc_words(found)
         if every:
-            rows.append((cid, " ".join(name), " ".join(every)))
+            rows.append((cid, " ".join(name), " ".join(every), names.get(cid, "").lower()))
     return rows
 
 
@@ -192,8 +194,8 @@ def load_sqlite(path: str, files: list[Path]) -> None:
             db.executemany(put_customer, [(*row[:6], _sqlite_time(row[6]), _sqlite_time(row[7]))
                                           for row in customers])
             db.executemany(put_term, search)
-            db.executemany("INSERT INTO customer_docs (customer_id, name_words, words) "
-                           "VALUES (?, ?, ?)", docs(search))
+            db.executemany("INSERT INTO customer_docs (customer_id, name_words, words, "
+                           "sort_name) VALUES (?, ?, ?, ?)", docs(customers, search))
             words |= vocabulary(search)
         db.executemany("INSERT INTO search_words (word) VALUES (?)", [(w,) for w in sorted(words)])
         db.execute("COMMIT")
@@ -233,7 +235,7 @@ async def load_postgres(dsn: str, files: list[Path]) -> None:
             await conn.copy_records_to_table("customer_search", columns=list(SEARCH_COLUMNS),
                                              records=search)
             await conn.copy_records_to_table("customer_docs", columns=list(DOC_COLUMNS),
-                                             records=docs(search))
+                                             records=docs(customers, search))
             words |= vocabulary(search)
         await conn.copy_records_to_table("search_words", columns=["word"],
                                          records=[(w,) for w in sorted(words)])

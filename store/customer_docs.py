@@ -38,25 +38,24 @@ def usable(words: Sequence[str]) -> bool:
 
 
 async def _candidates(session: AsyncSession, driving: list[str]) -> list[tuple[str, str, str, str]]:
-    """(customer_id, name_words, words, name) of at most DOC_CAP customers having a word starting
-    with each driving word."""
+    """(customer_id, name_words, words, sort_name) of at most DOC_CAP customers having a word
+    starting with each driving word: the document rows alone (the page's customers are read
+    afterwards)."""
     if is_postgres(session):
         # The words are letters and digits only (store.search.doc_words): quoted as lexemes.
         query = " & ".join(f"'{w}':*" for w in driving)
         # No parallel workers: the rows come in one order, the same for the same data.
         await session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
         rows = await session.execute(text(
-            "SELECT d.customer_id, d.name_words, d.words, c.name FROM "
-            "(SELECT customer_id, name_words, words FROM customer_docs "
-            " WHERE doc @@ CAST(:query AS tsquery) LIMIT :cap) d "
-            "JOIN customers c ON c.id = d.customer_id"), {"query": query, "cap": DOC_CAP})
+            "SELECT customer_id, name_words, words, sort_name FROM customer_docs "
+            "WHERE doc @@ CAST(:query AS tsquery) LIMIT :cap"), {"query": query, "cap": DOC_CAP})
     else:
         match = " AND ".join(f'"{w}"*' for w in driving)
         rows = await session.execute(text(
-            f"SELECT d.customer_id, d.name_words, d.words, c.name FROM "  # noqa: S608
+            f"SELECT d.customer_id, d.name_words, d.words, d.sort_name FROM "  # noqa: S608
             f"(SELECT rowid AS id FROM {DOC_FTS_TABLE} WHERE {DOC_FTS_TABLE} MATCH :match "
-            f" LIMIT :cap) f JOIN customer_docs d ON d.id = f.id "
-            "JOIN customers c ON c.id = d.customer_id"), {"match": match, "cap": DOC_CAP})
+            f" LIMIT :cap) f JOIN customer_docs d ON d.id = f.id"),
+            {"match": match, "cap": DOC_CAP})
     return [(str(c), str(n or ""), str(w or ""), str(name or "")) for c, n, w, name in rows.all()]
 
 
@@ -78,7 +77,7 @@ async def ranked(session: AsyncSession, words: list[str]) -> tuple[Ranked, bool]
     driving = [w for w in words if len(w) >= DOC_WORD_MIN]
     short = [w for w in words if len(w) < DOC_WORD_MIN]
     found = await _candidates(session, driving)
-    return sorted((1 if _has_all(words, names) else 2, name.lower(), cid)
+    return sorted((1 if _has_all(words, names) else 2, name, cid)
                   for cid, names, every, name in found if _has_all(short, every)), \
         len(found) >= DOC_CAP
 

@@ -55,6 +55,7 @@ COUNT_CAP = 1000  # search totals stop counting here ("1000+")
 CLOSE_BELOW = 10  # close matches are looked for when fewer exact and prefix matches are found
 ROW_CAP = 2500  # search-term rows read from the driving prefix range, at most
 CHUNK = 1000  # customers per IN list
+COMMON_WORD = ROW_CAP  # a word starting more terms is ranked from the documents
 
 _customers: Table = models.Customer.__table__  # type: ignore[assignment]
 _search: Table = models.CustomerSearch.__table__  # type: ignore[assignment]
@@ -82,10 +83,10 @@ async def _range_hits(session: AsyncSession, word: str, *, limit: int,
     return [(str(t), str(c), str(f)) for t, c, f in rows.all()]
 
 
-async def _bounded_count(session: AsyncSession, word: str) -> int:
-    """Terms starting with `word`, counted up to ROW_CAP + 1 (an index-only range scan)."""
+async def _bounded_count(session: AsyncSession, word: str, cap: int = ROW_CAP) -> int:
+    """Terms starting with `word`, counted up to cap + 1 (an index-only range scan)."""
     inner = select(literal(1).label("one")).where(_prefix(_search.c.term, word)) \
-        .limit(ROW_CAP + 1).subquery("bounded")
+        .limit(cap + 1).subquery("bounded")
     return int(await session.scalar(select(func.count()).select_from(inner)) or 0)
 
 
@@ -343,6 +344,18 @@ async def _with_documents(session: AsyncSession, phrase: _Phrase,
     return phrase.matches + await customer_docs.page(session, rest, words), grand
 
 
+async def _common_word(session: AsyncSession, words: list[str], exact_terms: list[str]) -> bool:
+    """Whether the query is one plain word (letters and digits, 3+) starting more than
+    COMMON_WORD terms, and no exact id/email/phone term."""
+    if len(words) != 1 or query_doc_words(words[0]) != words or not customer_docs.usable(words):
+        return False
+    if await _bounded_count(session, words[0], cap=COMMON_WORD) <= COMMON_WORD:
+        return False
+    exact = await session.scalar(select(_search.c.customer_id).where(
+        _search.c.term.in_(exact_terms), _search.c.exact.is_(True)).limit(1))
+    return exact is None
+
+
 def _whole_value(matches: list[CustomerMatch], query: str) -> bool:
     """Whether a match's email, before "@", is the query (folded): an address typed without its
     domain is an identifier, not a misspelt name."""
@@ -357,6 +370,13 @@ async def _prefix_search(session: AsyncSession, query: str, *, limit: int, offse
     if not words:
         return [], 0
     exact_terms = exact_candidates(query, region=region)
+    if documents and await _common_word(session, words, exact_terms):
+        # A word thousands of customers have: ranking its capped range costs more than reading
+        # DOC_CAP documents (each customer once) and ranking those.
+        found = await customer_docs.ranked(session, words)
+        if found is not None:
+            return await _with_documents(session, _Phrase({}, exact_terms, [], 0, 0), found,
+                                         words, limit=limit, offset=offset)
     # One word, or the words in order starting a field value: one range, one statement.
     matches, total, read = await _ranked_page(session, _range(" ".join(words)), exact_terms,
                                               limit=limit, offset=offset)

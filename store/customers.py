@@ -102,7 +102,7 @@ async def upsert_customers(session: AsyncSession, customers: Sequence[Customer],
                  for cid, ts in found.items() for t in ts]
         if terms:
             await session.execute(insert(_search), terms)
-        await write_docs(session, found)
+        await write_docs(session, found, {c.id: c.name for c in chunk})
         words = sorted(set().union(*(vocabulary(ts) for ts in found.values())))
         if words:
             await session.execute(dialect_insert(session, _words).on_conflict_do_nothing(
@@ -110,9 +110,10 @@ async def upsert_customers(session: AsyncSession, customers: Sequence[Customer],
     return notes
 
 
-async def write_docs(session: AsyncSession, found: Mapping[str, Sequence[Term]]) -> None:
-    """Replace the documents of these customers (id -> its terms); none for a customer
-    without words (a placeholder known by id only)."""
+async def write_docs(session: AsyncSession, found: Mapping[str, Sequence[Term]],
+                     names: Mapping[str, str]) -> None:
+    """Replace the documents of these customers (id -> its terms; id -> its name); none for a
+    customer without words (a placeholder known by id only)."""
     ids = list(found)
     for chunk in iter_chunks(ids, CHUNK):
         await session.execute(delete(_docs).where(_docs.c.customer_id.in_(chunk)))
@@ -121,7 +122,7 @@ async def write_docs(session: AsyncSession, found: Mapping[str, Sequence[Term]])
         name, every = doc_words(terms)
         if every:
             rows.append({"customer_id": cid, "name_words": " ".join(name),
-                         "words": " ".join(every)})
+                         "words": " ".join(every), "sort_name": names.get(cid, "").lower()})
     if rows:
         await session.execute(insert(_docs), rows)
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -66,7 +67,14 @@ class CustomerSearch(Base):
     field: Mapped[str] = mapped_column(String(100), primary_key=True)
     term: Mapped[str] = mapped_column(SearchTerm, primary_key=True)
     exact: Mapped[bool] = mapped_column(default=False)  # whole-value term of an exact-match field
-    __table_args__ = (Index("ix_customer_search_term", "term", "customer_id"),)
+    __table_args__ = (
+        Index("ix_customer_search_term", "term", "customer_id"),
+        # The exact terms alone (id, email, phone): an exact lookup never reads the rows of a
+        # common word's term. The condition is written as the queries write it (SQLite matches
+        # a partial index's condition by its form).
+        Index("ix_customer_search_exact", "term", sqlite_where=text("exact IS 1"),
+              postgresql_where=text("exact IS true")),
+    )
 
 
 class SearchWord(Base):
@@ -93,6 +101,7 @@ class CustomerDoc(Base):
         ForeignKey("customers.id", ondelete="CASCADE"), unique=True)
     name_words: Mapped[str] = mapped_column(Text, default="")  # the name's words, space-separated
     words: Mapped[str] = mapped_column(Text, default="")  # every word, the name's included
+    sort_name: Mapped[str] = mapped_column(Text, default="")  # the name lowered: the rank's key
 
 
 class Card(Base):

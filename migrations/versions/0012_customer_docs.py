@@ -26,7 +26,8 @@ BATCH = 5000
 _customers = sa.table("customers", sa.column("id", sa.String()), sa.column("name", sa.String()),
                       sa.column("email", sa.String()), sa.column("profile", sa.JSON()))
 _docs = sa.table("customer_docs", sa.column("customer_id", sa.String()),
-                 sa.column("name_words", sa.Text()), sa.column("words", sa.Text()))
+                 sa.column("name_words", sa.Text()), sa.column("words", sa.Text()),
+                 sa.column("sort_name", sa.Text()))
 
 
 def upgrade() -> None:
@@ -37,12 +38,15 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.String(length=200), nullable=False),
         sa.Column("name_words", sa.Text(), nullable=False),
         sa.Column("words", sa.Text(), nullable=False),
+        sa.Column("sort_name", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], ondelete="CASCADE",
                                 name=op.f("fk_customer_docs_customer_id_customers")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_docs")),
         sa.UniqueConstraint("customer_id", name=op.f("uq_customer_docs_customer_id")),
     )
     search_index.create_doc_index(op.execute, bind.dialect.name)
+    op.create_index("ix_customer_search_exact", "customer_search", ["term"],
+                    sqlite_where=sa.text("exact IS 1"), postgresql_where=sa.text("exact IS true"))
     after = ""
     while True:
         query = sa.select(_customers).where(_customers.c.id > after) \
@@ -60,12 +64,13 @@ def upgrade() -> None:
             name, every = doc_words(customer_terms(customer, phones=False))
             if every:
                 docs.append({"customer_id": row.id, "name_words": " ".join(name),
-                             "words": " ".join(every)})
+                             "words": " ".join(every), "sort_name": customer.name.lower()})
         if docs:
             op.bulk_insert(_docs, docs)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_customer_search_exact", table_name="customer_search")
     if op.get_bind().dialect.name == "sqlite":
         for statement in search_index.SQLITE_DOC_DROP:
             op.execute(statement)

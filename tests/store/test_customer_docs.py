@@ -104,3 +104,24 @@ async def test_an_email_without_its_domain_is_the_answer_without_close_matches(
     assert [(m.customer.id, m.close) for m in matches] == [("u-1", False)] and total == 1
     assert [(m.customer.id, m.close) for m in typed] == [
         ("u-1", False), ("u-3", False), ("u-6", True)]  # Samarkand's Dora Smithers: every word
+
+
+async def test_a_common_word_is_answered_by_the_documents_as_the_term_index_would(
+        sessions: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A word starting more than COMMON_WORD terms is ranked from the documents (each customer
+    once): the same pages and total as the term index gives; an exact hit keeps the term index."""
+    many = [Customer(id=f"m-{n:02d}", name=f"Lee {chr(97 + n % 7)} {n:02d}" if n % 3 else "Al",
+                     email=f"lee{n}@example.com" if n % 2 else "") for n in range(14)]
+    async with sessions.begin() as session:
+        await customers.upsert_customers(session, [*many, *PEOPLE])
+    queries = [(q, o) for q in ("lee", "le", "leeds") for o in (0, 5)]
+    expected = [await search(sessions, q, close=False, documents=False, limit=5, offset=o)
+                for q, o in queries]
+    monkeypatch.setattr(customer_search, "COMMON_WORD", 3)
+    assert [await search(sessions, q, close=False, limit=5, offset=o)
+            for q, o in queries] == expected
+    assert expected[0][1] == 11
+    async with sessions.begin() as session:
+        await customers.upsert_customers(session, [Customer(id="lee", name="Zed Zulu")])
+    ids, total = await search(sessions, "lee", close=False)
+    assert ids[0] == "lee" and total == 12
