@@ -169,7 +169,11 @@ HOSTILE_QUERIES = st.one_of(
     st.sampled_from(["%", "_", "%_%", "\\", "'", '"', "' OR 1=1 --", '" OR "a', "*", "NEAR(a b)",
                      "a AND b", "^", "\x00", "\ud800", "a\u0301" * 50, "\u202e", "x" * 10_000,
                      "é" * 10_000, "smith " * 2_000, "a@b@c", "+", "+64", "0" * 5_000,
-                     '"  j" OR " jo"', "--", "/*", ";"]),
+                     '"  j" OR " jo"', "--", "/*", ";",
+                     # the full-text engines' own syntax (tsquery, FTS5 MATCH), out of order
+                     "parker ' sofia", "sofia:* & parker", "parker | !sofia", "smith <-> sam",
+                     'sofia "parker', "parker* AND sofia", "NOT parker sofia", "{name}: smith sam",
+                     "smith\\ sam", "sam's smith", "smith (sam", "smith -sam", "ünïcödé sâm"]),
     st.tuples(ANY_TEXT, st.integers(1, 10_000)).map(lambda pair: (pair[0] * pair[1])[:10_000]),
 )
 

@@ -264,3 +264,51 @@ async def test_postgres_0010_fills_the_vocabulary():
         pytest.skip("TEST_DATABASE_URL is not set")
     async with fresh_postgres_database(TEST_DATABASE_URL, prefix="cc_migrate") as url:
         await _vocabulary_filled_by_0010(url)
+
+
+async def _documents_filled_by_0012(url: str) -> None:
+    """0012 on a database with customers: each gets its word document, found in any order; and
+    back down to 0010 without it."""
+    from store import customer_search
+    from store.db import make_sessions
+
+    engine = make_engine(url)
+    config = alembic_config(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, config, command.upgrade, "0010")
+            await conn.execute(text(
+                "INSERT INTO customers (id, name, email, phone, external_id, profile) VALUES "
+                "('u1', 'Nikolai O''Cohen', 'nik.cohen42@example.com', '', '', "
+                "'{\"city\": \"Dún Laoghaire\"}'), ('u2', '', '', '', '', '{}')"))
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, config, command.upgrade, "head")
+            docs = (await conn.execute(text(
+                "SELECT customer_id, name_words, words, sort_name FROM customer_docs"))).all()
+        assert [tuple(row) for row in docs] == [(
+            "u1", "nikolai o cohen ocohen",
+            "nik cohen42 nikcohen42 nikolai o cohen ocohen dun laoghaire",
+            "nikolai o'cohen")]
+        async with make_sessions(engine)() as session:
+            matches, _ = await customer_search.search_customers(
+                session, query="laoghaire ocohen", close=False)
+        assert [m.customer.id for m in matches] == ["u1"]
+        await _assert_matches_models(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, config, command.downgrade, "0010")
+            tables = await conn.run_sync(_tables)
+        assert "customer_docs" not in tables and DOC_FTS_TABLE not in tables
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_0012_fills_the_documents(tmp_path):
+    await _documents_filled_by_0012(f"sqlite+aiosqlite:///{tmp_path / 'docs.db'}")
+
+
+@pytest.mark.postgres
+async def test_postgres_0012_fills_the_documents():
+    if not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    async with fresh_postgres_database(TEST_DATABASE_URL, prefix="cc_migrate") as url:
+        await _documents_filled_by_0012(url)
