@@ -125,3 +125,15 @@ async def test_a_common_word_is_answered_by_the_documents_as_the_term_index_woul
         await customers.upsert_customers(session, [Customer(id="lee", name="Zed Zulu")])
     ids, total = await search(sessions, "lee", close=False)
     assert ids[0] == "lee" and total == 12
+
+
+@pytest.mark.parametrize("query", [
+    "parker ' sofia", "sofia:* & parker", "parker | !sofia", "smith <-> sam", 'sofia "parker',
+    "parker* AND sofia", "NOT parker sofia", "{words}: smith sam", "smith\\ sam", "sam's smith",
+    "smith (sam", "smith -sam", "ünïcödé sâm", "smith NEAR(sam)", "smith ^sam", "sam " * 500,
+    " ".join(f"w{n}x" for n in range(300)), "x" * 5000 + " sam",
+])
+async def test_the_engines_query_syntax_is_only_text(sessions: Any, query: str) -> None:
+    await stored(sessions)
+    ids, total = await search(sessions, query)
+    assert total >= len(ids) >= 0
