@@ -7,17 +7,15 @@ order start a field value ("sam smi" of "Sam Smith", indexed as one term), read 
 range of the term index; grouping by customer, ranking, the page and the total are done by the
 database, and only the page's customers come back. Other multi-word queries find their hits with
 the per-customer document index (store.customer_docs), or, when no word is long enough for it,
-the bounded strategies of `_prefix_hits`, ranked the same way.
+the bounded strategies of store.term_strategies, ranked the same way.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    ColumnElement,
     FromClause,
     Integer,
     String,
@@ -29,14 +27,12 @@ from sqlalchemy import (
     func,
     literal,
     select,
-    text,
-    tuple_,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import CustomerMatch
-from store import customer_docs, customer_fuzzy, models
+from store import customer_docs, customer_fuzzy, models, term_strategies
 from store.bulk import ROWS, is_postgres, json_rows, rows_param
 from store.customers import to_customer
 from store.search import (
@@ -44,145 +40,19 @@ from store.search import (
     EXACT_FIELDS,
     NAME_FIELD,
     exact_candidates,
-    iter_chunks,
     next_prefix,
     normalise,
     query_doc_words,
     query_tokens,
 )
+from store.term_strategies import ROW_CAP
 
 COUNT_CAP = 1000  # search totals stop counting here ("1000+")
 CLOSE_BELOW = 10  # close matches are looked for when fewer exact and prefix matches are found
-ROW_CAP = 2500  # search-term rows read from the driving prefix range, at most
-CHUNK = 1000  # customers per IN list
 COMMON_WORD = ROW_CAP  # a word starting more terms is ranked from the documents
 
 _customers: Table = models.Customer.__table__  # type: ignore[assignment]
 _search: Table = models.CustomerSearch.__table__  # type: ignore[assignment]
-
-
-def _prefix(term: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
-    upper = next_prefix(prefix)
-    return term >= prefix if upper is None else and_(term >= prefix, term < upper)
-
-
-SCAN_CAP = 2 * ROW_CAP  # driving-range rows read, at most, when every word is short and unselective
-
-Hit = tuple[str, str]  # (customer_id, field) of a term that matched
-
-
-async def _range_hits(session: AsyncSession, word: str, *, limit: int,
-                      after: tuple[str, str] | None = None) -> list[tuple[str, str, str]]:
-    """(term, customer_id, field) of terms starting with `word`, in (term, customer_id) order."""
-    s = _search
-    stmt = select(s.c.term, s.c.customer_id, s.c.field).where(_prefix(s.c.term, word))
-    if after is not None:
-        stmt = stmt.where(tuple_(s.c.term, s.c.customer_id) > tuple_(
-            literal(after[0], s.c.term.type), literal(after[1], s.c.customer_id.type)))
-    rows = await session.execute(stmt.order_by(s.c.term, s.c.customer_id).limit(limit))
-    return [(str(t), str(c), str(f)) for t, c, f in rows.all()]
-
-
-async def _bounded_count(session: AsyncSession, word: str, cap: int = ROW_CAP) -> int:
-    """Terms starting with `word`, counted up to cap + 1 (an index-only range scan)."""
-    inner = select(literal(1).label("one")).where(_prefix(_search.c.term, word)) \
-        .limit(cap + 1).subquery("bounded")
-    return int(await session.scalar(select(func.count()).select_from(inner)) or 0)
-
-
-async def _hits_among(session: AsyncSession, word: str, ids: Sequence[str]) -> list[Hit]:
-    """(customer_id, field) of these customers' terms starting with `word`.
-
-    `substr(term) = word` is deliberately not sargable on the term index: the lookup goes through
-    the primary key by customer id, so an unselective word (one letter) never drives a scan.
-    """
-    found: list[Hit] = []
-    for chunk in iter_chunks(list(ids), CHUNK):
-        rows = await session.execute(
-            select(_search.c.customer_id, _search.c.field).distinct()
-            .where(_search.c.customer_id.in_(chunk),
-                   func.substr(_search.c.term, 1, len(word)) == word))
-        found.extend((str(c), str(f)) for c, f in rows.all())
-    return found
-
-
-async def _filter_words(session: AsyncSession, hits: list[Hit], words: Sequence[str],
-                        rank_word: str) -> list[Hit]:
-    """The rank word's hits of the customers in `hits` that also match every word."""
-    ids = set(c for c, _ in hits)
-    rank_hits = hits
-    for word in words:
-        if not ids:
-            return []
-        found = await _hits_among(session, word, sorted(ids))
-        ids = {c for c, _ in found}
-        if word == rank_word:
-            rank_hits = found
-    return [hit for hit in rank_hits if hit[0] in ids]
-
-
-async def _prefix_hits(session: AsyncSession, words: list[str]) -> tuple[list[Hit], bool]:
-    """Hits of customers matching every word by prefix (ranked by the longest word's field),
-    and whether more may exist (ROW_CAP reached or the scan budget spent)."""
-    rank_word = max(words, key=len)
-    # (one word, and the words in order as one phrase, are answered by search_customers' range)
-    # A word that starts another word is implied by it ("s" by "sofia"): drop it.
-    words = [w for w in words if not any(o != w and o.startswith(w) for o in words)]
-    if len(words) == 1:
-        rows = await _range_hits(session, rank_word, limit=ROW_CAP)
-        return [(c, f) for _, c, f in rows], len(rows) >= ROW_CAP
-    counts = {word: await _bounded_count(session, word) for word in words}
-    driver = min(words, key=lambda w: (counts[w], -len(w)))
-    if counts[driver] <= ROW_CAP:  # a selective word: all its hits, then the others by id
-        rows = await _range_hits(session, driver, limit=ROW_CAP)
-        hits = await _filter_words(session, [(c, f) for _, c, f in rows],
-                                   [w for w in words if w != driver], rank_word)
-        return hits[:ROW_CAP], len(hits) >= ROW_CAP
-    # Every word is unselective. Words of 3+ characters are semi-joined in one statement (each
-    # range read once: MATERIALIZED on PostgreSQL, whose estimates for term ranges are 1 row);
-    # shorter words, whose ranges are huge, are only checked on the capped candidates.
-    others = [w for w in words if w != rank_word]
-    long_words = [w for w in others if len(w) >= 3]
-    if long_words:
-        s0 = _search.alias("s0")
-        conditions = [_prefix(s0.c.term, rank_word)]
-        for i, word in enumerate(long_words):
-            si = _search.alias(f"s{i + 1}")
-            other = select(si.c.customer_id).where(_prefix(si.c.term, word)) \
-                .cte(f"w{i + 1}").prefix_with("MATERIALIZED", dialect="postgresql")
-            conditions.append(s0.c.customer_id.in_(select(other.c.customer_id)))
-        semi_join = select(s0.c.customer_id, s0.c.field).where(*conditions).limit(ROW_CAP)
-        if is_postgres(session):
-            # PostgreSQL estimates a handful of rows for each term range (50,000 and 120,000 at
-            # 1,000,000 customers) and picks a nested loop: minutes. A hash semi-join: 0.3 s.
-            await session.execute(text("SET LOCAL enable_nestloop = off"))
-            joined = (await session.execute(semi_join)).all()
-            await session.execute(text("SET LOCAL enable_nestloop = on"))
-        else:
-            joined = (await session.execute(semi_join)).all()
-        hits = [(str(c), str(f)) for c, f in joined]
-        more = len(hits) >= ROW_CAP
-        short = [w for w in others if len(w) < 3]
-        if short:
-            hits = await _filter_words(session, hits, short, rank_word)
-        return hits, more
-    found: list[Hit] = []
-    after: tuple[str, str] | None = None
-    scanned = 0
-    while scanned < SCAN_CAP:
-        page = await _range_hits(session, rank_word, limit=ROW_CAP, after=after)
-        full = len(page) >= ROW_CAP
-        if full:  # keep each (term, customer) whole: the last one is read again next page
-            last = page[-1][:2]
-            kept = [row for row in page if row[:2] != last]
-            page = kept or page
-            after = page[-1][:2]
-        scanned += len(page)
-        found.extend(await _filter_words(session, [(c, f) for _, c, f in page], others,
-                                         rank_word))
-        if len(found) >= ROW_CAP or not full:
-            return found[:ROW_CAP], len(found) >= ROW_CAP
-    return found, True
 
 
 # -- ranking: one statement over the hits -------------------------------------------------------
@@ -349,7 +219,7 @@ async def _common_word(session: AsyncSession, words: list[str], exact_terms: lis
     COMMON_WORD terms, and no exact id/email/phone term."""
     if len(words) != 1 or query_doc_words(words[0]) != words or not customer_docs.usable(words):
         return False
-    if await _bounded_count(session, words[0], cap=COMMON_WORD) <= COMMON_WORD:
+    if await term_strategies.bounded_count(session, words[0], cap=COMMON_WORD) <= COMMON_WORD:
         return False
     exact = await session.scalar(select(_search.c.customer_id).where(
         _search.c.term.in_(exact_terms), _search.c.exact.is_(True)).limit(1))
@@ -394,7 +264,7 @@ async def _prefix_search(session: AsyncSession, query: str, *, limit: int, offse
                                          limit=limit, offset=offset)
     if read:
         return matches, total
-    hits, more = await _prefix_hits(session, words)
+    hits, more = await term_strategies.prefix_hits(session, words)
     if not hits:
         return matches, total  # exact hits alone, if any
     matches, total, _ = await _ranked_page(session, rows_param(list(dict.fromkeys(hits))),

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.domain import Customer, CustomerMatch
-from store import customer_search, customers
+from store import customer_search, customers, term_strategies
 from store.search import EXACT_FIELDS, NAME_FIELD, customer_terms, exact_candidates, query_tokens
 
 FIRST = ["sam", "samantha", "sammy", "sofia", "sol", "al", "alex", "alexa", "bo", "bob"]
@@ -149,7 +149,8 @@ async def test_capped_strategies_return_only_true_matches(sessions, monkeypatch)
     each, and the total says "more" (COUNT_CAP). (A customer may then be shown by another of its
     matching fields than the uncapped search would choose.)"""
     monkeypatch.setattr(customer_search, "ROW_CAP", 3)
-    monkeypatch.setattr(customer_search, "SCAN_CAP", 6)
+    monkeypatch.setattr(term_strategies, "ROW_CAP", 3)
+    monkeypatch.setattr(term_strategies, "SCAN_CAP", 6)
     people = population(3)
     async with sessions.begin() as session:
         await customers.upsert_customers(session, people)
