@@ -279,8 +279,10 @@ async def sweep(deps: Deps, *, client: AsyncWebClient | None = None, limit: int 
         try:  # OAuth distribution: the token of the run's workspace (docs/slack-install.md)
             told = fixed or await deps.slack.client_for(enterprise_id=row.enterprise_id,
                                                         team_id=row.team_id)
-        except NotInstalled as exc:
-            log.warning("step %s: %s", row.execution_id, exc.user_message)
-            continue  # looked at again after its lease; failed at its deadline
+        except NotInstalled as exc:  # uninstalled: nobody can tell Slack, so it is settled
+            log.warning("step %s ended without telling Slack: %s", row.execution_id,
+                        exc.user_message)
+            await ended(deps, row.execution_id)
+            continue
         await tell_slack(deps, told, row.execution_id)
     return handled
