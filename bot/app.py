@@ -55,13 +55,15 @@ def interactive_client(deps: Deps) -> AsyncWebClient:
                           base_url=settings.slack_api_url)
 
 
-def _page(title: str, text: str, status: int) -> BoltResponse:
+def _page(title: str, text: str, status: int, oauth: AsyncOAuthSettings) -> BoltResponse:
+    """A plain page for the installer's browser; the state cookie is deleted either way."""
     body = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
             f"</title></head><body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
             "</body></html>")
     return BoltResponse(status=status, body=body,
                         headers={"Content-Type": "text/html; charset=utf-8",
-                                 "Cache-Control": "no-store"})
+                                 "Cache-Control": "no-store",
+                                 "Set-Cookie": [oauth.state_utils.build_set_cookie_for_deletion()]})
 
 
 async def _installed(args: AsyncSuccessArgs) -> BoltResponse:
@@ -70,7 +72,8 @@ async def _installed(args: AsyncSuccessArgs) -> BoltResponse:
              else installation.team_name) or "your workspace"
     return _page("Customer Center is installed",
                  f"Customer Center is installed in {where}. Back in Slack, type /customer-center "
-                 "help; the app's admins grant access (/customer-center grant).", 200)
+                 "help; the app's admins grant access (/customer-center grant).", 200,
+                 args.settings)
 
 
 async def _refused(args: AsyncFailureArgs) -> BoltResponse:
@@ -78,7 +81,7 @@ async def _refused(args: AsyncFailureArgs) -> BoltResponse:
     status = args.suggested_status_code if args.suggested_status_code >= 400 else 400
     return _page("Customer Center was not installed",
                  f"{why} Nothing was installed. Start again from {INSTALL_PATH} (reason: "
-                 f"{args.reason}).", status)
+                 f"{args.reason}).", status, args.settings)
 
 
 def oauth_settings(deps: Deps) -> AsyncOAuthSettings:

@@ -35,7 +35,7 @@ from bot.atomic.events import WebhookEvent
 from bot.deps import Deps, Sleep
 from bot.domain import Actor, Card, FlowSend, Role, SendStatus
 from bot.errors import NotFound, NotInstalled
-from bot.services import access, follows, posted_check
+from bot.services import access, follows, outbox_workspaces, posted_check
 from store import cards, customers, grants, outbox
 from store import flows as flow_store
 from store import sends as send_store
@@ -362,25 +362,11 @@ async def _release(deps: Deps, item: outbox.OutboxItem) -> None:
         await outbox.release(session, item=item)
 
 
-async def _workspace(deps: Deps, item: outbox.OutboxItem) -> tuple[str, str]:
-    """(enterprise id, team id) of the workspace an item is posted in: its send's, or a follow
-    DM's follower's (docs/slack-install.md: each workspace's posts use its own token)."""
-    follower = item.payload.get(follows.FOLLOWER)
-    if isinstance(follower, dict):
-        return str(follower.get("enterprise_id") or ""), str(follower.get("team_id") or "")
-    if item.send_id:
-        async with deps.readers() as session:
-            send = await send_store.get_send(session, send_id=item.send_id)
-        if send is not None:
-            return send.enterprise_id, send.team_id
-    return "", ""
-
-
 async def _client_for(deps: Deps, item: outbox.OutboxItem
-                      ) -> tuple[AsyncWebClient | None, tuple[str, str] | None]:
+                      ) -> tuple[AsyncWebClient | None, tuple[str, str]]:
     """OAuth distribution: the client of the item's workspace, and which workspace; (None, ...)
     when it is not installed any more (the item is then failed, never retried)."""
-    workspace = await _workspace(deps, item)
+    workspace = await outbox_workspaces.workspace_of(deps, item)
     try:
         return await deps.slack.client_for(enterprise_id=workspace[0],
                                            team_id=workspace[1]), workspace

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -17,9 +18,9 @@ from starlette.applications import Starlette
 from blocks.ids import Command
 from bot.config import Settings
 from bot.deps import Deps
-from bot.domain import FlowSend, SendStatus
-from bot.services import notifications
-from store import outbox, sends
+from bot.domain import FlowSend, Role, SendStatus, SubjectKind
+from bot.services import notifications, usergroups
+from store import grants, outbox, sends
 from store.models import Notification
 from tests.fakes.integration import ADMIN
 from tests.fakes.requests import SlackRequests, sign
@@ -39,6 +40,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:Deprecat
 
 ONE, TWO = "T0ONE", "T0TWO"
 ORG, IN_ORG = "E0ORG", "T0INORG"
+CHANNEL = "channel <#C0PUBLIC|support>"  # a public channel: checked, then a confirmation modal
 
 
 @pytest.fixture
@@ -118,7 +120,7 @@ async def test_org_wide_install_serves_the_orgs_workspaces_and_uninstalls_org_wi
     client = await deps.slack.client_for(enterprise_id=ORG, team_id=IN_ORG)
     assert client.token == token  # a workspace of the org uses the org-wide installation
     in_org = slack.from_team(IN_ORG, ORG)
-    command = in_org.command(Command.CUSTOMER_CENTER, "channel <#C0PUBLIC|support>", user_id=ADMIN)
+    command = in_org.command(Command.CUSTOMER_CENTER, CHANNEL, user_id=ADMIN)
     # Slack says so in every request to an org-wide installed app
     request = sign(command.body.replace("is_enterprise_install=false",
                                         "is_enterprise_install=true"), secret=slack.secret)
@@ -166,8 +168,7 @@ async def test_two_workspaces_commands_and_posts_use_their_own_tokens(
     two = await install(http, fake_slack, TWO)
     assert one != two
     for team in (ONE, TWO):
-        request = slack.from_team(team).command(Command.CUSTOMER_CENTER, "channel <#C0PUBLIC|support>",
-                                                user_id=ADMIN)
+        request = slack.from_team(team).command(Command.CUSTOMER_CENTER, CHANNEL, user_id=ADMIN)
         answer = await http.post("/slack/events", content=request.body.encode(),
                                  headers=request.headers)
         assert answer.status_code == 200
@@ -239,6 +240,31 @@ async def test_an_expiring_token_is_rotated_before_background_use(
     assert fake_slack.last("chat.postMessage") and fake_slack.calls_to("chat.postMessage")[
         -1].headers["Authorization"] == f"Bearer {fresh}"
     assert (await stored(deps))["bots"][0][2] == fresh  # saved for the next caller
+
+
+async def test_usergroup_sync_uses_each_workspaces_token_and_skips_a_revoked_one(
+        http: httpx.AsyncClient, fake_slack: FakeSlack, deps: Deps) -> None:
+    one = await install(http, fake_slack, ONE)
+    two = await install(http, fake_slack, TWO)
+    async with deps.sessions.begin() as session:
+        for team in (ONE, TWO):
+            await grants.put_grant(session, enterprise_id="", team_id=team,
+                                   subject_kind=SubjectKind.USERGROUP, subject_id=f"S{team}",
+                                   role=Role.VIEW, granted_by=ADMIN, at=datetime.now(UTC))
+    fake_slack.revoke_token(one)
+    unpaced = replace(deps, settings=deps.settings.model_copy(
+        update={"usergroup_sync_pause_seconds": 0}))
+    try:
+        report = await usergroups.run_sync_job(unpaced)
+    finally:
+        await unpaced.slack.aclose()
+    assert report.groups == 1 and not report.rate_limited  # TWO's group only
+    assert _tokens_of(fake_slack, "usergroups.users.list") == [two]
+    assert _tokens_of(fake_slack, "usergroups.list") == [one, two]  # ONE refused once
+    assert [row[1] for row in (await stored(deps))["bots"]] == [TWO]  # ONE forgotten
+    fake_slack.calls.clear()
+    await usergroups.run_sync_job(deps)
+    assert set(_tokens_of(fake_slack, "usergroups.list")) == {two}  # ONE not called again
 
 
 # -- hostile -------------------------------------------------------------------------------------
