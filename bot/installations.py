@@ -40,7 +40,16 @@ REVOKED = frozenset({"invalid_auth", "token_revoked", "account_inactive", "token
 
 class OneTimeStateStore(AsyncSQLAlchemyOAuthStateStore):
     """slack_sdk's state store, with `consume` one atomic DELETE: of two redirects carrying one
-    state at once, only one gets it (slack_sdk selects, then deletes)."""
+    state at once, only one gets it (slack_sdk selects, then deletes). Issuing a state also
+    deletes the expired ones, so install links opened and never finished (anyone may open
+    /slack/install) do not pile up."""
+
+    async def async_issue(self, *args: object, **kwargs: object) -> str:
+        now = normalize_datetime_for_db(datetime.now(tz=UTC))
+        async with self.engine.begin() as conn:
+            await conn.execute(self.oauth_states.delete().where(
+                self.oauth_states.c.expire_at <= now))
+        return await super().async_issue()
 
     async def async_consume(self, state: str) -> bool:
         if not state or len(state) > 200:

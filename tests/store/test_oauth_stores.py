@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
@@ -73,4 +73,18 @@ async def test_an_expired_state_is_refused(engine: AsyncEngine) -> None:
             expire_at=slack_oauth_states.c.expire_at
             - timedelta(seconds=SETTINGS.slack_oauth_state_seconds + 1)))
     assert not await states.async_consume(state)
+
+
+async def test_issuing_a_state_deletes_the_expired_ones(engine: AsyncEngine) -> None:
+    states = Installations(SETTINGS, engine).states
+    old = [await states.async_issue() for _ in range(3)]
+    async with engine.begin() as conn:
+        await conn.execute(update(slack_oauth_states).values(
+            expire_at=slack_oauth_states.c.expire_at
+            - timedelta(seconds=SETTINGS.slack_oauth_state_seconds + 1)))
+    fresh = await states.async_issue()
+    async with engine.connect() as conn:
+        left = (await conn.execute(select(slack_oauth_states.c.state))).scalars().all()
+    assert fresh in left and not set(old) & set(left)
+    assert await states.async_consume(fresh)
 
