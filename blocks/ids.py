@@ -125,6 +125,9 @@ class Event(StrEnum):
     APP_HOME_OPENED = "app_home_opened"
     SUBTEAM_MEMBERS_CHANGED = "subteam_members_changed"
     SUBTEAM_UPDATED = "subteam_updated"
+    # OAuth distribution: an installation ends (docs/slack-install.md, "Uninstalling")
+    APP_UNINSTALLED = "app_uninstalled"
+    TOKENS_REVOKED = "tokens_revoked"
 
 
 class StepFunction(StrEnum):

@@ -26,6 +26,7 @@ from bot.bootstrap import with_deps
 from bot.config import Settings
 from bot.deps import Deps
 from bot.domain import SyncReport
+from bot.errors import ConfigError
 
 if TYPE_CHECKING:
     from store.sync_state import SyncStatus
@@ -118,10 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if environ is None:
-        settings = Settings.from_env(os.environ, env_file=".env")
-    else:
-        settings = Settings.from_env(environ)
+    try:
+        if environ is None:
+            settings = Settings.from_env(os.environ, env_file=".env")
+        else:
+            settings = Settings.from_env(environ)
+    except ConfigError as exc:  # contradictory settings (the Slack mode): say which to choose
+        sys.stderr.write(f"customer-center: {exc}\n")
+        return 2
     from bot.logging_setup import configure_logging
 
     configure_logging(settings)

@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.errors import ConfigError
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./customer-center.db"
 DEFAULT_ATOMIC_TOKEN_URL = "https://master-atomic-io.auth.us-east-1.amazoncognito.com/oauth2/token"
 EMULATOR_ENVIRONMENT_ID = "demo"
@@ -31,6 +33,18 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # OAuth distribution (docs/slack-install.md): both set -> one bot token per installed
+    # workspace or org, read from the installation store; neither -> SLACK_BOT_TOKEN.
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    # The redirect URL registered in manifest.yml's oauth_config (unset: the app's only one).
+    slack_redirect_uri: str | None = None
+    # Slack's authorize page (tests point it elsewhere); the install link leads there.
+    slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"
+    # Tokens that expire (token rotation on) are refreshed this many minutes before they do.
+    slack_token_rotation_minutes: int = Field(default=120, ge=1, le=11 * 60)
+    # How long an install link (its OAuth state) stays usable.
+    slack_oauth_state_seconds: int = Field(default=600, ge=60, le=3600)
 
     host: str = ""  # unset: 127.0.0.1 with the embedded emulator, else 0.0.0.0 (_default_host)
     port: int = 3000
@@ -167,6 +181,33 @@ class Settings(BaseSettings):
             self.host = LOCAL_HOST if self.uses_emulator else ALL_INTERFACES
         return self
 
+    @model_validator(mode="after")
+    def _one_slack_mode(self) -> Settings:
+        """Single workspace (SLACK_BOT_TOKEN) or OAuth distribution (SLACK_CLIENT_ID and
+        SLACK_CLIENT_SECRET), never both, never half of OAuth (docs/slack-install.md). A
+        ConfigError, not a validation error: it says which mode to choose."""
+        client_id = bool((self.slack_client_id or "").strip())
+        secret = self.slack_client_secret is not None and bool(
+            self.slack_client_secret.get_secret_value().strip())
+        if client_id != secret:
+            have, lack = (("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET") if client_id
+                          else ("SLACK_CLIENT_SECRET", "SLACK_CLIENT_ID"))
+            raise ConfigError(f"{have} is set but {lack} is not. OAuth distribution needs both "
+                              "(the app's Basic Information page, App Credentials); for a "
+                              "single workspace unset both and set SLACK_BOT_TOKEN.")
+        if client_id and self.slack_bot_token is not None:
+            raise ConfigError("SLACK_BOT_TOKEN (a single workspace) and SLACK_CLIENT_ID/"
+                              "SLACK_CLIENT_SECRET (OAuth distribution) are both set: choose "
+                              "one mode. OAuth distribution reads each workspace's token from "
+                              "its installation; unset SLACK_BOT_TOKEN for it, or unset "
+                              "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for one workspace.")
+        return self
+
+    @property
+    def oauth(self) -> bool:
+        """OAuth distribution: one bot token per installation (docs/slack-install.md)."""
+        return bool(self.slack_client_id) and self.slack_client_secret is not None
+
     @property
     def generated_webhook_token(self) -> bool:
         """Whether webhook_token is the emulator's random one (no ATOMIC_WEBHOOK_TOKEN set)."""
@@ -261,7 +302,7 @@ class Settings(BaseSettings):
     def missing_for_serve(self) -> list[str]:
         """Names of the variables `serve` still needs, in the order a reader sets them."""
         missing: list[str] = []
-        if self.slack_bot_token is None:
+        if self.slack_bot_token is None and not self.oauth:
             missing.append("SLACK_BOT_TOKEN")
         if self.slack_app_token is None and self.slack_signing_secret is None:
             missing.append("SLACK_SIGNING_SECRET")

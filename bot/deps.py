@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.after_ack import AfterAck
 from bot.config import Settings
+from bot.installations import REVOKED, Installations
 from bot.respond import ResponseUrls
 from bot.role_cache import RoleCache
 from store.db import read_sessions_for
@@ -38,31 +39,60 @@ def utcnow() -> datetime:
 
 
 class SlackWeb:
-    """The process's Web API client for background work (the notifications outbox, the user-group
-    sync): waits out 429 Retry-After (twice) and retries connection errors, over one aiohttp
+    """The process's Web API clients for background work (the notifications outbox, the user-group
+    sync): wait out 429 Retry-After (twice) and retry connection errors, over one aiohttp
     session made on first use, inside the serving event loop; closed by close_deps. Listeners use
-    Bolt's client instead (bot/app.py): the ack path never waits for a rate limit."""
+    Bolt's client instead (bot/app.py): the ack path never waits for a rate limit.
 
-    def __init__(self, settings: Settings) -> None:
+    Single workspace: one client with SLACK_BOT_TOKEN. OAuth distribution (docs/slack-install.md):
+    `client_for` the workspace a row belongs to, with that installation's token (rotated when it
+    expires soon); NotInstalled once it is uninstalled or its token revoked (`revoked`)."""
+
+    def __init__(self, settings: Settings, engine: AsyncEngine | None = None) -> None:
         self.settings = settings
         self._session: aiohttp.ClientSession | None = None
         self._client: AsyncWebClient | None = None
+        self.installations: Installations | None = (
+            Installations(settings, engine) if settings.oauth and engine is not None else None)
 
     @property
     def configured(self) -> bool:
-        return self.settings.slack_bot_token is not None
+        return self.settings.slack_bot_token is not None or self.installations is not None
 
     @property
     def client(self) -> AsyncWebClient:
+        """The single workspace's client (OAuth distribution: a client without a token)."""
         if self._client is None or self._session is None or self._session.closed:
             token = self.settings.slack_bot_token
             self._session = aiohttp.ClientSession()
-            self._client = AsyncWebClient(
-                token=token.get_secret_value() if token is not None else None,
-                base_url=self.settings.slack_api_url, session=self._session,
-                retry_handlers=[AsyncConnectionErrorRetryHandler(),
-                                AsyncRateLimitErrorRetryHandler(max_retry_count=2)])
+            self._client = self._make(token.get_secret_value() if token is not None else None)
         return self._client
+
+    def _make(self, token: str | None) -> AsyncWebClient:
+        return AsyncWebClient(token=token, base_url=self.settings.slack_api_url,
+                              session=self._session,
+                              retry_handlers=[AsyncConnectionErrorRetryHandler(),
+                                              AsyncRateLimitErrorRetryHandler(max_retry_count=2)])
+
+    async def client_for(self, *, enterprise_id: str, team_id: str) -> AsyncWebClient:
+        """The client for background work of one workspace (or org): the single token's, or
+        that installation's. Raises NotInstalled (OAuth) when it has none any more."""
+        base = self.client
+        if self.installations is None:
+            return base
+        token = await self.installations.bot_token(base, enterprise_id=enterprise_id,
+                                                   team_id=team_id)
+        return self._make(token)
+
+    async def revoked(self, error: str, *, enterprise_id: str, team_id: str) -> bool:
+        """Slack answered a background call of this workspace with `error`: when it means the
+        token is dead (REVOKED), OAuth distribution forgets the installation, so that workspace's
+        work stops and no other's does. True when it did."""
+        if self.installations is None or error not in REVOKED:
+            return False
+        await self.installations.forget(enterprise_id=enterprise_id, team_id=team_id,
+                                        why=f"Slack answered {error}")
+        return True
 
     @property
     def closed(self) -> bool:
@@ -136,4 +166,4 @@ class Deps:
         if self.readers is None:
             object.__setattr__(self, "readers", read_sessions_for(self.sessions))
         if self.slack is None or self.slack.settings is not self.settings:  # not another's token
-            object.__setattr__(self, "slack", SlackWeb(self.settings))
+            object.__setattr__(self, "slack", SlackWeb(self.settings, self.engine))

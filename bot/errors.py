@@ -9,6 +9,7 @@ AppError ─┬─ PermissionDenied (`needed`: the role value the refusal asks f
           ├─ StaleForm (a button value or private_metadata the app no longer reads)
           ├─ TamperedForm (a sealed private_metadata changed outside Slack)
           ├─ ConfigError (missing or contradictory settings)
+          ├─ NotInstalled (OAuth distribution: no installation for a workspace any more)
           ├─ FlowDisabled
           └─ AtomicError (raised only by bot.atomic; generic user text, detail for admins)
                 ├─ AtomicUnavailable (timeout, network, 5xx, 429)
@@ -111,6 +112,19 @@ class TamperedForm(AppError):
 
 class ConfigError(AppError):
     user_message = "The app is not configured correctly."
+
+
+class NotInstalled(AppError):
+    """OAuth distribution: the workspace (or org) has no installation of the app, or not any
+    more (uninstalled, its token revoked): background work for it stops (docs/slack-install.md)."""
+
+    user_message = "The app is not installed in this workspace any more; reinstall it."
+
+    def __init__(self, enterprise_id: str, team_id: str) -> None:
+        self.enterprise_id, self.team_id = enterprise_id, team_id
+        where = "/".join(part for part in (enterprise_id, team_id) if part) or "unknown"
+        super().__init__(f"The app is not installed in workspace {where} any more (uninstalled, "
+                         "or its token revoked); reinstall it from /slack/install.")
 
 
 ATOMIC_TROUBLE = ("Atomic didn't answer; try again in a minute. If it keeps failing, tell an "

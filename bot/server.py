@@ -28,7 +28,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bot import heap
-from bot.app import build_app
+from bot.app import INSTALL_PATH, REDIRECT_PATH, build_app
 from bot.bootstrap import build_deps, close_deps, migrate_database
 from bot.config import Settings
 from bot.deps import Deps
@@ -128,6 +128,21 @@ async def slack_events(request: Request) -> Response:
     SLACK_ACK_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
     SLACK_REQUESTS.labels(kind=kind, status=str(response.status_code)).inc()
     return response
+
+
+async def slack_install(request: Request) -> Response:
+    """OAuth distribution: the install link (a redirect to Slack's authorize page with a fresh
+    state, also set as a cookie) and Slack's redirect back (state checked and consumed, the code
+    exchanged, the installation stored); Bolt's OAuth flow over bot/installations.py's stores
+    (docs/slack-install.md). 404 in single-workspace mode."""
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+    flow = runtime.bolt.oauth_flow if runtime is not None else None
+    if flow is None:
+        return Response(status_code=404)
+    bolt_request = to_async_bolt_request(request, b"")
+    if request.url.path == INSTALL_PATH:
+        return to_starlette_response(await flow.handle_installation(bolt_request))
+    return to_starlette_response(await flow.handle_callback(bolt_request))
 
 
 _REFUSALS = ThrottledWarning(logger, "Slack request refused")
@@ -248,6 +263,8 @@ def build_server(settings: Settings, *, deps: Deps | None = None,
 
     routes = [
         Route("/slack/events", slack_events, methods=["POST"]),
+        Route(INSTALL_PATH, slack_install, methods=["GET"]),  # OAuth distribution only
+        Route(REDIRECT_PATH, slack_install, methods=["GET"]),
         Route("/atomic/webhooks", atomic_webhook, methods=["POST", "PUT"]),  # docs/atomic.md
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

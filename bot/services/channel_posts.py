@@ -39,8 +39,9 @@ async def channel_post(deps: Deps, send_id: str, *, team_id: str = "",
         return ChannelPost(channel=channel)
     try:
         async with asyncio.timeout(PERMALINK_TIMEOUT_SECONDS):
-            answer = await deps.slack.client.chat_getPermalink(channel=post.channel,
-                                                               message_ts=post.message_ts)
+            client = await deps.slack.client_for(enterprise_id=enterprise_id, team_id=team_id)
+            answer = await client.chat_getPermalink(channel=post.channel,
+                                                    message_ts=post.message_ts)
     except Exception as exc:  # noqa: BLE001 - the link is optional: logged, left out
         log.info("no permalink for send %s's channel post: %s", send_id, type(exc).__name__)
         return ChannelPost(channel=channel)

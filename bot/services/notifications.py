@@ -34,8 +34,8 @@ from blocks.notifications import (
 from bot.atomic.events import WebhookEvent
 from bot.deps import Deps, Sleep
 from bot.domain import Actor, Card, FlowSend, Role, SendStatus
-from bot.errors import NotFound
-from bot.services import access, follows, posted_check
+from bot.errors import NotFound, NotInstalled
+from bot.services import access, follows, outbox_workspaces, posted_check
 from store import cards, customers, grants, outbox
 from store import flows as flow_store
 from store import sends as send_store
@@ -52,7 +52,8 @@ POST_TIMEOUT_SECONDS = LEASE.total_seconds() / 2
 MARK_SENT_RETRIES = (0.5, 1.0, 2.0, 4.0)  # seconds; well inside the lease
 PERMANENT = frozenset({"channel_not_found", "not_in_channel", "is_archived", "invalid_blocks",
                        "msg_too_long", "no_text", "invalid_auth", "account_inactive",
-                       "message_not_found", "cant_update_message", "user_not_found"})
+                       "message_not_found", "cant_update_message", "user_not_found",
+                       "token_revoked", "token_expired", "not_authed"})
 CARD_STATES = {"card-published": "published", "card-displayed": "seen",
                "card-snoozed": "snoozed", "card-completed": "completed",
                "card-dismissed": "dismissed", "card-expired": "expired",
@@ -302,12 +303,15 @@ async def _waits(deps: Deps, item: outbox.OutboxItem) -> tuple[bool, outbox.Outb
 
 
 async def _settle_failure(deps: Deps, item: outbox.OutboxItem, attempts: int,
-                          exc: Exception) -> None:
+                          exc: Exception, workspace: tuple[str, str] | None = None) -> None:
     retry_after = None
     permanent = False
     if isinstance(exc, SlackApiError):
         error = str(exc.response.get("error") or exc.response.status_code)
         permanent = error in PERMANENT
+        if workspace is not None and await deps.slack.revoked(
+                error, enterprise_id=workspace[0], team_id=workspace[1]):
+            error = (f"{NotInstalled(*workspace).user_message} (Slack answered {error})")
         if exc.response.status_code == 429:
             raw = exc.response.headers.get("Retry-After") or exc.response.headers.get(
                 "retry-after")
@@ -358,11 +362,29 @@ async def _release(deps: Deps, item: outbox.OutboxItem) -> None:
         await outbox.release(session, item=item)
 
 
+async def _client_for(deps: Deps, item: outbox.OutboxItem
+                      ) -> tuple[AsyncWebClient | None, tuple[str, str]]:
+    """OAuth distribution: the client of the item's workspace, and which workspace; (None, ...)
+    when it is not installed any more (the item is then failed, never retried)."""
+    workspace = await outbox_workspaces.workspace_of(deps, item)
+    try:
+        return await deps.slack.client_for(enterprise_id=workspace[0],
+                                           team_id=workspace[1]), workspace
+    except NotInstalled as exc:
+        await _drop(deps, item, exc.user_message)
+        return None, workspace
+
+
 async def drain(deps: Deps, *, client: AsyncWebClient | None = None, limit: int = 100,
                 sleep: Sleep = asyncio.sleep) -> int:
     """Post due notifications in order, each claimed (leased, committed) before it is posted,
-    then settled; how many were delivered. Resumes from the table."""
-    client = client or deps.slack.client
+    then settled; how many were delivered. Resumes from the table.
+
+    Each item is posted with its workspace's client (`client` when given, for every item; else
+    Deps.slack's: the single token, or the item's installation). A workspace uninstalled or
+    whose token Slack refuses has its items failed with the reason; the others go on."""
+    per_workspace = client is None and deps.slack.installations is not None
+    fixed = client or (None if per_workspace else deps.slack.client)
     delivered = 0
     passed: list[int] = []  # claimed and given back this run: waiting for their post
     for _ in range(limit):
@@ -380,6 +402,19 @@ async def drain(deps: Deps, *, client: AsyncWebClient | None = None, limit: int 
             passed.append(item.id)
             continue
         attempts = item.attempts + 1
+        workspace: tuple[str, str] | None = None
+        if fixed is not None:
+            client = fixed
+        else:
+            try:
+                found_client, workspace = await _client_for(deps, item)
+            except Exception as exc:  # noqa: BLE001 - the store or a token refresh failed
+                await (_keep_in_doubt if item.in_doubt else _settle_failure)(
+                    deps, item, attempts, exc)
+                continue
+            if found_client is None:
+                continue
+            client = found_client
         try:
             found = await _already_posted(deps, client, item, post)
         except Exception as exc:  # noqa: BLE001 - could not look: still in doubt, look later
@@ -400,7 +435,7 @@ async def drain(deps: Deps, *, client: AsyncWebClient | None = None, limit: int 
             async with asyncio.timeout(POST_TIMEOUT_SECONDS):  # settled before the lease ends
                 ts, _ = await _deliver(client, item, post)
         except Exception as exc:  # noqa: BLE001 - Slack's answer or network trouble: settled
-            await _settle_failure(deps, item, attempts, exc)
+            await _settle_failure(deps, item, attempts, exc, workspace)
             continue
         await _mark_sent(deps, item, ts, attempts, sleep)
         delivered += 1

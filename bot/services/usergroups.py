@@ -21,8 +21,9 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.deps import Deps
+from bot.deps import Deps, SlackWeb
 from bot.domain import SlackIdentity
+from bot.errors import NotInstalled
 from store import grants
 from store import usergroups as store
 
@@ -91,9 +92,14 @@ async def refresh_names(deps: Deps, slack: AsyncWebClient, team: SlackIdentity) 
     return removed
 
 
-async def sync_usergroups(deps: Deps, slack: AsyncWebClient, *, sleep: Sleep = asyncio.sleep,
-                          home_team: SlackIdentity | None = None) -> GroupSyncReport:
-    """Refresh names for each workspace and members of every granted group, paced for Tier 2."""
+async def sync_usergroups(deps: Deps, slack: AsyncWebClient | None, *,
+                          sleep: Sleep = asyncio.sleep, home_team: SlackIdentity | None = None,
+                          clients: SlackWeb | None = None) -> GroupSyncReport:
+    """Refresh names for each workspace and members of every granted group, paced for Tier 2.
+
+    With `clients` (OAuth distribution) each workspace is synced with its own installation's
+    token; a workspace not installed any more, or whose token Slack refuses, is skipped (and
+    forgotten), the others go on (docs/slack-install.md)."""
     async with deps.sessions.begin() as session:
         granted = await grants.granted_usergroups(session)
     teams: dict[tuple[str, str], list[str]] = {}
@@ -105,6 +111,15 @@ async def sync_usergroups(deps: Deps, slack: AsyncWebClient, *, sleep: Sleep = a
     calls = groups = changed = removed = 0
     for (enterprise_id, team_id), group_ids in teams.items():
         team = SlackIdentity(team_id=team_id, user_id="", enterprise_id=enterprise_id)
+        client = slack
+        if clients is not None:
+            try:
+                client = await clients.client_for(enterprise_id=enterprise_id, team_id=team_id)
+            except NotInstalled:
+                log.info("usergroup sync skips %s: the app is not installed there",
+                         team_id or enterprise_id)
+                continue
+        assert client is not None
         targets: list[str | None] = [None, *group_ids]
         for group_id in targets:
             if calls:
@@ -112,16 +127,19 @@ async def sync_usergroups(deps: Deps, slack: AsyncWebClient, *, sleep: Sleep = a
             calls += 1
             try:
                 if group_id is None:
-                    removed += await refresh_names(deps, slack, team)
+                    removed += await refresh_names(deps, client, team)
                 else:
-                    changed += await sync_group(deps, slack, team, group_id)
+                    changed += await sync_group(deps, client, team, group_id)
                     groups += 1
             except SlackApiError as exc:
                 if exc.response.status_code == 429:
                     log.warning("usergroup sync rate limited; the rest waits for the next run")
                     return GroupSyncReport(len(teams), groups, changed, removed, True)
-                log.warning("usergroup sync failed for %s: %s", group_id or team_id,
-                            exc.response.get("error"))
+                error = str(exc.response.get("error") or "")
+                log.warning("usergroup sync failed for %s: %s", group_id or team_id, error)
+                if clients is not None and await clients.revoked(
+                        error, enterprise_id=enterprise_id, team_id=team_id):
+                    break  # that workspace's token is dead: its other groups wait
     return GroupSyncReport(len(teams), groups, changed, removed, False)
 
 
@@ -130,6 +148,8 @@ async def run_sync_job(deps: Deps) -> GroupSyncReport:
     (bot/deps.py SlackWeb: connection errors retried, 429 Retry-After waited out)."""
     if not deps.slack.configured:
         return GroupSyncReport()
+    if deps.slack.installations is not None:  # OAuth distribution: each workspace's own token
+        return await sync_usergroups(deps, None, clients=deps.slack)
     slack = deps.slack.client
     auth = await slack.auth_test()
     home = SlackIdentity(team_id=str(auth.get("team_id") or ""), user_id="",

@@ -38,7 +38,7 @@ from blocks.workflow_steps import (
 )
 from bot.deps import Deps
 from bot.domain import ActionFlow, Actor, FlowSend, Role, SendStatus, SlackIdentity
-from bot.errors import AppError, CustomerNotFound, InvalidInput
+from bot.errors import AppError, CustomerNotFound, InvalidInput, NotInstalled
 from bot.services import access, flows, lookup, sends
 from store import customers
 from store import flows as flow_store
@@ -254,7 +254,7 @@ async def tell_slack(deps: Deps, client: AsyncWebClient, execution_id: str) -> b
 async def sweep(deps: Deps, *, client: AsyncWebClient | None = None, limit: int = 20) -> int:
     """End what no request will: runs left `running` (a restart, a send in doubt) or `ending`
     (Slack not told); how many it handled. Past its deadline a run is failed."""
-    client = client or deps.slack.client
+    fixed = client or (None if deps.slack.installations is not None else deps.slack.client)
     now = deps.clock()
     async with deps.sessions.begin() as session:
         due = await runs.due_executions(session, now=now, limit=limit)
@@ -276,5 +276,13 @@ async def sweep(deps: Deps, *, client: AsyncWebClient | None = None, limit: int 
                 continue  # still waiting on its send: looked at again after WAIT
             if not await _store_result(deps, row.execution_id, result):
                 continue  # its request decided it meanwhile, and tells Slack
-        await tell_slack(deps, client, row.execution_id)
+        try:  # OAuth distribution: the token of the run's workspace (docs/slack-install.md)
+            told = fixed or await deps.slack.client_for(enterprise_id=row.enterprise_id,
+                                                        team_id=row.team_id)
+        except NotInstalled as exc:  # uninstalled: nobody can tell Slack, so it is settled
+            log.warning("step %s ended without telling Slack: %s", row.execution_id,
+                        exc.user_message)
+            await ended(deps, row.execution_id)
+            continue
+        await tell_slack(deps, told, row.execution_id)
     return handled

@@ -6,11 +6,17 @@ commands and interactions), and records (method, parsed body) so tests assert wh
 Per-test overrides make a method fail, e.g. with a 429; `faults` (e.g. tests/fakes/faults.py
 SlackFaults) may answer any call with a failure of its choosing, and each call records the status
 it was answered with.
+
+OAuth distribution: `expect_install(code, team_id, ...)` makes `oauth.v2.access` exchange that
+code for a bot token of its own for that workspace (or org; a refresh token too when `rotating`),
+and a `grant_type=refresh_token` call for a new token; `auth.test` answers for the workspace of the
+token it was called with; `revoke_token` makes every later call with that token `token_revoked`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import time
@@ -39,6 +45,17 @@ class Call:
     headers: dict[str, str]
     status: int = 200  # the HTTP status it was answered with (an override's or a fault's)
     at: float = field(default_factory=time.time)  # when it arrived (epoch seconds, as in logs)
+
+
+@dataclass
+class Workspace:
+    """What one installation's tokens belong to (OAuth distribution)."""
+
+    team_id: str  # "" for an org-wide install
+    enterprise_id: str = ""
+    org_wide: bool = False
+    rotating: bool = False  # token rotation on: tokens expire, a refresh token comes with them
+    expires_in: int = 43_200
 
 
 @dataclass
@@ -79,6 +96,31 @@ class FakeSlack:
         self.deleted_files: set[str] = set()
         # Channels conversations.info calls private (every other one is public).
         self.private_channels: set[str] = set()
+        # OAuth distribution: install codes, tokens and refresh tokens issued, revoked tokens.
+        self.client_credentials: tuple[str, str] | None = None  # checked when set
+        self.install_codes: dict[str, Workspace] = {}
+        self.tokens: dict[str, Workspace] = {}
+        self.refresh_tokens: dict[str, Workspace] = {}
+        self.revoked_tokens: set[str] = set()
+
+    def expect_install(self, code: str, team_id: str, *, enterprise_id: str = "",
+                       org_wide: bool = False, rotating: bool = False,
+                       expires_in: int = 43_200) -> None:
+        """Slack's authorize page gave the installer `code` for this workspace (or org)."""
+        self.install_codes[code] = Workspace(team_id="" if org_wide else team_id,
+                                             enterprise_id=enterprise_id, org_wide=org_wide,
+                                             rotating=rotating, expires_in=expires_in)
+
+    def revoke_token(self, token: str) -> None:
+        """The token is revoked (an admin removed the app, or Slack did)."""
+        self.revoked_tokens.add(token)
+
+    def token_of(self, team_id: str) -> str:
+        """The newest live bot token issued for a workspace (or an org's org-wide install)."""
+        live = [t for t, w in self.tokens.items() if t not in self.revoked_tokens
+                and team_id in (w.team_id, w.enterprise_id if w.org_wide else "")]
+        assert live, f"no live token for {team_id}"
+        return live[-1]
 
     def delete_file(self, file_id: str) -> None:
         """The file is deleted in the workspace, as a person or a retention policy does it."""
@@ -160,6 +202,13 @@ class FakeSlack:
                 del self._overrides[method]
         if override is None and self.faults is not None:
             override = self.faults(method)
+        token = _bearer(request.headers)
+        if override is None and token in self.revoked_tokens:
+            override = Override(200, {"ok": False, "error": "token_revoked"})
+        if override is None and method == "oauth.v2.access":
+            answer = self._oauth_access(body, request.headers)
+            if not answer.get("ok"):
+                override = Override(200, answer)
         self.calls.append(Call(method, body, request.path, dict(request.headers),
                                override.status if override is not None else 200))
         async with self._arrived:
@@ -171,7 +220,50 @@ class FakeSlack:
             return web.Response(text="ok")
         if method == "apps.connections.open" and self._socket_mode is not None:
             return web.json_response(self._connections_open(request.headers))
+        if method == "oauth.v2.access":
+            return web.json_response(answer)
+        if method == "auth.test" and token in self.tokens:
+            return web.json_response(self._auth_test(self.tokens[token]))
         return web.json_response(self._answer(method, body))
+
+    # -- OAuth distribution ------------------------------------------------------------------
+
+    def _issue(self, workspace: Workspace) -> dict[str, Any]:
+        n = next(self._ids)
+        where = workspace.enterprise_id if workspace.org_wide else workspace.team_id
+        token = f"xoxb-{where}-{n}"
+        if workspace.rotating:
+            token = f"xoxe.{token}"
+        self.tokens[token] = workspace
+        issued: dict[str, Any] = {"access_token": token, "token_type": "bot"}
+        if workspace.rotating:
+            refresh = f"xoxe-1-{where}-{n}"
+            self.refresh_tokens[refresh] = workspace
+            issued.update(refresh_token=refresh, expires_in=workspace.expires_in)
+        return issued
+
+    def _oauth_access(self, body: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+        """oauth.v2.access: a code for an installation, or a refresh token for a new token."""
+        if self.client_credentials is not None and _basic(headers) != self.client_credentials:
+            return {"ok": False, "error": "invalid_client_id"}
+        if body.get("grant_type") == "refresh_token":
+            workspace = self.refresh_tokens.pop(str(body.get("refresh_token") or ""), None)
+            if workspace is None:
+                return {"ok": False, "error": "invalid_refresh_token"}
+            return {"ok": True, **self._issue(workspace), **_where(workspace)}
+        workspace = self.install_codes.pop(str(body.get("code") or ""), None)
+        if workspace is None:
+            return {"ok": False, "error": "invalid_code"}
+        return {"ok": True, "app_id": "A0TEST", "bot_user_id": BOT_USER_ID,
+                "scope": "commands,chat:write", "authed_user": {"id": "U0INSTALLER"},
+                **self._issue(workspace), **_where(workspace)}
+
+    @staticmethod
+    def _auth_test(workspace: Workspace) -> dict[str, Any]:
+        return {"ok": True, "url": "https://test.slack.com/", "team": "Test", "user": "bot",
+                "team_id": workspace.team_id or workspace.enterprise_id,
+                "enterprise_id": workspace.enterprise_id or None, "user_id": BOT_USER_ID,
+                "bot_id": "B0BOT", "is_enterprise_install": workspace.org_wide}
 
     @staticmethod
     async def _parse(request: web.Request) -> dict[str, Any]:
@@ -318,6 +410,27 @@ class FakeSlack:
         more = start + limit < len(found)
         return {"ok": True, "messages": page, "has_more": more,
                 "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+
+def _where(workspace: Workspace) -> dict[str, Any]:
+    team = None if workspace.org_wide else {"id": workspace.team_id, "name": workspace.team_id}
+    enterprise = ({"id": workspace.enterprise_id, "name": "Grid org"}
+                  if workspace.enterprise_id else None)
+    return {"team": team, "enterprise": enterprise,
+            "is_enterprise_install": workspace.org_wide}
+
+
+def _bearer(headers: Mapping[str, str]) -> str:
+    value = headers.get("Authorization", "")
+    return value.removeprefix("Bearer ") if value.startswith("Bearer ") else ""
+
+
+def _basic(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    value = headers.get("Authorization", "")
+    if not value.startswith("Basic "):
+        return None
+    user, _, password = base64.b64decode(value[6:]).decode().partition(":")
+    return user, password
 
 
 def _conversation(channel: str) -> str:
