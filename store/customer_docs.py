@@ -37,20 +37,30 @@ def usable(words: Sequence[str]) -> bool:
     return any(len(w) >= DOC_WORD_MIN for w in words)
 
 
+def _tsquery(words: list[str]) -> str:
+    """PostgreSQL's every-word prefix query; the words are letters and digits only
+    (store.search.query_doc_words), quoted as lexemes."""
+    return " & ".join(f"'{w}':*" for w in words)
+
+
+def _match(words: list[str]) -> str:
+    """FTS5's every-word prefix query; the words are letters and digits only, quoted."""
+    return " AND ".join(f'"{w}"*' for w in words)
+
+
 async def _candidates(session: AsyncSession, driving: list[str]) -> list[tuple[str, str, str, str]]:
     """(customer_id, name_words, words, sort_name) of at most DOC_CAP customers having a word
     starting with each driving word: the document rows alone (the page's customers are read
     afterwards)."""
     if is_postgres(session):
-        # The words are letters and digits only (store.search.doc_words): quoted as lexemes.
-        query = " & ".join(f"'{w}':*" for w in driving)
+        query = _tsquery(driving)
         # No parallel workers: the rows come in one order, the same for the same data.
         await session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
         rows = await session.execute(text(
             "SELECT customer_id, name_words, words, sort_name FROM customer_docs "
             "WHERE doc @@ CAST(:query AS tsquery) LIMIT :cap"), {"query": query, "cap": DOC_CAP})
     else:
-        match = " AND ".join(f'"{w}"*' for w in driving)
+        match = _match(driving)
         rows = await session.execute(text(
             f"SELECT d.customer_id, d.name_words, d.words, d.sort_name FROM "  # noqa: S608
             f"(SELECT rowid AS id FROM {DOC_FTS_TABLE} WHERE {DOC_FTS_TABLE} MATCH :match "
@@ -80,6 +90,24 @@ async def ranked(session: AsyncSession, words: list[str]) -> tuple[Ranked, bool]
     return sorted((1 if _has_all(words, names) else 2, name, cid)
                   for cid, names, every, name in found if _has_all(short, every)), \
         len(found) >= DOC_CAP
+
+
+async def count(session: AsyncSession, words: list[str]) -> int | None:
+    """How many customers have a word starting with each of `words`, counted up to DOC_CAP
+    (COUNT_CAP then reads "1000+"); from the index alone. None when the index cannot answer
+    exactly: a word shorter than DOC_WORD_MIN (it filters rows), or SQLite without FTS5."""
+    if any(len(w) < DOC_WORD_MIN for w in words) or not words or (
+            not is_postgres(session) and not sqlite_has_trigram()):
+        return None
+    if is_postgres(session):
+        statement = text("SELECT count(*) FROM (SELECT 1 FROM customer_docs "
+                         "WHERE doc @@ CAST(:query AS tsquery) LIMIT :cap) found")
+        params = {"query": _tsquery(words), "cap": DOC_CAP}
+    else:
+        statement = text(f"SELECT count(*) FROM (SELECT rowid FROM {DOC_FTS_TABLE} "  # noqa: S608
+                         f"WHERE {DOC_FTS_TABLE} MATCH :match LIMIT :cap) found")
+        params = {"match": _match(words), "cap": DOC_CAP}
+    return int(await session.scalar(statement, params) or 0)
 
 
 async def page(session: AsyncSession, entries: Ranked, words: list[str]) -> list[CustomerMatch]:

@@ -257,6 +257,12 @@ async def _prefix_search(session: AsyncSession, query: str, *, limit: int, offse
     doc_words = [query_doc_words(word) for word in words]
     if documents and all(doc_words):
         all_words = list(dict.fromkeys(w for ws in doc_words for w in ws))
+        if read and (total >= COUNT_CAP or total >= offset + limit):
+            # The phrase fills the page: the document index is only counted (the same
+            # customers have every word, in order or not), not read.
+            counted = await customer_docs.count(session, all_words)
+            if counted is not None:
+                return matches, min(COUNT_CAP, max(total, counted))
         found = await customer_docs.ranked(session, all_words)
         if found is not None:
             phrase = _Phrase(_range(" ".join(words)), exact_terms, matches, total, read)
