@@ -92,24 +92,6 @@ async def ranked(session: AsyncSession, words: list[str]) -> tuple[Ranked, bool]
         len(found) >= DOC_CAP
 
 
-async def count(session: AsyncSession, words: list[str]) -> int | None:
-    """How many customers have a word starting with each of `words`, counted up to DOC_CAP
-    (COUNT_CAP then reads "1000+"); from the index alone. None when the index cannot answer
-    exactly: a word shorter than DOC_WORD_MIN (it filters rows), or SQLite without FTS5."""
-    if any(len(w) < DOC_WORD_MIN for w in words) or not words or (
-            not is_postgres(session) and not sqlite_has_trigram()):
-        return None
-    if is_postgres(session):
-        statement = text("SELECT count(*) FROM (SELECT 1 FROM customer_docs "
-                         "WHERE doc @@ CAST(:query AS tsquery) LIMIT :cap) found")
-        params = {"query": _tsquery(words), "cap": DOC_CAP}
-    else:
-        statement = text(f"SELECT count(*) FROM (SELECT rowid FROM {DOC_FTS_TABLE} "  # noqa: S608
-                         f"WHERE {DOC_FTS_TABLE} MATCH :match LIMIT :cap) found")
-        params = {"match": _match(words), "cap": DOC_CAP}
-    return int(await session.scalar(statement, params) or 0)
-
-
 async def page(session: AsyncSession, entries: Ranked, words: list[str]) -> list[CustomerMatch]:
     """The matches of these ranked entries, in their order: shown by the name when every word
     is in it, else by the field of a term starting with the longest word."""

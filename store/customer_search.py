@@ -257,12 +257,11 @@ async def _prefix_search(session: AsyncSession, query: str, *, limit: int, offse
     doc_words = [query_doc_words(word) for word in words]
     if documents and all(doc_words):
         all_words = list(dict.fromkeys(w for ws in doc_words for w in ws))
-        if read and (total >= COUNT_CAP or total >= offset + limit):
-            # The phrase fills the page: the document index is only counted (the same
-            # customers have every word, in order or not), not read.
-            counted = await customer_docs.count(session, all_words)
-            if counted is not None:
-                return matches, min(COUNT_CAP, max(total, counted))
+        if read and total > offset + limit:
+            # More of the phrase's customers follow this page: the document index is not read
+            # yet. The total counts the phrase's; those with the words in another order come
+            # after them, and the last page of the phrase's counts them too (docs/design.md).
+            return matches, total
         found = await customer_docs.ranked(session, all_words)
         if found is not None:
             phrase = _Phrase(_range(" ".join(words)), exact_terms, matches, total, read)

@@ -137,3 +137,27 @@ async def test_the_engines_query_syntax_is_only_text(sessions: Any, query: str) 
     await stored(sessions)
     ids, total = await search(sessions, query)
     assert total >= len(ids) >= 0
+
+
+@pytest.mark.parametrize("in_order", [12, 10])
+async def test_paging_reaches_every_customer_in_order_then_in_another_order(
+        sessions: Any, in_order: int) -> None:
+    """The phrase's customers first; while more of them follow a page, the total counts them;
+    the page where they end counts the others too, so "More results" leads to every one."""
+    people = [Customer(id=f"p-{n:02d}", name=f"Kiri Tane {n:02d}") for n in range(in_order)]
+    people += [Customer(id="x-1", name="Tane Kiri"), Customer(id="x-2", name="Ana Tane",
+                                                               profile={"town": "Kirikiri"})]
+    async with sessions.begin() as session:
+        await customers.upsert_customers(session, people)
+    seen: list[str] = []
+    totals = []
+    offset = 0
+    while True:
+        ids, total = await search(sessions, "kiri tane", close=False, limit=5, offset=offset)
+        seen += ids
+        totals.append(total)
+        offset += 5
+        if total <= offset:  # no "More results"
+            break
+    assert seen == [f"p-{n:02d}" for n in range(in_order)] + ["x-1", "x-2"]
+    assert totals[-1] == in_order + 2
