@@ -27,7 +27,6 @@ from store.search_index import DOC_FTS_TABLE, sqlite_has_trigram
 
 DOC_CAP = 1000  # customers read from the document index, at most (the total then says "1000+")
 
-_docs: Table = models.CustomerDoc.__table__  # type: ignore[assignment]
 _customers: Table = models.Customer.__table__  # type: ignore[assignment]
 _search: Table = models.CustomerSearch.__table__  # type: ignore[assignment]
 

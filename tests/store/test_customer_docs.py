@@ -7,9 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.domain import Customer
 from store import customer_docs, customer_search, customers
+from store.models import CustomerDoc
 
 PEOPLE = [
     Customer(id="u-1", name="Samuel Smith", email="sam.smith@example.com",
@@ -73,8 +75,7 @@ async def test_the_document_follows_the_customer(sessions: Any) -> None:
     async with sessions.begin() as session:  # a placeholder has no words: no document
         await customers.ensure_customers(session, customer_ids=["u-9"])
         count = await session.scalar(
-            customer_docs.select(customer_docs.func.count())
-            .select_from(customer_docs._docs).where(customer_docs._docs.c.customer_id == "u-9"))
+            select(func.count()).select_from(CustomerDoc).where(CustomerDoc.customer_id == "u-9"))
     assert count == 0
 
 
