@@ -64,7 +64,9 @@ def missing_credentials_text(missing: Sequence[str]) -> str:
         f"customer-center serve: missing {', '.join(missing)}.\n"
         "Create the Slack app from manifest.yml (api.slack.com/apps → Create New App → "
         "From an app manifest), install it, and set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
-        "(or SLACK_APP_TOKEN for Socket Mode) in the environment or in .env.\n"
+        "(or SLACK_APP_TOKEN for Socket Mode) in the environment or in .env. For several "
+        "workspaces or a Grid org, set SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and "
+        "SLACK_SIGNING_SECRET instead (docs/slack-install.md).\n"
         'To see what the app answers without Slack, run: customer-center preview "<query>"\n'
     )
 

@@ -42,6 +42,7 @@ def test_missing_text_points_to_the_manifest_and_preview() -> None:
     text = missing_credentials_text(["SLACK_BOT_TOKEN"])
     assert text.startswith("customer-center serve: missing SLACK_BOT_TOKEN.")
     assert "manifest.yml" in text and "preview" in text
+    assert "SLACK_CLIENT_ID" in text and "docs/slack-install.md" in text  # OAuth distribution
 
 
 def test_preview_prints_the_block_kit_answer_and_a_builder_link(tmp_path: Path) -> None:
