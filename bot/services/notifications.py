@@ -362,17 +362,27 @@ async def _release(deps: Deps, item: outbox.OutboxItem) -> None:
         await outbox.release(session, item=item)
 
 
-async def _client_for(deps: Deps, item: outbox.OutboxItem
-                      ) -> tuple[AsyncWebClient | None, tuple[str, str]]:
+Workspace = tuple[str, str]  # (enterprise id, team id)
+
+
+async def _client_for(deps: Deps, item: outbox.OutboxItem,
+                      known: dict[Workspace, AsyncWebClient | NotInstalled],
+                      ) -> tuple[AsyncWebClient | None, Workspace]:
     """OAuth distribution: the client of the item's workspace, and which workspace; (None, ...)
-    when it is not installed any more (the item is then failed, never retried)."""
+    when it is not installed any more (the item is then failed, never retried). `known` keeps
+    each workspace's answer for one drain: its installation is read once, not per item."""
     workspace = await outbox_workspaces.workspace_of(deps, item)
-    try:
-        return await deps.slack.client_for(enterprise_id=workspace[0],
-                                           team_id=workspace[1]), workspace
-    except NotInstalled as exc:
-        await _drop(deps, item, exc.user_message)
+    if workspace not in known:
+        try:
+            known[workspace] = await deps.slack.client_for(enterprise_id=workspace[0],
+                                                           team_id=workspace[1])
+        except NotInstalled as exc:
+            known[workspace] = exc
+    found = known[workspace]
+    if isinstance(found, NotInstalled):
+        await _drop(deps, item, found.user_message)
         return None, workspace
+    return found, workspace
 
 
 async def drain(deps: Deps, *, client: AsyncWebClient | None = None, limit: int = 100,
@@ -387,6 +397,7 @@ async def drain(deps: Deps, *, client: AsyncWebClient | None = None, limit: int 
     fixed = client or (None if per_workspace else deps.slack.client)
     delivered = 0
     passed: list[int] = []  # claimed and given back this run: waiting for their post
+    known: dict[Workspace, AsyncWebClient | NotInstalled] = {}
     for _ in range(limit):
         async with deps.sessions.begin() as session:
             item = await outbox.claim_next(session, now=deps.clock(), lease=LEASE, skip=passed)
@@ -407,7 +418,7 @@ async def drain(deps: Deps, *, client: AsyncWebClient | None = None, limit: int 
             client = fixed
         else:
             try:
-                found_client, workspace = await _client_for(deps, item)
+                found_client, workspace = await _client_for(deps, item, known)
             except Exception as exc:  # noqa: BLE001 - the store or a token refresh failed
                 await (_keep_in_doubt if item.in_doubt else _settle_failure)(
                     deps, item, attempts, exc)
@@ -436,6 +447,8 @@ async def drain(deps: Deps, *, client: AsyncWebClient | None = None, limit: int 
                 ts, _ = await _deliver(client, item, post)
         except Exception as exc:  # noqa: BLE001 - Slack's answer or network trouble: settled
             await _settle_failure(deps, item, attempts, exc, workspace)
+            if workspace is not None:  # its installation may be gone now: read it again
+                known.pop(workspace, None)
             continue
         await _mark_sent(deps, item, ts, attempts, sleep)
         delivered += 1

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -182,6 +183,28 @@ async def test_two_workspaces_commands_and_posts_use_their_own_tokens(
     posts = {c.body["channel"]: c.headers["Authorization"]
              for c in fake_slack.calls_to("chat.postMessage")}
     assert posts == {f"C{ONE}": f"Bearer {one}", f"C{TWO}": f"Bearer {two}"}
+
+
+async def test_one_drain_reads_each_workspaces_installation_once(
+        http: httpx.AsyncClient, fake_slack: FakeSlack, deps: Deps,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    await install(http, fake_slack, ONE)
+    await install(http, fake_slack, TWO)
+    installations = deps.slack.installations
+    assert installations is not None
+    looked: list[str] = []
+    find_bot = installations.find_bot
+
+    async def counted(*, enterprise_id: str, team_id: str) -> Any:
+        looked.append(team_id)
+        return await find_bot(enterprise_id=enterprise_id, team_id=team_id)
+
+    monkeypatch.setattr(installations, "find_bot", counted)
+    for n in range(3):
+        await _send(deps, ONE, f"o{n}")
+        await _send(deps, TWO, f"t{n}")
+    assert await notifications.drain(deps, sleep=_no_sleep) == 6
+    assert sorted(looked) == [ONE, TWO]
 
 
 async def _no_sleep(_seconds: float) -> None:
